@@ -1,0 +1,57 @@
+"""The ``kapibara`` command: a thin layer that parses arguments and calls the library.
+
+Each area's commands live in ``kapibara/commands/<area>.py``. User mistakes
+(``KapibaraError``) print one clear line and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from kapibara.commands import register
+from kapibara.errors import KapibaraError
+
+app = typer.Typer(
+    name="kapibara",
+    help="Build vertical-domain LLM agents that are accurate and fast on small local models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+register(app)
+
+_err = Console(stderr=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except KapibaraError as exc:
+        _err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            _err.print(f"  hint: {exc.hint}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        _err.print("interrupted")
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        _err.print("aborted")
+        return 1
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

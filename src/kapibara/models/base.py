@@ -1,0 +1,170 @@
+"""The one model contract every backend implements.
+
+A backend implements ``chat``; what it can do is declared in class flags. Messages are
+OpenAI-style chat dicts (``{"role": ..., "content": ...}``, assistant messages may carry
+``tool_calls``, tool results are ``{"role": "tool", "tool_call_id", "name", "content"}``),
+so they pass unchanged to llama.cpp, vLLM or any OpenAI-compatible server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol, overload, runtime_checkable
+
+Message = dict[str, Any]
+"""An OpenAI-style chat message."""
+
+ToolSpec = dict[str, Any]
+"""An OpenAI-style tool: ``{"type": "function", "function": {"name", "description", "parameters"}}``."""
+
+
+@dataclass
+class ToolCall:
+    """One function call the model asked for. ``arguments`` is already decoded."""
+
+    name: str
+    arguments: dict[str, Any]
+    id: str = ""
+
+    def to_openai(self) -> dict[str, Any]:
+        return {
+            "id": self.id or f"call_{abs(hash((self.name, json.dumps(self.arguments, sort_keys=True, ensure_ascii=False)))) % 10**10}",
+            "type": "function",
+            "function": {"name": self.name, "arguments": json.dumps(self.arguments, ensure_ascii=False)},
+        }
+
+
+@dataclass
+class Constraint:
+    """Constrained decoding: at most one of a JSON schema or a GBNF grammar."""
+
+    json_schema: dict[str, Any] | None = None
+    grammar: str | None = None
+
+
+@dataclass
+class Sampling:
+    """Sampling parameters. Agents default to greedy decoding for reproducibility."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 40
+    repeat_penalty: float = 1.0
+    seed: int | None = 0
+
+
+@dataclass
+class Usage:
+    """Token counts and timings of one call. Times in seconds, rates in tokens/s."""
+
+    prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ttft_s: float = 0.0
+    total_s: float = 0.0
+    prefill_tps: float = 0.0
+    decode_tps: float = 0.0
+
+
+@dataclass
+class Completion:
+    """What one model call produced.
+
+    ``text`` is the raw text (with any tool-call markup still in it, for traces and
+    repair); ``content`` is the text with tool-call markup removed; ``tool_calls`` are
+    the parsed calls (empty when none or when parsing failed, see ``parse_error``).
+    """
+
+    text: str
+    content: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str = "stop"
+    usage: Usage = field(default_factory=Usage)
+    parse_error: str | None = None
+    model: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def as_message(self) -> Message:
+        """The assistant message to append to the conversation."""
+        msg: Message = {"role": "assistant", "content": self.content or ""}
+        if self.tool_calls:
+            msg["tool_calls"] = [c.to_openai() for c in self.tool_calls]
+        return msg
+
+
+@dataclass
+class TextDelta:
+    """A piece of streamed text."""
+
+    text: str
+
+
+StreamEvent = TextDelta | Completion
+"""A stream yields ``TextDelta`` events, then exactly one final ``Completion``."""
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A chat model. One required method; capabilities are flags."""
+
+    name: str
+    supports_tools: bool
+    supports_grammar: bool
+    supports_json_schema: bool
+    can_stream: bool
+    context_window: int
+
+    @overload
+    def chat(
+        self,
+        messages: list[Message],
+        *,
+        tools: list[ToolSpec] | None = None,
+        constraint: Constraint | None = None,
+        sampling: Sampling | None = None,
+        stop: list[str] | None = None,
+        max_tokens: int | None = None,
+        stream: Literal[False] = False,
+    ) -> Completion: ...
+
+    @overload
+    def chat(
+        self,
+        messages: list[Message],
+        *,
+        tools: list[ToolSpec] | None = None,
+        constraint: Constraint | None = None,
+        sampling: Sampling | None = None,
+        stop: list[str] | None = None,
+        max_tokens: int | None = None,
+        stream: Literal[True],
+    ) -> Iterator[StreamEvent]: ...
+
+    def chat(
+        self,
+        messages: list[Message],
+        *,
+        tools: list[ToolSpec] | None = None,
+        constraint: Constraint | None = None,
+        sampling: Sampling | None = None,
+        stop: list[str] | None = None,
+        max_tokens: int | None = None,
+        stream: bool = False,
+    ) -> Completion | Iterator[StreamEvent]:
+        """Run one chat completion. With ``stream=True`` yield deltas then the Completion."""
+        ...
+
+
+def final_completion(events: Iterator[StreamEvent]) -> Completion:
+    """Drain a stream and return its final Completion."""
+    last: Completion | None = None
+    for ev in events:
+        if isinstance(ev, Completion):
+            last = ev
+    if last is None:
+        raise RuntimeError("model stream ended without a final Completion")
+    return last
