@@ -1,0 +1,51 @@
+# The two commands of the README: `make demo` (main job on the bundled model) and
+# `make test`. Both create and reuse .venv; repeated runs are fast.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= llamacpp,server,postgres,rag,vector,plot,dev
+MODEL ?= qwen2.5-coder-0.5b
+Q ?= 我想买一款拍照好的手机，有推荐吗？
+
+.PHONY: demo test lint install postgres-bin bench-models bench-tool-use bench-retrieval clean
+
+# pip's wheel cache keeps the compiled llama-cpp-python wheel (~7 min to build once).
+$(BIN)/.kapibara-installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(BIN)/.kapibara-installed
+
+demo: install
+	$(BIN)/kapibara models pull $(MODEL)
+	$(BIN)/kapibara run "$(Q)"
+
+test: install postgres-bin
+	$(BIN)/kapibara models pull $(MODEL)
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+# The tests start a throwaway PostgreSQL cluster; they need Debian's server programs.
+postgres-bin:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else echo "PostgreSQL server programs are missing: run 'sudo apt-get install postgresql'"; exit 1; fi; }
+
+bench-models: install
+	$(BIN)/python bench/models.py
+
+bench-tool-use: install
+	$(BIN)/python bench/tool_use.py
+
+bench-retrieval: install
+	$(BIN)/python bench/retrieval.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
