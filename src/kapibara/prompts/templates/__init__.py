@@ -1,0 +1,1 @@
+"""Prompt template files (YAML package data). See docs/prompts.md."""

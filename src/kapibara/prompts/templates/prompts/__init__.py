@@ -1,0 +1,1 @@
+"""Structured prompts (one Prompt per language) shipped with kapibara."""
