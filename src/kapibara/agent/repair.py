@@ -1,0 +1,188 @@
+"""The repair ladder's pieces for small models' malformed output.
+
+The rungs, in the order ``Agent.decide`` climbs them (each recorded when it fires):
+
+``lenient_parse``  JSON5, trailing commas, code fences, bare JSON, the call in prose
+                   (done by the parsers in ``parsing.py``; they flag it ``lenient``)
+``fuzzy_name``     a misspelled tool or parameter name matched to a registered one
+                   (``fuzzy_fix``), only when the match is unambiguous
+``reask``          one re-ask quoting the parse or validation error (``validate_calls``
+                   finds it; the message comes from the ``agent_reask`` template)
+``constrained``    regeneration with a JSON schema or GBNF grammar that admits only the
+                   registered tools and their parameters, or an answer (``tool_constraint``)
+
+Each function here is pure and testable alone; the loop decides when to call them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from kapibara.agent.parsing import loads_lenient, parse_tool_calls
+from kapibara.models.base import Constraint, ToolCall
+
+RUNGS = ("lenient_parse", "fuzzy_name", "reask", "constrained")
+FUZZY_THRESHOLD = 80.0
+"""Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
+FUZZY_MARGIN = 8.0
+"""The best match must beat the runner-up by this much, else the name is ambiguous."""
+
+
+def _tool_params(tools: Any, name: str) -> list[str]:
+    tool = tools.get(name)
+    if tool is None:
+        return []
+    names = getattr(tool, "param_names", None)
+    if names is not None:
+        return list(names)
+    return list((tool.parameters or {}).get("properties", {}))
+
+
+def best_match(word: str, choices: list[str]) -> str | None:
+    """The one choice close enough to ``word``; None when none is or two are."""
+    if not word or not choices:
+        return None
+    scored = process.extract(word, choices, scorer=fuzz.ratio, limit=2)
+    if not scored or scored[0][1] < FUZZY_THRESHOLD:
+        return None
+    if len(scored) > 1 and scored[0][1] - scored[1][1] < FUZZY_MARGIN:
+        return None
+    return str(scored[0][0])
+
+
+def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[str]]:
+    """Correct misspelled tool and parameter names. Returns (calls, what was changed)."""
+    names = list(tools.names)
+    fixed: list[ToolCall] = []
+    changes: list[str] = []
+    for call in calls:
+        name = call.name
+        if tools.get(name) is None:
+            match = best_match(name, names)
+            if match:
+                changes.append(f"tool {name!r} -> {match!r}")
+                name = match
+        params = _tool_params(tools, name)
+        args: dict[str, Any] = {}
+        for key, value in call.arguments.items():
+            if params and key not in params:
+                free = [p for p in params if p not in call.arguments]
+                match = best_match(key, free)
+                if match and match not in args:
+                    changes.append(f"{name}: parameter {key!r} -> {match!r}")
+                    key = match
+            args[key] = value
+        fixed.append(ToolCall(name=name, arguments=args, id=call.id))
+    return fixed, changes
+
+
+def validate_calls(calls: list[ToolCall], tools: Any) -> str | None:
+    """The first problem a model can fix in these calls, in words; None when all are fine.
+
+    Uses each Tool's own ``validate`` (pydantic), so what passes here will not fail
+    argument validation at execution.
+    """
+    problems: list[str] = []
+    for call in calls:
+        tool = tools.get(call.name)
+        if tool is None:
+            problems.append(
+                f"unknown tool {call.name!r}; available tools: " + ", ".join(tools.names)
+            )
+            continue
+        try:
+            tool.validate(call.arguments)
+        except ValueError as exc:  # ToolArgumentError: the model can fix it
+            problems.append(str(exc))
+    return "; ".join(problems) or None
+
+
+# -- constrained regeneration --------------------------------------------------------
+
+
+def tool_json_schema(tools: Any) -> dict[str, Any]:
+    """A JSON schema admitting one call of a registered tool, or ``{"answer": "..."}``."""
+    options: list[dict[str, Any]] = []
+    for spec in tools.specs():
+        fn = spec["function"]
+        params = dict(fn.get("parameters") or {"type": "object", "properties": {}})
+        params.setdefault("type", "object")
+        params["additionalProperties"] = False
+        options.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": fn["name"]}, "arguments": params},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+        )
+    options.append(
+        {
+            "type": "object",
+            "properties": {"answer": {"type": "string"}},
+            "required": ["answer"],
+            "additionalProperties": False,
+        }
+    )
+    return {"anyOf": options}
+
+
+_GBNF_JSON = r"""
+value  ::= object | array | string | number | ("true" | "false" | "null") ws
+object ::= "{" ws ( string ":" ws value ("," ws string ":" ws value)* )? "}" ws
+array  ::= "[" ws ( value ("," ws value)* )? "]" ws
+string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4}) )* "\"" ws
+number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9]{1,15})? ws
+ws     ::= | " " | "\n" [ \t]{0,20}
+"""
+
+
+def tool_grammar(tools: Any) -> str:
+    """A GBNF grammar with the same two shapes as ``tool_json_schema``.
+
+    Only the tool name is restricted here (arguments are any JSON object); validation
+    after decoding catches the rest. Used for backends with grammars but no JSON schema.
+    """
+    names = " | ".join(json.dumps(json.dumps(n)) for n in tools.names) or '"\\"\\""'
+    return (
+        'root ::= "{" ws ( call | answer ) "}" ws\n'
+        'call ::= "\\"name\\"" ws ":" ws toolname "," ws "\\"arguments\\"" ws ":" ws object\n'
+        'answer ::= "\\"answer\\"" ws ":" ws string\n'
+        f"toolname ::= ( {names} ) ws\n" + _GBNF_JSON
+    )
+
+
+def tool_constraint(model: Any, tools: Any) -> Constraint | None:
+    """The constraint this model can honour, preferring a JSON schema; None if neither."""
+    if getattr(model, "supports_json_schema", False):
+        return Constraint(json_schema=tool_json_schema(tools))
+    if getattr(model, "supports_grammar", False):
+        return Constraint(grammar=tool_grammar(tools))
+    return None
+
+
+@dataclass
+class ConstrainedOutput:
+    """What a constrained generation decoded to: calls, or an answer, or an error."""
+
+    calls: list[ToolCall]
+    answer: str | None
+    error: str | None
+
+
+def parse_constrained(text: str) -> ConstrainedOutput:
+    """Read the JSON a constrained generation produced (``{"name", "arguments"}`` or ``{"answer"}``)."""
+    try:
+        value, _ = loads_lenient(text.strip())
+    except ValueError as exc:
+        return ConstrainedOutput([], None, f"constrained output is not JSON: {exc}")
+    if isinstance(value, dict) and set(value) == {"answer"}:
+        return ConstrainedOutput([], str(value["answer"]), None)
+    parsed = parse_tool_calls(text)
+    if parsed.calls:
+        return ConstrainedOutput(parsed.calls, None, None)
+    return ConstrainedOutput([], None, parsed.error or "constrained output is neither a call nor an answer")
