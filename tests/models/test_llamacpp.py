@@ -1,0 +1,118 @@
+"""The llama.cpp backend. Tests marked ``model`` load the real bundled 0.5B (short outputs)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kapibara.errors import ModelNotFoundError
+from kapibara.models.base import Completion, Constraint, Model, TextDelta
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "city name"}},
+            "required": ["city"],
+        },
+    },
+}
+SYSTEM = {"role": "system", "content": "You are a weather assistant. Use the tools."}
+
+
+def test_unknown_name_lists_known_models(tmp_path):
+    pytest.importorskip("llama_cpp")
+    from kapibara.models.llamacpp import LlamaCppModel
+
+    with pytest.raises(ModelNotFoundError) as err:
+        LlamaCppModel.from_name_or_path("no-such-model")
+    assert "qwen2.5-coder-0.5b" in (err.value.hint or "")
+
+
+@pytest.mark.model
+def test_generates_a_short_answer(real_model):
+    assert isinstance(real_model, Model)
+    done = real_model.chat([{"role": "user", "content": "你好"}], max_tokens=16)
+    assert done.text.strip()
+    u = done.usage
+    assert 0 < u.completion_tokens <= 16
+    assert u.prompt_tokens > 5 and u.ttft_s > 0 and u.total_s >= u.ttft_s
+    assert u.prefill_tps > 0
+
+
+@pytest.mark.model
+def test_streams_deltas_then_a_completion(real_model):
+    events = list(real_model.chat([{"role": "user", "content": "Say hi"}], max_tokens=8, stream=True))
+    assert isinstance(events[-1], Completion)
+    deltas = [e.text for e in events if isinstance(e, TextDelta)]
+    assert deltas and "".join(deltas) == events[-1].text
+
+
+@pytest.mark.model
+def test_tool_call_is_parsed(real_model):
+    done = real_model.chat(
+        [SYSTEM, {"role": "user", "content": "What's the weather in Paris?"}],
+        tools=[WEATHER],
+        max_tokens=48,
+    )
+    assert [c.name for c in done.tool_calls] == ["get_weather"]
+    assert "paris" in json.dumps(done.tool_calls[0].arguments).lower()
+    assert done.finish_reason == "tool_calls"
+
+
+@pytest.mark.model
+def test_json_schema_constraint_gives_valid_json(real_model):
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+    }
+    done = real_model.chat(
+        [{"role": "user", "content": "Invent a person."}],
+        constraint=Constraint(json_schema=schema),
+        max_tokens=40,
+    )
+    value = json.loads(done.text)
+    assert isinstance(value["name"], str) and isinstance(value["age"], int)
+
+
+@pytest.mark.model
+def test_second_call_reuses_the_shared_prefix(real_model):
+    first = [SYSTEM, {"role": "user", "content": "Weather in Oslo?"}]
+    real_model.chat(first, tools=[WEATHER], max_tokens=4)
+    again = real_model.chat(
+        [SYSTEM, {"role": "user", "content": "Weather in Lima?"}], tools=[WEATHER], max_tokens=4
+    )
+    # everything up to the user's question is shared: system prompt + tool block
+    assert again.usage.cached_prompt_tokens > 100
+    assert again.usage.cached_prompt_tokens < again.usage.prompt_tokens
+
+
+@pytest.mark.model
+def test_saved_prefix_state_loads_in_a_fresh_model(real_model, tmp_path):
+    from kapibara.models.llamacpp import LlamaCppModel
+
+    state = LlamaCppModel(
+        real_model.path, n_ctx=real_model.n_ctx, threads=real_model.threads, prefix_state_dir=tmp_path
+    ).save_prefix([SYSTEM], [WEATHER])
+    assert state.exists() and state.parent == tmp_path
+    fresh = LlamaCppModel(
+        real_model.path,
+        n_ctx=real_model.n_ctx,
+        threads=real_model.threads,
+        prefix_state_dir=tmp_path,
+        shared=False,  # a new llama.cpp context with an empty KV cache, like a new process
+    )
+    done = fresh.chat(
+        [SYSTEM, {"role": "user", "content": "Weather in Rome?"}], tools=[WEATHER], max_tokens=4
+    )
+    assert fresh.last_loaded_prefix == state
+    assert done.usage.cached_prompt_tokens > 100
+    # a different model context (n_ctx) never picks up that state
+    other = LlamaCppModel(real_model.path, n_ctx=2048, threads=real_model.threads, prefix_state_dir=tmp_path, shared=False)
+    miss = other.chat([SYSTEM, {"role": "user", "content": "Weather in Rome?"}], tools=[WEATHER], max_tokens=1)
+    assert other.last_loaded_prefix is None and miss.usage.cached_prompt_tokens == 0
