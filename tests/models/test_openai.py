@@ -348,3 +348,16 @@ def test_read_timeout_is_not_retried():
     with pytest.raises(BackendError, match="within the timeout"):
         make(server, timeout_s=3).chat(HI)
     assert len(server.requests) == 1
+
+
+def test_empty_stream_is_an_error_not_an_empty_answer():
+    server = Server(httpx.Response(200, headers={"content-type": "text/event-stream"}, content=b""))
+    with pytest.raises(BackendError, match="without sending any event"):
+        list(make(server).chat(HI, stream=True))
+
+
+def test_long_multiline_server_error_becomes_one_short_line():
+    server = Server(httpx.Response(422, text="validation error:\n  " + "x" * 1000 + "\n  at body"))
+    with pytest.raises(BackendError) as info:
+        make(server).chat(HI)
+    assert "\n" not in info.value.message and len(info.value.message) < 400

@@ -341,11 +341,13 @@ class OpenAIModel:
         model = self.model
         ttft: float | None = None
         chunks = 0
+        events = 0
         try:
             for line in response.iter_lines():
                 if not line.startswith("data:"):
                     continue  # blank separators, comments, "event:" lines
                 payload = line[5:].strip()
+                events += 1
                 if payload == "[DONE]":
                     break
                 try:
@@ -388,6 +390,13 @@ class OpenAIModel:
             ) from exc
         finally:
             response.close()
+        if not events:
+            # An empty 200 stream is how some servers fail (llama-cpp-python's
+            # chatml-function-calling with stream=True); an empty answer would hide it.
+            raise BackendError(
+                f"{self.base_url} ended the stream without sending any event",
+                hint="check the server's log, or call without stream=True",
+            )
         total = time.perf_counter() - t0
         usage = _usage(usage_json, timings, total, ttft_s=ttft if ttft is not None else total)
         if usage_json is None and not usage.completion_tokens:
@@ -577,10 +586,13 @@ def _validation_item(item: Any) -> str:
 
 
 def _error_message(response: httpx.Response) -> str:
+    """The server's error message on one line, short enough for a CLI error line."""
     try:
-        return _message_of(response.json())
+        text = _message_of(response.json())
     except ValueError:
-        return response.text.strip()[:300] or response.reason_phrase
+        text = response.text
+    text = " ".join(text.split()) or response.reason_phrase
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _hint_for_status(status: int) -> str:
