@@ -15,6 +15,7 @@ and tools configured in YAML/JSON (Python targets or HTTP endpoints).
 """
 
 from kapibara.tools.base import Tool
+from kapibara.tools.config import load_tools, tools_from_config
 from kapibara.tools.context import ToolContext
 from kapibara.tools.decorator import tool, tool_from_function
 from kapibara.tools.errors import ToolArgumentError
@@ -30,6 +31,8 @@ __all__ = [
     "execute_call",
     "execute_calls",
     "format_output",
+    "load_tools",
+    "tools_from_config",
     "tool",
     "tool_from_function",
 ]

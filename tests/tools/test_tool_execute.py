@@ -1,0 +1,130 @@
+"""execute_call / execute_calls: model-caused failures become observations, never raise."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from kapibara.models.base import ToolCall
+from kapibara.tools import ToolContext, ToolSet, execute_call, execute_calls, tool
+
+
+@tool
+def add_to_cart(product_name: str, ctx: ToolContext, quantity: int = 1) -> dict:
+    """Add to cart.
+
+    Args:
+        product_name: name
+        quantity: how many
+    """
+    cart = ctx.state.setdefault("cart", {})
+    cart[product_name] = cart.get(product_name, 0) + quantity
+    return {"cart": cart}
+
+
+@tool
+def nap(seconds: float) -> str:
+    """Sleep."""
+    time.sleep(seconds)
+    return f"slept {seconds}"
+
+
+@tool
+async def async_nap(seconds: float) -> dict:
+    """Sleep asynchronously."""
+    await asyncio.sleep(seconds)
+    return {"slept": seconds, "名字": "异步"}
+
+
+@tool(timeout_s=0.2)
+def hang() -> str:
+    """Never answers in time."""
+    time.sleep(2)
+    return "late"
+
+
+@tool
+def broken(product_name: str) -> str:
+    """Raises."""
+    raise LookupError(f"catalog offline while looking up {product_name}")
+
+
+TOOLS = ToolSet([add_to_cart, nap, async_nap, hang, broken])
+
+
+def test_success_injects_context_and_mutates_state():
+    ctx = ToolContext(session_id="s1", user_id="u1")
+    r1 = execute_call(TOOLS, ToolCall("add_to_cart", {"product_name": "车厘子", "quantity": "2"}), ctx)
+    r2 = execute_call(TOOLS, ToolCall("add_to_cart", {"product_name": "车厘子"}), ctx)
+    assert r1.ok and r2.ok and r2.error_kind is None
+    assert ctx.state == {"cart": {"车厘子": 3}}
+    # Non-string values are JSON with Chinese kept readable.
+    assert r2.output == '{"cart": {"车厘子": 3}}'
+    assert r2.value == {"cart": {"车厘子": 3}}
+    assert r2.to_message()["role"] == "tool" and r2.to_message()["content"] == r2.output
+
+
+def test_string_output_is_passed_as_is():
+    r = execute_call(TOOLS, ToolCall("nap", {"seconds": 0}))
+    assert r.output == "slept 0.0"
+
+
+def test_unknown_tool_names_close_matches():
+    r = execute_call(TOOLS, ToolCall("add_to_chart", {}))
+    assert r.error_kind == "unknown_tool" and not r.ok
+    assert "add_to_chart" in r.output and "add_to_cart" in r.output
+    zh = execute_call(TOOLS, ToolCall("add_to_chart", {}), language="zh")
+    assert "没有名为" in zh.output and "add_to_cart" in zh.output
+
+
+def test_invalid_arguments_observation_lists_problems():
+    r = execute_call(TOOLS, ToolCall("add_to_cart", {"quantity": "lots"}))
+    assert r.error_kind == "invalid_arguments"
+    assert "parameter 'product_name': is required but missing" in r.output
+    assert "parameter 'quantity': must be an integer" in r.output
+
+
+def test_tool_exception_becomes_message_not_traceback():
+    r = execute_call(TOOLS, ToolCall("broken", {"product_name": "牛奶"}))
+    assert r.error_kind == "tool_error"
+    assert "catalog offline while looking up 牛奶" in r.output
+    assert "Traceback" not in r.output
+    assert r.error is not None and r.error.startswith("LookupError")
+
+
+def test_timeout_uses_the_tools_own_limit():
+    start = time.perf_counter()
+    r = execute_call(TOOLS, ToolCall("hang", {}))
+    elapsed = time.perf_counter() - start
+    assert r.error_kind == "timeout"
+    assert "0.2" in r.output
+    assert elapsed < 1.0
+
+
+def test_async_tool_runs():
+    r = execute_call(TOOLS, ToolCall("async_nap", {"seconds": 0.01}))
+    assert r.ok and r.value == {"slept": 0.01, "名字": "异步"}
+
+
+@pytest.mark.parametrize("name", ["nap", "async_nap"])
+def test_calls_run_concurrently_and_keep_order(name):
+    calls = [ToolCall(name, {"seconds": 0.3}, id="a"), ToolCall(name, {"seconds": 0.31}, id="b")]
+    start = time.perf_counter()
+    results = execute_calls(TOOLS, calls)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.55
+    assert [r.call.id for r in results] == ["a", "b"]
+    assert all(r.ok for r in results)
+
+
+def test_mixed_batch_never_raises():
+    calls = [
+        ToolCall("nope", {}),
+        ToolCall("broken", {"product_name": "x"}),
+        ToolCall("nap", {"seconds": 0}),
+    ]
+    kinds = [r.error_kind for r in execute_calls(TOOLS, calls)]
+    assert kinds == ["unknown_tool", "tool_error", None]
+    assert execute_calls(TOOLS, []) == []
