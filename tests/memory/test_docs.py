@@ -65,4 +65,5 @@ def test_cli_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         res = CliRunner().invoke(app, [*shlex.split(cmd)[1:], "--db", db])
         assert res.exit_code == 0, (cmd, res.output, res.exception)
     assert (tmp_path / "alice.json").exists() and (tmp_path / "alice-traces.jsonl").exists()
+    assert (tmp_path / "all-traces.jsonl").read_text(encoding="utf-8").count("\n") == 1
     assert open_store(db).list_sessions() == []  # the last example deleted it

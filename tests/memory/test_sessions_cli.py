@@ -95,6 +95,24 @@ def test_export_to_file_and_traces_jsonl(cli, filled: str, tmp_path: Path) -> No
     assert not list(tmp_path.rglob("*.tmp"))  # no temp files left behind
 
 
+def test_traces_of_all_sessions_as_jsonl(cli, filled: str, make_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    make_store().add_trace("other", {"kind": "model_call", "raw": "你好"})
+    res = cli("sessions", "traces", "--db", filled)
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in res.output.splitlines()]
+    assert [(r["session_id"], r["kind"]) for r in rows] == [
+        ("coffee", "model_call"),
+        ("coffee", "tool_call"),
+        ("other", "model_call"),
+    ]
+    out = tmp_path / "t.jsonl"
+    res = cli("sessions", "traces", "other", "--out", str(out), "--db", filled)
+    assert res.exit_code == 0, res.output
+    assert [json.loads(x)["raw"] for x in out.read_text(encoding="utf-8").splitlines()] == ["你好"]
+    res = cli("sessions", "traces", "nope", "--db", filled)
+    assert isinstance(res.exception, SessionNotFound)
+
+
 def test_export_to_stdout(cli, filled: str) -> None:  # type: ignore[no-untyped-def]
     res = cli("sessions", "export", "coffee", "--db", filled)
     assert json.loads(res.output)["messages"] == TURN

@@ -194,6 +194,25 @@ def test_bad_input_is_a_clear_error(store: SessionStore) -> None:
     assert store.list_sessions() == []
 
 
+def test_non_finite_numbers_become_null_on_every_backend(store: SessionStore) -> None:
+    store.add_trace("n", {"usage": Usage(completion_tokens=0, decode_tps=float("nan")), "x": [float("inf"), 1.5]})
+    (rec,) = store.traces("n")
+    assert rec["usage"]["decode_tps"] is None and rec["usage"]["completion_tokens"] == 0
+    assert rec["x"] == [None, 1.5]
+
+
+def test_nul_characters(store: SessionStore, store_url: str) -> None:
+    msg = {"role": "tool", "content": "bad\x00byte"}
+    if store_url.startswith("postgresql"):
+        with pytest.raises(DataError) as info:  # a clear error, not a driver traceback
+            store.append("nul", [msg])
+        assert info.value.hint and "NUL" in info.value.hint
+        assert store.messages("nul") == []
+    else:
+        store.append("nul", [msg])
+        assert store.messages("nul") == [msg]
+
+
 def test_concurrent_writers_on_different_sessions(store: SessionStore) -> None:
     n_threads, n_turns = 6, 15
     errors: list[BaseException] = []

@@ -1,4 +1,4 @@
-"""``kapibara sessions list|show|export|delete``: thin wrappers over kapibara.memory."""
+"""``kapibara sessions list|show|export|traces|delete``: thin wrappers over kapibara.memory."""
 
 from __future__ import annotations
 
@@ -138,6 +138,28 @@ def export_cmd(
     else:
         write_atomic(out, text)
         Console(stderr=True).print(f"wrote session {escape(session_id)} to {out}")
+
+
+@sessions_app.command("traces")
+def traces_cmd(
+    session_id: Annotated[str | None, typer.Argument(help="one session id [default: all sessions]")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the JSONL here instead of stdout")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write trace records as JSONL (one model or tool call per line), oldest first."""
+    store = _open(db)
+    try:
+        if session_id is not None and not any(i.session_id == session_id for i in store.list_sessions()):
+            raise SessionNotFound(session_id)
+        records = store.traces(session_id)
+    finally:
+        store.close()
+    text = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in records)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(out, text)
+        Console(stderr=True).print(f"wrote {len(records)} traces to {out}")
 
 
 @sessions_app.command("delete")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import math
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Protocol, runtime_checkable
@@ -123,10 +124,28 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def dumps(value: Any, what: str = "value") -> str:
-    """Encode a message, state or trace for storage (UTF-8, no ASCII escapes)."""
+    """Encode a message, state or trace for storage (UTF-8, no ASCII escapes).
+
+    NaN and infinities (a tokens/s of an empty completion, say) become ``null``: they
+    are not JSON, PostgreSQL's JSONB rejects them, and both stores must agree.
+    """
     try:
-        return json.dumps(value, ensure_ascii=False, default=_json_default)
+        try:
+            return json.dumps(value, ensure_ascii=False, default=_json_default, allow_nan=False)
+        except ValueError:
+            value = _finite(json.loads(json.dumps(value, default=_json_default)))
+            return json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise DataError(
             f"cannot store {what} as JSON: {exc}",

@@ -123,7 +123,7 @@ class PostgresSessionStore:
         except self._psycopg.DataError as exc:
             raise DataError(
                 f"PostgreSQL rejected the data: {exc}",
-                hint="JSONB cannot hold NUL characters (\\u0000); strip them first",
+                hint="PostgreSQL text and JSONB cannot hold NUL characters (\\u0000); strip them first",
             ) from exc
 
     def _lock_session(self, cur: Any, session_id: str) -> None:
