@@ -128,6 +128,11 @@ def test_grammar_goes_in_both_server_fields_or_is_refused_when_disabled():
     server = Server(httpx.Response(200, json=reply({"content": "yes"})))
     make(server).chat(HI, constraint=Constraint(grammar='root ::= "yes"'))
     assert server.bodies[0]["grammar"] == server.bodies[0]["guided_grammar"] == 'root ::= "yes"'
+    make(server, grammar_fields=("structured_outputs.grammar",)).chat(
+        HI, constraint=Constraint(grammar='root ::= "yes"')
+    )
+    assert server.bodies[1]["structured_outputs"] == {"grammar": 'root ::= "yes"'}
+    assert "grammar" not in server.bodies[1]
     strict = make(server, grammar_fields=())
     assert not strict.supports_grammar
     with pytest.raises(BackendError, match="grammar"):
@@ -361,3 +366,12 @@ def test_long_multiline_server_error_becomes_one_short_line():
     with pytest.raises(BackendError) as info:
         make(server).chat(HI)
     assert "\n" not in info.value.message and len(info.value.message) < 400
+
+
+def test_content_parts_and_non_completion_json():
+    parts = {"content": [{"type": "text", "text": "Hel"}, {"type": "text", "text": "lo"}]}
+    assert make(Server(httpx.Response(200, json=reply(parts)))).chat(HI).text == "Hello"
+    with pytest.raises(BackendError, match="not a completion"):
+        make(Server(httpx.Response(200, json=["not", "a", "completion"]))).chat(HI)
+    with pytest.raises(BackendError, match="not JSON"):
+        make(Server(httpx.Response(200, text="<html>proxy login</html>"))).chat(HI)

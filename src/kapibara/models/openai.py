@@ -63,7 +63,8 @@ class OpenAIModel:
         schema_format: how a JSON-schema constraint is sent: ``"json_schema"`` (OpenAI,
             vLLM, llama.cpp server) or ``"json_object"`` (``{"type": "json_object",
             "schema": ...}``, what llama-cpp-python's server accepts).
-        grammar_fields: request fields that carry a GBNF grammar; empty disables
+        grammar_fields: request fields that carry a GBNF grammar (a dotted name nests,
+            ``"structured_outputs.grammar"``); empty disables
             grammars (``supports_grammar`` becomes False), e.g. for hosted APIs that
             reject unknown fields.
         extra_body: fields merged into every request (``{"top_k": 20}``).
@@ -189,6 +190,11 @@ class OpenAIModel:
                 hint="check that the URL points at an OpenAI-compatible API (ending in /v1)",
             ) from None
         total = time.perf_counter() - t0
+        if not isinstance(data, dict):
+            raise BackendError(
+                f"{self.base_url} answered with JSON that is not a completion: {response.text[:200]!r}",
+                hint="check that the URL points at an OpenAI-compatible API (ending in /v1)",
+            )
         return self._completion_from_json(data, total, parse_content)
 
     def request_body(
@@ -234,7 +240,12 @@ class OpenAIModel:
                     hint="use a JSON-schema constraint, or set grammar_fields for your server",
                 )
             for f in self.grammar_fields:
-                body[f] = constraint.grammar
+                # A dotted field nests: "structured_outputs.grammar" (newer vLLM).
+                *parents, leaf = f.split(".")
+                target = body
+                for part in parents:
+                    target = target.setdefault(part, {})
+                target[leaf] = constraint.grammar
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -314,7 +325,7 @@ class OpenAIModel:
             raw_calls = [{"id": "", "function": msg["function_call"]}]
         usage = _usage(data.get("usage"), data.get("timings"), total_s, ttft_s=None)
         return _build_completion(
-            content=msg.get("content") or "",
+            content=_text_of(msg.get("content")),
             raw_calls=[
                 {
                     "id": c.get("id") or "",
@@ -487,6 +498,13 @@ def _build_completion(
     return Completion(
         text=content, content=content, finish_reason=finish_reason, usage=usage, model=model
     )
+
+
+def _text_of(content: Any) -> str:
+    """Message content as text; some servers send a list of ``{"type": "text"}`` parts."""
+    if isinstance(content, list):
+        return "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
 
 
 def _decode_arguments(args: Any) -> tuple[dict[str, Any] | None, str | None]:
