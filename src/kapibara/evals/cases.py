@@ -83,9 +83,15 @@ def register_toolset(name: str, factory: Callable[[], list[ToolSpec]]) -> None:
 
 
 def _demo_specs() -> list[ToolSpec]:
-    from kapibara.demo import demo_toolset  # type: ignore[attr-defined]
+    import kapibara.demo as demo
 
-    specs: list[ToolSpec] = demo_toolset().specs()
+    factory = getattr(demo, "demo_toolset", None)
+    if factory is None:
+        raise DataError(
+            "the demo tool set is not available (kapibara.demo.demo_toolset is missing)",
+            hint="update kapibara, or give the cases inline tool specs",
+        )
+    specs: list[ToolSpec] = factory().specs()
     return specs
 
 
@@ -223,6 +229,7 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -237,6 +244,7 @@ def write_text(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
