@@ -375,3 +375,4 @@ def test_content_parts_and_non_completion_json():
         make(Server(httpx.Response(200, json=["not", "a", "completion"]))).chat(HI)
     with pytest.raises(BackendError, match="not JSON"):
         make(Server(httpx.Response(200, text="<html>proxy login</html>"))).chat(HI)
+

@@ -269,7 +269,7 @@ class OpenAIModel:
                     continue
                 raise BackendError(
                     f"cannot reach {self.base_url} (timeout {self.timeout_s:g}s)",
-                    hint=f"is the server running at that address? ({type(exc).__name__}: {exc})",
+                    hint="start the server, or fix the host and port in the URL",
                 ) from exc
             except httpx.TimeoutException as exc:
                 raise BackendError(
