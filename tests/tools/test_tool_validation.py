@@ -117,3 +117,8 @@ def test_bad_parameters_schema_is_a_definition_error():
         Tool("g", "G.", {"type": "object", "properties": {"x": {"type": "wibble"}}}).validate({})
     with pytest.raises(ToolDefinitionError, match="invalid tool name"):
         Tool("two words", "F.", {"type": "object"})
+
+
+def test_string_defaults_in_hand_written_schemas_are_coerced():
+    t = Tool("f", "F.", {"type": "object", "properties": {"flag": {"type": "boolean", "default": "false"}}})
+    assert t.validate({}) == {"flag": False}

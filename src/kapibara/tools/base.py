@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 from rapidfuzz import process
 
 from kapibara.errors import ToolDefinitionError
@@ -120,7 +120,7 @@ class Tool:
         if self._from_hints:
             # Keep Python objects (pydantic models, enums) the function's hints ask for.
             return {f.alias or n: getattr(obj, n) for n, f in type(obj).model_fields.items()}
-        data = obj.model_dump(by_alias=True)
+        data = obj.model_dump(by_alias=True, warnings=False)
         # Only fill defaults the schema states; an absent optional stays absent so an
         # HTTP tool does not receive "x": null it never asked for.
         props = self.parameters.get("properties", {})
@@ -222,6 +222,17 @@ def _field_constraints(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _coerce_default(typ: Any, default: Any) -> Any:
+    # Hand-written schemas carry defaults like "false" for a boolean; coerce them once
+    # here so a bad default never shows up as the model's mistake.
+    if default is None:
+        return None
+    try:
+        return TypeAdapter(typ).validate_python(default)
+    except ValidationError:
+        return default
+
+
 def model_from_schema(name: str, schema: dict[str, Any]) -> type[BaseModel]:
     """Build a pydantic model (extra parameters forbidden) from an object JSON schema."""
     props = schema.get("properties") or {}
@@ -234,7 +245,7 @@ def model_from_schema(name: str, schema: dict[str, Any]) -> type[BaseModel]:
         if pname in required:
             fields[f"p{i}"] = (Annotated[typ, Field(**finfo)], ...)
         else:
-            default = pschema.get("default")
+            default = _coerce_default(typ, pschema.get("default"))
             fields[f"p{i}"] = (Annotated[Optional[typ], Field(**finfo)], default)  # noqa: UP045
     safe = re.sub(r"\W", "_", name) or "tool"
     return create_model(f"{safe}_args", __config__=_FORBID, **fields)
