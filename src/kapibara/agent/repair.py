@@ -175,14 +175,20 @@ class ConstrainedOutput:
 
 
 def parse_constrained(text: str) -> ConstrainedOutput:
-    """Read the JSON a constrained generation produced (``{"name", "arguments"}`` or ``{"answer"}``)."""
+    """Read what a constrained generation produced: ``{"name", "arguments"}`` or ``{"answer"}``.
+
+    A backend that ignored the constraint may still answer in its usual tool-call form,
+    so anything ``parse_tool_calls`` reads is accepted too.
+    """
     try:
         value, _ = loads_lenient(text.strip())
     except ValueError as exc:
-        return ConstrainedOutput([], None, f"constrained output is not JSON: {exc}")
+        value, error = None, f"constrained output is not JSON: {exc}"
+    else:
+        error = "constrained output is neither a call nor an answer"
     if isinstance(value, dict) and set(value) == {"answer"}:
         return ConstrainedOutput([], str(value["answer"]), None)
     parsed = parse_tool_calls(text)
     if parsed.calls:
         return ConstrainedOutput(parsed.calls, None, None)
-    return ConstrainedOutput([], None, parsed.error or "constrained output is neither a call nor an answer")
+    return ConstrainedOutput([], None, parsed.error or error)

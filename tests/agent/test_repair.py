@@ -1,0 +1,131 @@
+"""Every rung of the repair ladder, each checked on its own with FakeModel."""
+
+import json
+
+from grocery_standin import call
+
+from kapibara.agent import Agent, fuzzy_fix, tool_constraint, validate_calls
+from kapibara.agent.repair import best_match, parse_constrained, tool_grammar, tool_json_schema
+from kapibara.models.base import ToolCall
+from kapibara.models.fake import FakeModel
+
+Q = [{"role": "user", "content": "我想买一款拍照好的手机"}]
+
+
+def test_strict_output_needs_no_repair(tools):
+    d = Agent(FakeModel([call("recommend_products", category="手机")]), tools).decide(Q)
+    assert d.repairs == [] and not d.malformed
+    assert d.calls[0].arguments == {"category": "手机"}
+
+
+def test_rung_a_lenient_parse_fenced_json(tools):
+    raw = '```json\n{"name": "recommend_products", "arguments": {"category": "手机", "scenario": "拍照",}}\n```'
+    d = Agent(FakeModel([raw]), tools).decide(Q)
+    assert d.repairs == ["lenient_parse"]
+    assert d.calls[0].name == "recommend_products" and not d.malformed
+
+
+def test_without_repair_a_lenient_call_is_rejected(tools):
+    raw = '```json\n{"name": "recommend_products", "arguments": {"category": "手机"}}\n```'
+    d = Agent(FakeModel([raw]), tools, repair=False).decide(Q)
+    assert d.malformed and d.calls == [] and d.repairs == []
+    assert "<tool_call>" in d.error
+
+
+def test_rung_b_fuzzy_tool_and_parameter_names(tools):
+    model = FakeModel([call("recommend_product", categroy="手机")])
+    d = Agent(model, tools).decide(Q)
+    assert d.repairs == ["fuzzy_name"]
+    assert (d.calls[0].name, d.calls[0].arguments) == ("recommend_products", {"category": "手机"})
+    assert len(model.calls) == 1  # fixed without asking the model again
+
+
+def test_fuzzy_match_refuses_ambiguous_or_far_names(tools):
+    assert best_match("get_weathr", tools.names) == "get_weather"
+    assert best_match("buy", tools.names) is None
+    assert best_match("recommend_recipe", ["recommend_recipes", "recommend_recipe_"]) is None
+    calls, changes = fuzzy_fix([ToolCall("book_flight", {"city": "x"})], tools)
+    assert calls[0].name == "book_flight" and changes == []
+
+
+def test_rung_c_reask_quotes_the_validation_error(tools):
+    model = FakeModel(
+        [
+            call("add_to_cart", product_name="车厘子", quantity="两份"),
+            call("add_to_cart", product_name="车厘子", quantity=2),
+        ]
+    )
+    d = Agent(model, tools).decide([{"role": "user", "content": "买两份车厘子"}])
+    assert d.repairs == ["reask"] and not d.malformed
+    assert d.calls[0].arguments["quantity"] == 2
+    reask = model.calls[1].messages
+    assert reask[-2]["role"] == "assistant" and "两份" in reask[-2]["content"]
+    assert "quantity" in reask[-1]["content"] and "integer" in reask[-1]["content"]
+
+
+def test_rung_c_reask_on_unparseable_output(tools):
+    model = FakeModel(['<tool_call>{"name": "view_cart", "arguments": {</tool_call>', call("view_cart")])
+    d = Agent(model, tools).decide(Q)
+    assert d.repairs == ["reask"] and d.calls[0].name == "view_cart"
+    assert "JSON" in model.calls[1].messages[-1]["content"]
+
+
+def test_rung_d_constrained_regeneration(tools):
+    bad = call("recommend_products", category=["手机"])  # wrong type, twice
+    good = json.dumps({"name": "recommend_products", "arguments": {"category": "手机"}}, ensure_ascii=False)
+    model = FakeModel([bad, bad, good])
+    d = Agent(model, tools).decide(Q)
+    assert d.repairs == ["reask", "constrained"] and not d.malformed
+    assert d.calls[0].arguments == {"category": "手机"}
+    constraint = model.calls[2].constraint
+    assert constraint is not None and constraint.json_schema is not None
+    names = [o["properties"]["name"]["const"] for o in constraint.json_schema["anyOf"][:-1]]
+    assert names == tools.names
+
+
+def test_ladder_exhausted_reports_malformed_with_the_error(tools):
+    bad = call("recommend_products", category=["手机"])
+    d = Agent(FakeModel([bad, bad, bad]), tools).decide(Q)
+    assert d.malformed and d.repairs == ["reask", "constrained"]
+    assert "category" in d.error
+    assert d.usage.completion_tokens > 0 and d.decision_s > 0
+
+
+def test_constrained_mode_constrains_the_first_attempt(tools):
+    model = FakeModel(['{"answer": "你好"}'])
+    d = Agent(model, tools, constrained=True).decide([{"role": "user", "content": "你好"}])
+    assert d.calls == [] and d.text == "你好" and not d.malformed
+    assert model.calls[0].constraint.json_schema is not None
+    assert "JSON" in model.calls[0].messages[-1]["content"]
+
+
+def test_constraint_falls_back_to_grammar(tools):
+    class GrammarOnly:
+        supports_json_schema = False
+        supports_grammar = True
+
+    c = tool_constraint(GrammarOnly(), tools)
+    assert c.json_schema is None and '"\\"view_cart\\""' in c.grammar
+    assert tool_constraint(object(), tools) is None
+
+
+def test_grammar_compiles_with_llama_cpp(tools):
+    import pytest
+
+    llama_cpp = pytest.importorskip("llama_cpp")
+    llama_cpp.LlamaGrammar.from_string(tool_grammar(tools), verbose=False)
+    llama_cpp.LlamaGrammar.from_json_schema(json.dumps(tool_json_schema(tools)), verbose=False)
+
+
+def test_parse_constrained_shapes():
+    assert parse_constrained('{"answer": "hi"}').answer == "hi"
+    out = parse_constrained('{"name": "view_cart", "arguments": {}}')
+    assert out.calls[0].name == "view_cart" and out.answer is None
+    assert parse_constrained("nope").error
+
+
+def test_validate_calls_uses_the_tools_validation(tools):
+    assert validate_calls([ToolCall("add_to_cart", {"product_name": "x"})], tools) is None
+    err = validate_calls([ToolCall("add_to_cart", {"product_name": "x", "quantity": "many"})], tools)
+    assert "quantity" in err
+    assert "unknown tool" in validate_calls([ToolCall("nope", {})], tools)
