@@ -1,0 +1,200 @@
+"""Tool-use benchmark: BFCL simple_python / multiple / irrelevance and HammerBench (zh)
+ST_Perfect / ir_ST_Perfect, for the bundled models, in four configurations measured in
+the same run (raw model, kapibara native, kapibara ReAct, kapibara constrained).
+
+    nice -n 10 .venv/bin/python bench/tool_use.py --limit 20 --configs raw,native
+
+Configurations are interleaved case by case, so load on a shared machine affects them
+alike. Every case result is appended to a JSONL cache keyed by model / config / case id,
+so an interrupted run resumes where it stopped. Writes ``bench/results/tool_use.json``,
+``tool_use.md`` and ``tool_use.png``. Published anchors (BFCL v3 paper, Table 1) are for
+Qwen2.5-*-Instruct in FC mode; the bundled models are the Qwen2.5-*Coder*-Instruct GGUF
+Q4_K_M builds, so the anchors are a reference point, not the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kapibara.errors import KapibaraError, MissingExtraError
+from kapibara.evals.adapters import load_dataset
+from kapibara.evals.cases import Case, write_text
+from kapibara.evals.report import metrics, plot_accuracy_latency
+from kapibara.evals.runner import CONFIGS, CaseResult, EvalRun, machine_info, run_case
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DATASETS = ["bfcl:simple_python", "bfcl:multiple", "bfcl:irrelevance", "hammerbench:ST_Perfect", "hammerbench:ir_ST_Perfect"]
+SHORT = {"bfcl:simple_python": "simple_python", "bfcl:multiple": "multiple", "bfcl:irrelevance": "irrelevance",
+         "hammerbench:ST_Perfect": "HB ST_Perfect", "hammerbench:ir_ST_Perfect": "HB ir_ST_Perfect"}
+MODELS = {"0.5b": "llamacpp:qwen2.5-coder-0.5b", "1.5b": "llamacpp:qwen2.5-coder-1.5b"}
+# BFCL v3 paper, Table 1 (FC mode), Qwen2.5-*-Instruct.
+ANCHORS = {"0.5b": {"multiple": 78.0, "irrelevance": 46.2}, "1.5b": {"multiple": 87.0, "irrelevance": 62.7}}
+TARGETS = {"0.5b": {"multiple": 85.0, "irrelevance": 70.0, "simple_python": 75.0},
+           "1.5b": {"multiple": 92.0, "irrelevance": 80.0}}
+# The case itself is re-read from the dataset; the cache keeps only what was measured.
+_HEAVY = ("messages", "tools", "expected")
+
+
+def cache_key(model: str, config: str, case_id: str) -> str:
+    return f"{model}|{config}|{case_id}"
+
+
+def read_cache(path: Path) -> dict[str, dict[str, Any]]:
+    """Cached case results; a torn last line (killed mid-write) is ignored and rerun."""
+    out: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            out[row["key"]] = row
+    return out
+
+
+def append_cache(path: Path, key: str, result: CaseResult) -> None:
+    row = {"key": key, **{k: v for k, v in asdict(result).items() if k not in _HEAVY}}
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def to_result(row: dict[str, Any]) -> CaseResult:
+    names = set(CaseResult.__dataclass_fields__)
+    return CaseResult(**{k: v for k, v in row.items() if k in names})
+
+
+def agent_factory(max_tokens: int) -> Any:
+    def make(model: Any, toolset: Any, config: str) -> Any:
+        from kapibara.agent import Agent
+
+        if config == "react":
+            return Agent(model, toolset, protocol="react", max_tokens=max_tokens)
+        return Agent(model, toolset, protocol="native", constrained=(config == "constrained"), max_tokens=max_tokens)
+
+    return make
+
+
+def run(args: argparse.Namespace) -> int:
+    configs = [c for c in args.configs.split(",") if c]
+    bad = [c for c in configs if c not in CONFIGS]
+    if bad:
+        print(f"unknown config(s) {bad}; use {CONFIGS}", file=sys.stderr)
+        return 2
+    datasets = {d: load_dataset(d)[: args.limit] for d in args.datasets.split(",")}
+    cache_path = Path(args.cache)
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    cache = read_cache(cache_path)
+    factory = agent_factory(args.max_tokens)
+    for short in args.models.split(","):
+        spec = MODELS.get(short, short)
+        todo = [(d, c, cfg) for d, cases in datasets.items() for c in cases for cfg in configs
+                if cache_key(short, cfg, c.id) not in cache]
+        print(f"{short}: {len(todo)} case runs to do ({len(cache)} cached)", flush=True)
+        if not todo:
+            continue
+        from kapibara.models.registry import load_model
+
+        model = load_model(spec, n_ctx=args.n_ctx, threads=args.threads)
+        t0 = time.perf_counter()
+        for i, (_d, case, cfg) in enumerate(todo, 1):
+            res = run_case(case, model, cfg, agent_factory=factory, max_tokens=args.max_tokens)
+            key = cache_key(short, cfg, case.id)
+            append_cache(cache_path, key, res)
+            cache[key] = {"key": key, **asdict(res)}
+            if i % 10 == 0 or i == len(todo):
+                print(f"  {i}/{len(todo)}  {time.perf_counter() - t0:.0f}s", flush=True)
+    report(datasets, configs, args.models.split(","), cache, Path(args.out))
+    return 0
+
+
+def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str], cache: dict[str, dict[str, Any]], out: Path) -> None:
+    """Tables from whatever the cache holds for the requested models/configs/cases."""
+    rows: list[dict[str, Any]] = []
+    runs: list[EvalRun] = []
+    for short in models:
+        for cfg in configs:
+            all_results: list[CaseResult] = []
+            row: dict[str, Any] = {"model": short, "config": cfg, "datasets": {}}
+            for d, cases in datasets.items():
+                rs = [to_result(cache[k]) for c in cases if (k := cache_key(short, cfg, c.id)) in cache]
+                all_results += rs
+                row["datasets"][SHORT.get(d, d)] = metrics(rs) if rs else None
+            if all_results:
+                rows.append(row)
+                runs.append(EvalRun("tool_use", short, cfg, all_results))
+    machine = machine_info()
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    write_text(out.with_suffix(".json"), json.dumps({"created": created, "machine": machine, "anchors": ANCHORS,
+                                                    "targets": TARGETS, "rows": rows}, ensure_ascii=False, indent=1))
+    cols = [SHORT.get(d, d) for d in datasets]
+    lines = [
+        "# Tool-use benchmark",
+        "",
+        f"Measured {created} on {machine['platform']} ({machine['cpus']} CPUs, shared with other work).",
+        "Accuracy = BFCL AST rules (irrelevance / ir_: no call made). n = cases per column.",
+        "Bundled models are Qwen2.5-Coder-*-Instruct Q4_K_M; anchors are Qwen2.5-*-Instruct (FC), BFCL v3 paper Table 1.",
+        "",
+        "| model | config | " + " | ".join(cols) + " | malformed % | decision p50 s | p95 s |",
+        "|" + "---|" * (len(cols) + 5),
+    ]
+    for row in rows:
+        cells = []
+        for c in cols:
+            m = row["datasets"].get(c)
+            cells.append("–" if not m else f"{m['accuracy']} (n={m['n']})")
+        allm = metrics([r for run in runs if run.model == row["model"] and run.config == row["config"] for r in run.results])
+        lines.append(f"| {row['model']} | {row['config']} | " + " | ".join(cells) + f" | {allm['malformed_rate']} | {allm['p50_s']} | {allm['p95_s']} |")
+    for short, anchor in ANCHORS.items():
+        cells = [str(anchor.get(c, "–")) for c in cols]
+        lines.append(f"| Qwen2.5-{short.upper()}-Instruct FC (published) | anchor | " + " | ".join(cells) + " | | | |")
+    lines += ["", "## Targets (best configuration per column)", "", "| model | category | target | best | config | gap |", "|---|---|---|---|---|---|"]
+    for short in models:
+        for cat, target in TARGETS.get(short, {}).items():
+            cands = [(r["datasets"][cat]["accuracy"], r["config"], r["datasets"][cat]["n"]) for r in rows
+                     if r["model"] == short and r["datasets"].get(cat)]
+            if not cands:
+                lines.append(f"| {short} | {cat} | {target} | not measured | | |")
+                continue
+            best, cfg, n = max(cands)
+            gap = best - target
+            lines.append(f"| {short} | {cat} | {target} | {best} (n={n}) | {cfg} | {gap:+.1f}{' (met)' if gap >= 0 else ' (missed)'} |")
+    write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    if runs:
+        try:
+            plot_accuracy_latency(runs, out.with_suffix(".png"))
+        except MissingExtraError as exc:
+            print(f"no plot: {exc}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="0.5b", help="comma-separated: 0.5b, 1.5b or model specs")
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--datasets", default=",".join(DATASETS))
+    ap.add_argument("--limit", type=int, default=100, help="cases per dataset")
+    ap.add_argument("--max-tokens", type=int, default=384)
+    ap.add_argument("--n-ctx", type=int, default=4096)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cache", default=str(RESULTS / "tool_use.cache.jsonl"))
+    ap.add_argument("--out", default=str(RESULTS / "tool_use"), help="output path without suffix")
+    args = ap.parse_args(argv)
+    try:
+        return run(args)
+    except KapibaraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
