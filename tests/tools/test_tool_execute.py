@@ -128,3 +128,21 @@ def test_mixed_batch_never_raises():
     kinds = [r.error_kind for r in execute_calls(TOOLS, calls)]
     assert kinds == ["unknown_tool", "tool_error", None]
     assert execute_calls(TOOLS, []) == []
+
+
+def test_developer_errors_raise_instead_of_becoming_observations():
+    from kapibara.errors import DataError, ToolDefinitionError
+    from kapibara.tools import Tool
+
+    @tool
+    def catalog_lookup(product_name: str) -> str:
+        """Needs the catalog file."""
+        raise DataError("catalog.db is missing", hint="run scripts/build_catalog.py")
+
+    specs_only = ToolSet([Tool("f", "F.", {"type": "object", "properties": {}})])
+    with pytest.raises(ToolDefinitionError, match="no function"):
+        execute_call(specs_only, ToolCall("f", {}))
+    with pytest.raises(DataError, match="catalog.db"):
+        execute_call(ToolSet([catalog_lookup]), ToolCall("catalog_lookup", {"product_name": "x"}))
+    # An unknown name is still the model's mistake, even in a spec-only set.
+    assert execute_call(specs_only, ToolCall("g", {})).error_kind == "unknown_tool"

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from kapibara.errors import KapibaraError, ToolDefinitionError
 from kapibara.models.base import Message, ToolCall
 from kapibara.prompts.loader import render_template
 from kapibara.tools.context import ToolContext
@@ -85,7 +86,9 @@ def execute_call(
 ) -> ToolResult:
     """Validate and run one call with the tool's timeout; never raises for model errors.
 
-    A timed-out tool keeps running in its (daemon) thread; Python cannot stop it, so
+    Developer errors do raise: a tool without a function (``ToolDefinitionError``), and
+    any ``KapibaraError`` the tool itself raised (a missing catalog, a bad setting), since
+    no model can fix those. A timed-out tool keeps running in its (daemon) thread; Python cannot stop it, so
     tools that may hang should use their own I/O timeouts too.
     """
     start = time.perf_counter()
@@ -101,6 +104,11 @@ def execute_call(
             name=call.name, suggestions=suggestions, available=toolset.names,
         )
         return result(out, f"unknown tool '{call.name}'", "unknown_tool")
+    if tool.fn is None:
+        raise ToolDefinitionError(
+            f"tool '{tool.name}' has no function to call",
+            hint="give it a fn, a 'target: module:function', or an 'http' section",
+        )
     try:
         tool.validate(call.arguments)
     except ToolArgumentError as exc:
@@ -125,6 +133,8 @@ def execute_call(
         return result(out, f"tool '{tool.name}' timed out after {tool.timeout_s} s", "timeout")
     if "error" in box:
         failure: BaseException = box["error"]
+        if isinstance(failure, KapibaraError):
+            raise failure
         message = str(failure) or type(failure).__name__
         if isinstance(failure, ToolArgumentError):
             # The tool re-validated something itself; the model can fix it.
