@@ -130,8 +130,8 @@ def test_mixed_batch_never_raises():
     assert execute_calls(TOOLS, []) == []
 
 
-def test_developer_errors_raise_instead_of_becoming_observations():
-    from kapibara.errors import DataError, ToolDefinitionError
+def test_kapibara_errors_from_a_tool_raise_spec_only_tools_do_not():
+    from kapibara.errors import DataError
     from kapibara.tools import Tool
 
     @tool
@@ -140,8 +140,8 @@ def test_developer_errors_raise_instead_of_becoming_observations():
         raise DataError("catalog.db is missing", hint="run scripts/build_catalog.py")
 
     specs_only = ToolSet([Tool("f", "F.", {"type": "object", "properties": {}})])
-    with pytest.raises(ToolDefinitionError, match="no function"):
-        execute_call(specs_only, ToolCall("f", {}))
+    spec_only = execute_call(specs_only, ToolCall("f", {}))
+    assert spec_only.error_kind == "tool_error" and "no implementation" in spec_only.output
     with pytest.raises(DataError, match="catalog.db"):
         execute_call(ToolSet([catalog_lookup]), ToolCall("catalog_lookup", {"product_name": "x"}))
     # An unknown name is still the model's mistake, even in a spec-only set.

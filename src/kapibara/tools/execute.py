@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from kapibara.errors import KapibaraError, ToolDefinitionError
+from kapibara.errors import KapibaraError
 from kapibara.models.base import Message, ToolCall
 from kapibara.prompts.loader import render_template
 from kapibara.tools.context import ToolContext
@@ -86,9 +86,9 @@ def execute_call(
 ) -> ToolResult:
     """Validate and run one call with the tool's timeout; never raises for model errors.
 
-    Developer errors do raise: a tool without a function (``ToolDefinitionError``), and
-    any ``KapibaraError`` the tool itself raised (a missing catalog, a bad setting), since
-    no model can fix those. A timed-out tool keeps running in its (daemon) thread; Python cannot stop it, so
+    A ``KapibaraError`` the tool itself raised (a missing catalog, a bad setting) does
+    propagate: no model can fix it. A spec-only tool (``fn=None``) gives a ``tool_error``
+    observation. A timed-out tool keeps running in its (daemon) thread; Python cannot stop it, so
     tools that may hang should use their own I/O timeouts too.
     """
     start = time.perf_counter()
@@ -105,10 +105,11 @@ def execute_call(
         )
         return result(out, f"unknown tool '{call.name}'", "unknown_tool")
     if tool.fn is None:
-        raise ToolDefinitionError(
-            f"tool '{tool.name}' has no function to call",
-            hint="give it a fn, a 'target: module:function', or an 'http' section",
-        )
+        # Spec-only tools (built from benchmark schemas) can be chosen but not run; the
+        # evaluation harness still runs whole episodes with them, so this is an observation.
+        message = f"tool '{tool.name}' has no implementation here"
+        out = render_template("observation_tool_error", language, tool=tool.name, error=message)
+        return result(out, message, "tool_error")
     try:
         tool.validate(call.arguments)
     except ToolArgumentError as exc:
