@@ -188,3 +188,26 @@ def test_no_docstring_falls_back_to_name():
 
     assert ping.description == "ping"
     assert ping() == "pong"
+
+
+def test_multiline_summary_and_sections_after_args():
+    @tool
+    def search(query: str, limit: int = 5) -> list:
+        """Search the product catalog
+        by keyword.
+
+        Args:
+            query (str): Words to look for,
+                in any language.
+            limit: At most this many results.
+
+        Returns:
+            The matching products.
+        """
+        return []
+
+    fn = search.spec()["function"]
+    assert fn["description"] == "Search the product catalog by keyword."
+    props = fn["parameters"]["properties"]
+    assert props["query"]["description"] == "Words to look for, in any language."
+    assert props["limit"]["description"] == "At most this many results."

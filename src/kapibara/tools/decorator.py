@@ -195,7 +195,8 @@ def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
 
 
 def _is_cjk(ch: str) -> bool:
-    return bool(ch) and "\u2e80" <= ch <= "\u9fff" or ch in "，。；：！？、"
+    # Chinese lines are joined without a space; English lines with one.
+    return bool(ch) and ("\u2e80" <= ch <= "\u9fff" or ch in "，。；：！？、")
 
 
 def _is_context(hint: Any) -> bool:
