@@ -1,0 +1,424 @@
+"""The seven grocery-assistant tools, as plain typed functions over the demo catalog.
+
+Outputs are short JSON-able dicts (a small model reads them in a 4k window) holding real
+catalog values. An unknown product or city is an answer the model can act on (an
+``error`` plus close matches), not an exception; arguments out of range raise
+``ToolArgumentError``, which the executor turns into an "invalid arguments" observation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+from kapibara.demo.catalog import Catalog, Product, normalize, scenario_names
+from kapibara.prompts import Prompt
+from kapibara.tools import ToolArgumentError, ToolContext, ToolSet, tool
+
+MAX_QUANTITY = 99
+MAX_LIMIT = 10
+#: get_weather answers for dates this many days back / ahead of today.
+WEATHER_DAYS_BACK, WEATHER_DAYS_AHEAD = 7, 14
+
+_catalog: Catalog | None = None
+_catalog_lock = threading.Lock()
+
+
+def get_catalog() -> Catalog:
+    """The catalog the tools read (the packaged one unless ``set_catalog`` replaced it)."""
+    global _catalog
+    with _catalog_lock:
+        if _catalog is None:
+            _catalog = Catalog()
+        return _catalog
+
+
+def set_catalog(catalog: Catalog | None) -> Catalog | None:
+    """Use ``catalog`` for the tools (e.g. one with a fixed ``today``); returns the old one."""
+    global _catalog
+    with _catalog_lock:
+        old, _catalog = _catalog, catalog
+        return old
+
+
+# -- formatting helpers ------------------------------------------------------------------
+def _num(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else round(x, 2)
+
+
+def _yuan(x: float) -> str:
+    return f"{_num(x)}元"
+
+
+def _summary(p: Product) -> str:
+    """The few specs that tell products of this kind apart."""
+    a = p.attributes
+    if "camera" in a:
+        return f"{a['chip']}｜{a['screen']}｜{a['battery_mah']}mAh｜{a['camera']['megapixels']}MP主摄｜{a['storage']}"
+    parts = [str(a[k]) for k in ("origin", "weight", "roast", "spec", "battery_life", "chip", "screen") if k in a]
+    return "｜".join(parts[:3])
+
+
+def _highlight(p: Product, scenarios: list[str]) -> str:
+    a = p.attributes
+    if "camera" in scenarios and "camera" in a:
+        return str(a["camera"]["description"])
+    if "battery" in scenarios:
+        if "battery_mah" in a:
+            return f"电池{a['battery_mah']}mAh，{a.get('charging', '')}".rstrip("，")
+        if "battery_life" in a:
+            return f"续航{a['battery_life']}"
+    if "performance" in scenarios and "chip" in a:
+        return f"{a['chip']}，性能评分{a.get('performance_score', '-')}"
+    return _summary(p)
+
+
+def _item(p: Product, scenarios: list[str], catalog: Catalog) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": p.name_zh, "name_en": p.name_en, "price": _yuan(p.price),
+                           "rating": p.rating, "highlight": _highlight(p, scenarios)}
+    promos = catalog.promotions(p)
+    if promos:
+        out["promotion"] = promos[0].description
+    return out
+
+
+def _not_found(catalog: Catalog, name: str) -> dict[str, Any]:
+    similar = [p.name_zh for p, _ in catalog.match_products(name, limit=5, min_score=60) if not p.is_variant]
+    out: dict[str, Any] = {"error": f"未找到商品「{name}」"}
+    if similar:
+        out["similar"] = similar
+    else:
+        out["hint"] = "可以用 recommend_products 按分类查找商品"
+    return out
+
+
+def _check_limit(tool: str, limit: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ToolArgumentError(tool, [f"parameter 'limit': 必须在1到{MAX_LIMIT}之间，收到 {limit}"])
+
+
+# -- tools -------------------------------------------------------------------------------
+def recommend_products(
+    category: str, scenario: str = "", max_price: float | None = None, limit: int = 3
+) -> dict[str, Any]:
+    """按商品分类和使用场景推荐商品，可限制最高价格。
+
+    Args:
+        category: 商品分类，例如“手机”、“水果”、“咖啡”、“牛奶”、“零食”
+        scenario: 使用场景或偏好，例如“拍照”、“续航”、“送礼”、“便宜”、“早餐”；没有可不填
+        max_price: 最高价格（元），不限则不填
+        limit: 推荐数量，默认3
+    """
+    _check_limit("recommend_products", limit)
+    if max_price is not None and max_price <= 0:
+        raise ToolArgumentError("recommend_products", [f"parameter 'max_price': 必须大于0，收到 {max_price}"])
+    catalog = get_catalog()
+    resolved = catalog.resolve_category(category)
+    if resolved is None and catalog.find_product(category) is None:
+        return {"error": f"没有「{category}」这个分类", "categories": [zh for _, zh, _ in catalog.categories()]}
+    scenarios = scenario_names(f"{scenario} {category}")
+    items = catalog.search(category, scenario, max_price, limit)
+    out: dict[str, Any] = {"category": category}
+    if scenario:
+        out["scenario"] = scenario
+    if max_price is not None:
+        out["max_price"] = _yuan(max_price)
+    out["items"] = [_item(p, scenarios, catalog) for p in items]
+    if not items:
+        cheapest = catalog.search(category, "便宜", None, 1)
+        if cheapest:
+            out["message"] = f"没有符合条件的商品；该分类最便宜的是{cheapest[0].name_zh}（{_yuan(cheapest[0].price)}）"
+        else:
+            out["message"] = "该分类暂时没有有货的商品"
+    return out
+
+
+# Property words a user or model may ask for -> attribute keys, first present wins.
+_PROPERTY_KEYS: dict[str, list[str]] = {}
+for _keys, _words in [
+    (["price"], ["价格", "价钱", "多少钱", "售价", "单价", "price", "cost"]),
+    (["stock"], ["库存", "有货", "有没有货", "现货", "stock", "availability", "instock", "inventory"]),
+    (["camera"], ["摄像头", "相机", "拍照", "像素", "摄像", "镜头", "影像", "camera", "cameras", "photo"]),
+    (["battery_mah", "battery_life", "capacity_mah"], ["电池", "电池容量", "续航", "电量", "battery", "batterylife", "batterycapacity", "容量"]),
+    (["screen"], ["屏幕", "显示屏", "屏幕尺寸", "屏", "screen", "display"]),
+    (["chip"], ["芯片", "处理器", "cpu", "soc", "chip", "processor"]),
+    (["storage"], ["存储", "内存", "存储空间", "运行内存", "storage", "memory", "ram", "rom"]),
+    (["charging", "output"], ["充电", "快充", "充电功率", "charging", "输出", "功率"]),
+    (["performance_score"], ["性能", "跑分", "performance"]),
+    (["origin"], ["产地", "原产地", "产自", "哪里产", "来源", "origin", "from", "country"]),
+    (["weight", "spec"], ["重量", "规格", "净含量", "份量", "分量", "包装", "大小", "size", "weight", "netweight", "spec", "specs", "specification"]),
+    (["shelf_life"], ["保质期", "保鲜期", "有效期", "shelflife", "expiry", "expiration"]),
+    (["storage_method"], ["储存", "保存", "储存方式", "保存方法", "怎么保存", "储藏", "storagemethod", "howtostore"]),
+    (["roast"], ["烘焙度", "烘焙", "烘焙程度", "烘培", "roast", "roastlevel"]),
+    (["flavor"], ["风味", "口味", "味道", "口感", "flavor", "flavour", "taste"]),
+    (["variety"], ["品种", "variety"]),
+    (["brand"], ["品牌", "牌子", "厂家", "brand", "maker"]),
+    (["rating"], ["评分", "好评", "评价", "rating", "score"]),
+    (["category"], ["分类", "类别", "品类", "category"]),
+    (["season"], ["季节", "时令", "上市时间", "产季", "season"]),
+    (["abv"], ["度数", "酒精度", "abv", "alcohol"]),
+    (["protein"], ["蛋白质", "蛋白", "protein"]),
+    (["age"], ["适用年龄", "年龄", "段数", "age"]),
+    (["noise_cancelling"], ["降噪", "noisecancelling", "anc"]),
+    (["features"], ["功能", "特点", "features"]),
+    (["scent"], ["香型", "香味", "scent"]),
+    (["promotion"], ["优惠", "促销", "活动", "折扣", "promotion", "promotions", "discount", "deal"]),
+    (["name_en"], ["英文名", "englishname"]),
+]:
+    for _w in _words:
+        _PROPERTY_KEYS[_w] = _keys
+
+_LABELS = {
+    "price": "价格", "stock": "库存", "camera": "摄像头", "battery_mah": "电池", "screen": "屏幕",
+    "chip": "芯片", "storage": "存储", "charging": "充电", "origin": "产地", "weight": "规格",
+    "spec": "规格", "shelf_life": "保质期", "storage_method": "储存方式", "roast": "烘焙度",
+    "flavor": "风味", "brand": "品牌", "rating": "评分", "season": "产季", "abv": "酒精度",
+    "battery_life": "续航", "age": "适用年龄", "features": "功能", "promotion": "优惠",
+}
+
+
+def _property_value(p: Product, prop: str, catalog: Catalog) -> Any:
+    key_word = normalize(prop)
+    keys = _PROPERTY_KEYS.get(key_word) or _PROPERTY_KEYS.get(prop.strip()) or [key_word]
+    a = p.attributes
+    for key in keys:
+        if key == "price":
+            return f"{_yuan(p.price)}/{p.unit}"
+        if key == "stock":
+            return f"有货（{p.stock}{p.unit}）" if p.stock > 0 else "缺货"
+        if key == "brand":
+            return p.brand or "无品牌"
+        if key == "rating":
+            return p.rating
+        if key == "category":
+            return p.category_zh
+        if key == "name_en":
+            return p.name_en
+        if key == "promotion":
+            promos = catalog.promotions(p)
+            return [x.description for x in promos] or "暂无优惠"
+        if key in a:
+            value = a[key]
+            if key == "camera":
+                return value["description"]
+            if key in ("battery_mah", "capacity_mah"):
+                return f"{value}mAh"
+            return value
+    return None
+
+
+def get_product_info(product_name: str, properties: list[str]) -> dict[str, Any]:
+    """查询某个商品的具体信息，例如价格、库存、摄像头、电池、产地、保质期。
+
+    Args:
+        product_name: 商品名称，例如“小米11 Ultra”、“车厘子”
+        properties: 要查询的属性列表，例如["价格", "摄像头"]；为空则返回主要信息
+    """
+    catalog = get_catalog()
+    p = catalog.find_product(product_name)
+    if p is None:
+        return _not_found(catalog, product_name)
+    out: dict[str, Any] = {"product": p.name_zh}
+    if not properties:
+        out.update({"price": f"{_yuan(p.price)}/{p.unit}", "stock": p.stock, "category": p.category_zh})
+        for key in p.attributes:
+            label = _LABELS.get(key)
+            if label:
+                out[label] = _property_value(p, label, catalog)
+        return out
+    missing = []
+    for prop in properties:
+        value = _property_value(p, prop, catalog)
+        if value is None:
+            missing.append(prop)
+        else:
+            out[prop] = value
+    if missing:
+        out["unknown_properties"] = missing
+        out["available"] = ["价格", "库存", "品牌", "评分"] + [_LABELS[k] for k in p.attributes if k in _LABELS]
+    return out
+
+
+def get_promotions(product_name: str) -> dict[str, Any]:
+    """查询商品当前的优惠促销活动；也可以传分类名（如“水果”）查看该分类的优惠商品。
+
+    Args:
+        product_name: 商品名称，例如“车厘子”；或分类名称
+    """
+    catalog = get_catalog()
+    p = catalog.find_product(product_name)
+    if p is None:
+        resolved = catalog.resolve_category(product_name)
+        if resolved is None:
+            return _not_found(catalog, product_name)
+        cids, kind = resolved
+        deals = []
+        for q in catalog.products:
+            if q.category_id in cids and (kind is None or q.kind == kind) and not q.is_variant:
+                for promo in catalog.promotions(q):
+                    deals.append({"product": q.name_zh, "price": _yuan(q.price), "promotion": promo.description})
+        return {"category": product_name, "deals": deals[:5]} if deals else {
+            "category": product_name, "deals": [], "message": "该分类目前没有优惠活动"}
+    promos = catalog.promotions(p)
+    out: dict[str, Any] = {"product": p.name_zh, "price": _yuan(p.price)}
+    if not promos:
+        out["promotions"] = []
+        out["message"] = "该商品目前没有优惠活动"
+        return out
+    listed = []
+    for promo in promos:
+        entry: dict[str, Any] = {"title": promo.title, "description": promo.description,
+                                 "valid_until": promo.end_date.isoformat()}
+        if promo.discount is not None:
+            entry["price_after"] = _yuan(round(p.price * promo.discount, 1))
+        listed.append(entry)
+    out["promotions"] = listed
+    return out
+
+
+def recommend_recipes(dish_or_ingredient: str, limit: int = 3) -> dict[str, Any]:
+    """按菜名或食材推荐菜谱，返回所需食材（可在本店购买）和简要步骤。
+
+    Args:
+        dish_or_ingredient: 菜名或食材，例如“红烧肉”、“三文鱼”、“鸡蛋”
+        limit: 菜谱数量，默认3
+    """
+    _check_limit("recommend_recipes", limit)
+    catalog = get_catalog()
+    recipes = catalog.recipes(dish_or_ingredient, limit)
+    if not recipes:
+        return {"recipes": [], "message": f"没有找到与「{dish_or_ingredient}」相关的菜谱"}
+    return {"recipes": [
+        {
+            "name": r.name_zh,
+            "name_en": r.name_en,
+            "minutes": r.minutes,
+            "difficulty": r.difficulty,
+            "ingredients": [f"{i.name} {i.amount}" for i in r.ingredients],
+            "steps": list(r.steps),
+        }
+        for r in recipes
+    ]}
+
+
+def _cart(ctx: ToolContext | None) -> list[dict[str, Any]]:
+    if ctx is None:
+        return []
+    return [dict(line) for line in ctx.state.get("cart", [])]
+
+
+def add_to_cart(product_name: str, quantity: int = 1, ctx: ToolContext | None = None) -> dict[str, Any]:
+    """把商品加入购物车。
+
+    Args:
+        product_name: 商品名称，例如“五常大米”
+        quantity: 数量，1到99，默认1
+    """
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise ToolArgumentError("add_to_cart", [f"parameter 'quantity': 必须在1到{MAX_QUANTITY}之间，收到 {quantity}"])
+    catalog = get_catalog()
+    p = catalog.find_product(product_name)
+    if p is None:
+        return _not_found(catalog, product_name)
+    if p.stock <= 0:
+        others = [q.name_zh for q in catalog.products if q.family_id == p.family_id and q.stock > 0]
+        out: dict[str, Any] = {"error": f"「{p.name_zh}」暂时缺货"}
+        if others:
+            out["in_stock_alternatives"] = others[:3]
+        return out
+    cart = _cart(ctx)
+    line = next((x for x in cart if x["product_id"] == p.id), None)
+    new_qty = quantity + (line["quantity"] if line else 0)
+    if new_qty > MAX_QUANTITY:
+        return {"error": f"每件商品最多购买{MAX_QUANTITY}{p.unit}，购物车里已有{new_qty - quantity}{p.unit}"}
+    if new_qty > p.stock:
+        return {"error": f"「{p.name_zh}」库存不足，仅剩{p.stock}{p.unit}"}
+    if line:
+        line["quantity"] = new_qty
+    else:
+        cart.append({"product_id": p.id, "name": p.name_zh, "price": p.price, "unit": p.unit, "quantity": quantity})
+    if ctx is not None:
+        # Assign a new list so stores that compare state before/after see the change.
+        ctx.state["cart"] = cart
+    return {
+        "ok": True,
+        "added": f"{p.name_zh} ×{quantity}",
+        "in_cart": new_qty,
+        "cart_total": _yuan(round(sum(x["price"] * x["quantity"] for x in cart), 2)),
+    }
+
+
+def view_cart(ctx: ToolContext | None = None) -> dict[str, Any]:
+    """查看购物车里的商品、数量和总价。"""
+    cart = _cart(ctx)
+    if not cart:
+        return {"items": [], "message": "购物车是空的"}
+    items = [
+        {"name": x["name"], "quantity": x["quantity"], "price": _yuan(x["price"]),
+         "subtotal": _yuan(round(x["price"] * x["quantity"], 2))}
+        for x in cart
+    ]
+    return {
+        "items": items,
+        "total_quantity": sum(x["quantity"] for x in cart),
+        "total": _yuan(round(sum(x["price"] * x["quantity"] for x in cart), 2)),
+    }
+
+
+def get_weather(city: str, date: str = "today") -> dict[str, Any]:
+    """查询城市某天的天气，并给出买菜建议。
+
+    Args:
+        city: 城市名，例如“北京”、“上海”、“Tokyo”
+        date: 日期："today"、"tomorrow"、"今天"、"明天"、"后天" 或 "YYYY-MM-DD"，默认今天
+    """
+    catalog = get_catalog()
+    try:
+        day = catalog.resolve_date(date)
+    except ValueError as exc:
+        raise ToolArgumentError("get_weather", [f"parameter 'date': {exc}"]) from None
+    today = catalog.today()
+    if not today - dt.timedelta(days=WEATHER_DAYS_BACK) <= day <= today + dt.timedelta(days=WEATHER_DAYS_AHEAD):
+        raise ToolArgumentError("get_weather", [
+            f"parameter 'date': 只能查询{WEATHER_DAYS_BACK}天前到{WEATHER_DAYS_AHEAD}天后（今天是{today.isoformat()}）"
+        ])
+    found = catalog.find_city(city)
+    if found is None:
+        similar = [c.name_zh for c, _ in catalog.match_cities(city)]
+        out: dict[str, Any] = {"error": f"暂不支持查询「{city}」的天气"}
+        if similar:
+            out["similar"] = similar
+        else:
+            out["supported_examples"] = [c.name_zh for c in catalog.cities[:10]]
+        return out
+    w = catalog.weather(found, day)
+    return {
+        "city": w.city,
+        "date": w.date.isoformat(),
+        "weather": w.condition,
+        "temperature": f"{w.low_c}~{w.high_c}°C",
+        "tip": w.tip,
+        "in_season": list(w.in_season),
+    }
+
+
+TOOL_FUNCTIONS = (
+    recommend_products,
+    get_product_info,
+    get_promotions,
+    recommend_recipes,
+    add_to_cart,
+    view_cart,
+    get_weather,
+)
+
+
+def demo_toolset() -> ToolSet:
+    """The seven grocery tools as a ``ToolSet`` (cart tools get the session's ``ToolContext``)."""
+    return ToolSet([tool(fn) for fn in TOOL_FUNCTIONS])
+
+
+def demo_prompt(language: str = "zh") -> Prompt:
+    """The grocery-assistant prompt shipped with the prompt templates (``zh`` or ``en``)."""
+    return Prompt.builtin("grocery_assistant", language)
