@@ -146,3 +146,24 @@ def test_kapibara_errors_from_a_tool_raise_spec_only_tools_do_not():
         execute_call(ToolSet([catalog_lookup]), ToolCall("catalog_lookup", {"product_name": "x"}))
     # An unknown name is still the model's mistake, even in a spec-only set.
     assert execute_call(specs_only, ToolCall("g", {})).error_kind == "unknown_tool"
+
+
+@tool
+def slow_add(product_name: str, ctx: ToolContext) -> int:
+    """Read-modify-write the cart slowly, as a database round trip would."""
+    count = ctx.state.get("count", 0)
+    time.sleep(0.05)
+    ctx.state["count"] = count + 1
+    ctx.state.setdefault("order", []).append(product_name)
+    return ctx.state["count"]
+
+
+def test_state_changing_calls_do_not_race_and_keep_order():
+    ts = ToolSet([slow_add, nap])
+    ctx = ToolContext()
+    calls = [ToolCall("slow_add", {"product_name": n}) for n in ("a", "b", "c")]
+    calls.insert(1, ToolCall("nap", {"seconds": 0.1}))
+    results = execute_calls(ts, calls, ctx)
+    assert ctx.state == {"count": 3, "order": ["a", "b", "c"]}
+    assert [r.call.name for r in results] == ["slow_add", "nap", "slow_add", "slow_add"]
+    assert [r.value for r in results if r.call.name == "slow_add"] == [1, 2, 3]

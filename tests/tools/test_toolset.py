@@ -40,6 +40,7 @@ def test_filter_by_names_and_predicate():
     ts = ToolSet([recommend_products, get_product_info, view_cart])
     assert ts.filter(["view_cart", "recommend_products"]).names == ["view_cart", "recommend_products"]
     assert ts.filter(lambda t: t.name.startswith("get")).names == ["get_product_info"]
+    assert ts.filter("view_cart").names == ["view_cart"]
     with pytest.raises(ToolDefinitionError, match="'missing'"):
         ts.filter(["missing"])
 

@@ -157,11 +157,32 @@ def execute_calls(
     language: str = "en",
     max_workers: int = 8,
 ) -> list[ToolResult]:
-    """Run several calls concurrently; results come back in call order."""
+    """Run several calls concurrently; results come back in call order.
+
+    Calls to tools that take the ``ToolContext`` run one after another, in call order,
+    in a single worker: they may read-modify-write ``ctx.state`` (two ``add_to_cart``
+    calls must not lose an item). All other calls run in parallel with them.
+    """
     if not calls:
         return []
     if len(calls) == 1:
         return [execute_call(toolset, calls[0], ctx, language=language)]
-    with ThreadPoolExecutor(max_workers=min(max_workers, len(calls))) as pool:
-        futures = [pool.submit(execute_call, toolset, c, ctx, language=language) for c in calls]
-        return [f.result() for f in futures]
+    stateful: list[int] = []
+    free: list[int] = []
+    for i, call in enumerate(calls):
+        tool = toolset.get(call.name)
+        (stateful if tool is not None and tool.context_param else free).append(i)
+
+    def run_in_order(indices: list[int]) -> list[ToolResult]:
+        return [execute_call(toolset, calls[i], ctx, language=language) for i in indices]
+
+    results: list[ToolResult | None] = [None] * len(calls)
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(free) + 1)) as pool:
+        serial = pool.submit(run_in_order, stateful) if stateful else None
+        parallel = {i: pool.submit(execute_call, toolset, calls[i], ctx, language=language) for i in free}
+        for i, fut in parallel.items():
+            results[i] = fut.result()
+        if serial is not None:
+            for i, r in zip(stateful, serial.result(), strict=True):
+                results[i] = r
+    return [r for r in results if r is not None]

@@ -74,6 +74,8 @@ class ToolSet:
         if callable(names_or_predicate):
             pred = names_or_predicate
             return ToolSet(t for t in self if pred(t))
+        if isinstance(names_or_predicate, str):
+            names_or_predicate = [names_or_predicate]
         wanted = list(names_or_predicate)
         missing = [n for n in wanted if n not in self._tools]
         if missing:
