@@ -376,3 +376,20 @@ def test_content_parts_and_non_completion_json():
     with pytest.raises(BackendError, match="not JSON"):
         make(Server(httpx.Response(200, text="<html>proxy login</html>"))).chat(HI)
 
+
+
+# -- CLI -------------------------------------------------------------------------------
+
+
+def test_generate_against_an_unreachable_server_ends_with_one_line_naming_url_and_timeout(
+    capsys: pytest.CaptureFixture[str],
+):
+    from kapibara.cli import main
+
+    rc = main(["generate", "hi", "--model", "openai:MODEL@http://127.0.0.1:1/v1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        "error: cannot reach http://127.0.0.1:1/v1 (timeout 60s)",
+        "  hint: start the server, or fix the host and port in the URL",
+    ]
