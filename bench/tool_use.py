@@ -74,12 +74,12 @@ def to_result(row: dict[str, Any]) -> CaseResult:
 
 
 def agent_factory(max_tokens: int) -> Any:
-    def make(model: Any, toolset: Any, config: str) -> Any:
+    def make(model: Any, toolset: Any, config: str, prompt: Any = None) -> Any:
         from kapibara.agent import Agent
 
         if config == "react":
-            return Agent(model, toolset, protocol="react", max_tokens=max_tokens)
-        return Agent(model, toolset, protocol="native", constrained=(config == "constrained"), max_tokens=max_tokens)
+            return Agent(model, toolset, prompt=prompt, protocol="react", max_tokens=max_tokens)
+        return Agent(model, toolset, prompt=prompt, protocol="native", constrained=(config == "constrained"), max_tokens=max_tokens)
 
     return make
 

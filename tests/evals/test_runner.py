@@ -82,7 +82,7 @@ class FakeDecision:
 
 
 class FakeAgent:
-    def __init__(self, model, tools, config):
+    def __init__(self, model, tools, config, prompt=None):
         self.model, self.tools, self.config = model, tools, config
 
     def decide(self, messages):
@@ -139,3 +139,19 @@ def test_real_agent_configs_build_toolsets():
     assert run.results[0].correct, run.results[0]
     assert run.results[0].calls[0]["name"] == "get_weather"
     assert isinstance(run.results[0].calls[0], dict) and ToolCall
+
+
+def test_domain_case_through_the_real_agent_and_an_episode():
+    """A domain case runs with the demo tools and prompt; --episodes acts and answers."""
+    from kapibara.evals.adapters import load_dataset
+
+    case = next(c for c in load_dataset("domain:dev") if c.id == "cart-003")
+    assert case.messages[-1]["content"] == "车厘子给我加3斤"
+    call = '<tool_call>{"name": "add_to_cart", "arguments": {"product_name": "车厘子", "quantity": 3}}</tool_call>'
+    model = FakeModel([call, call, "已加入购物车"])
+    run = run_eval([case], model, config="native", episodes=True)
+    r = run.results[0]
+    assert r.correct, (r.rule, r.detail)
+    assert r.answer == "已加入购物车"
+    assert "add_to_cart" in str(model.calls[0].tools)
+    assert r.e2e_s >= r.decision_s

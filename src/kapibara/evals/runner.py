@@ -33,7 +33,8 @@ from kapibara.models.base import Model, ToolCall, ToolSpec
 CONFIGS = ("raw", "native", "react", "constrained")
 
 Progress = Callable[[int, int], None]
-AgentFactory = Callable[[Model, Any, str], Any]
+AgentFactory = Callable[[Model, Any, str, Any], Any]
+"""``(model, toolset, config, prompt) -> agent`` with a ``decide(messages)`` method."""
 
 
 @dataclass
@@ -153,18 +154,30 @@ def build_toolset(specs: list[ToolSpec]) -> Any:
     return ToolSet(tools)
 
 
-def default_agent_factory(model: Model, toolset: Any, config: str) -> Any:
+def default_agent_factory(model: Model, toolset: Any, config: str, prompt: Any = None) -> Any:
     """``Agent`` for a configuration (``native``, ``react`` or ``constrained``)."""
     from kapibara.agent import Agent
 
     if config == "react":
-        return Agent(model, toolset, protocol="react")
-    return Agent(model, toolset, protocol="native", constrained=(config == "constrained"))
+        return Agent(model, toolset, prompt=prompt, protocol="react")
+    return Agent(model, toolset, prompt=prompt, protocol="native", constrained=(config == "constrained"))
+
+
+def toolset_prompt(tools: list[ToolSpec] | str) -> Any:
+    """The prompt that belongs to a named tool set (the demo's assistant prompt), else None.
+
+    Inline-tool cases (BFCL, HammerBench) get the agent's default prompt.
+    """
+    if tools == "demo":
+        from kapibara.demo import demo_prompt
+
+        return demo_prompt()
+    return None
 
 
 def _demo_or_specs(case: Case, specs: list[ToolSpec], episodes: bool) -> Any:
     if episodes and case.tools == "demo":
-        from kapibara.demo import demo_toolset  # type: ignore[attr-defined]
+        from kapibara.demo import demo_toolset
 
         return demo_toolset()  # real functions, so the episode can act
     return build_toolset(specs)
@@ -213,7 +226,7 @@ def run_case(
             res.ttft_s = comp.usage.ttft_s
             res.prompt_tokens, res.completion_tokens = comp.usage.prompt_tokens, comp.usage.completion_tokens
         else:
-            agent = agent_factory(model, _demo_or_specs(case, specs, episodes), config)
+            agent = agent_factory(model, _demo_or_specs(case, specs, episodes), config, toolset_prompt(case.tools))
             d = agent.decide(case.messages)
             res.decision_s = d.decision_s or (time.perf_counter() - t0)
             calls = list(d.calls)

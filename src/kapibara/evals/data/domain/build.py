@@ -19,45 +19,47 @@ HERE = Path(__file__).resolve().parent
 
 # -- allowed-value variants ---------------------------------------------------------
 
-PHONE = ["手机", "手机数码", "智能手机", "数码", "手机通讯", "phone", "phones", "smartphone", "electronics", "手机/数码"]
-FRUIT = ["水果", "新鲜水果", "生鲜水果", "fruit", "fresh fruit", "生鲜"]
-SEAFOOD = ["海鲜", "水产", "肉禽海鲜", "海鲜水产", "生鲜海鲜", "肉类海鲜", "seafood", "meat and seafood", "生鲜"]
-MEAT = ["肉", "肉类", "肉禽", "肉禽蛋", "肉禽海鲜", "肉类海鲜", "meat", "meat and seafood", "生鲜"]
-DAIRY = ["乳品", "奶制品", "牛奶", "乳制品", "dairy", "milk", "牛奶乳品", "乳饮"]
-DRINKS = ["饮料", "饮品", "酒水饮料", "drinks", "beverages", "饮用水", "水饮"]
-COFFEE = ["咖啡", "咖啡豆", "coffee", "咖啡饮品", "冲调"]
-SNACKS = ["零食", "休闲零食", "snacks", "零食小吃", "小吃"]
-RICE = ["大米", "米面粮油", "粮油", "米", "rice", "rice and grain", "粮油米面", "谷物"]
-HOUSEHOLD = ["日用品", "家居日用", "家居", "household", "日化", "清洁用品", "家庭清洁"]
-VEG = ["蔬菜", "新鲜蔬菜", "生鲜蔬菜", "vegetables", "蔬菜水果", "生鲜"]
+PHONE = ["手机", "Phones & Electronics", "手机数码", "智能手机", "数码", "手机通讯", "phone", "phones", "smartphone", "electronics", "手机/数码"]
+FRUIT = ["水果", "fruits", "鲜果", "新鲜水果", "生鲜水果", "fruit", "fresh fruit", "生鲜"]
+SEAFOOD = ["海鲜", "fish", "鱼类", "鱼", "水产", "肉禽海鲜", "海鲜水产", "生鲜海鲜", "肉类海鲜", "seafood", "meat and seafood", "生鲜"]
+MEAT = ["肉", "禽肉", "poultry", "肉类", "肉禽", "肉禽蛋", "肉禽海鲜", "肉类海鲜", "meat", "meat and seafood", "生鲜"]
+DAIRY = ["乳品", "奶", "纯牛奶", "奶制品", "牛奶", "乳制品", "dairy", "milk", "牛奶乳品", "乳饮"]
+DRINKS = ["饮料", "饮料酒水", "酒水", "Drinks & Alcohol", "soft drinks", "软饮料", "饮品", "酒水饮料", "drinks", "beverages", "饮用水", "水饮"]
+COFFEE = ["咖啡", "coffee beans", "咖啡豆", "coffee", "咖啡饮品", "冲调"]
+SNACKS = ["零食", "零嘴", "snack", "休闲零食", "snacks", "零食小吃", "小吃"]
+RICE = ["大米", "主食", "grain", "grains", "米面", "Rice, Flour & Oil", "米面粮油", "粮油", "米", "rice", "rice and grain", "粮油米面", "谷物"]
+HOUSEHOLD = ["日用品", "日用百货", "百货", "家居用品", "个护清洁", "家居日用", "家居", "household", "日化", "清洁用品", "家庭清洁"]
+VEG = ["蔬菜", "青菜", "蔬果", "veggies", "新鲜蔬菜", "生鲜蔬菜", "vegetables", "蔬菜水果", "生鲜"]
 
 PRODUCTS: dict[str, list[str]] = {
-    "小米11 Ultra": ["小米11 Ultra", "小米11Ultra", "Xiaomi 11 Ultra", "Mi 11 Ultra", "小米 11 Ultra"],
+    "小米11 Ultra": ["小米11 Ultra", "小米11U", "小米11至尊版", "小米11Ultra", "Xiaomi 11 Ultra", "Mi 11 Ultra", "小米 11 Ultra"],
     "vivo X60 Pro": ["vivo X60 Pro", "vivoX60Pro", "X60 Pro", "vivo X60Pro"],
     "OPPO Ace2": ["OPPO Ace2", "OPPO Ace 2", "Ace2", "oppo ace2"],
     "华为畅享20 Pro": ["华为畅享20 Pro", "华为畅享20Pro", "畅享20 Pro", "HUAWEI 畅享20 Pro", "Huawei Enjoy 20 Pro"],
-    "iPhone 15": ["iPhone 15", "iPhone15", "苹果iPhone 15", "Apple iPhone 15", "苹果15"],
-    "云南小粒咖啡豆": ["云南小粒咖啡豆", "云南小粒咖啡", "云南咖啡豆", "Yunnan coffee beans"],
+    "iPhone 15": ["iPhone 15", "苹果手机15", "爱疯15", "iPhone15", "苹果iPhone 15", "Apple iPhone 15", "苹果15"],
+    "云南小粒咖啡豆": ["云南小粒咖啡豆", "小粒咖啡", "Yunnan Arabica Coffee Beans", "云南小粒咖啡", "云南咖啡豆", "Yunnan coffee beans"],
     "蒙牛纯牛奶": ["蒙牛纯牛奶", "蒙牛牛奶", "蒙牛 纯牛奶", "Mengniu pure milk"],
     "五常大米": ["五常大米", "五常稻花香大米", "五常稻花香", "Wuchang rice"],
     "车厘子": ["车厘子", "智利车厘子", "樱桃", "cherries", "cherry"],
-    "农夫山泉": ["农夫山泉", "农夫山泉饮用天然水", "农夫山泉矿泉水", "Nongfu Spring"],
+    "农夫山泉": ["农夫山泉", "Nongfu Spring Water", "农夫山泉饮用天然水", "农夫山泉矿泉水", "Nongfu Spring"],
     "挪威三文鱼": ["挪威三文鱼", "三文鱼", "挪威冰鲜三文鱼", "Norwegian salmon", "salmon"],
 }
 
 PROPS: dict[str, list[str]] = {
-    "电池": ["电池", "battery", "电池容量", "续航", "电量"],
-    "屏幕": ["屏幕", "screen", "display", "屏幕尺寸"],
-    "拍照": ["拍照", "camera", "摄像头", "相机"],
+    "电池": ["电池", "battery_mah", "battery", "电池容量", "续航", "电量"],
+    "屏幕": ["屏幕", "屏幕参数", "screen", "display", "屏幕尺寸"],
+    "拍照": ["拍照", "拍照效果", "camera", "摄像头", "相机"],
     "价格": ["价格", "price", "售价"],
     "产地": ["产地", "origin", "原产地"],
     "保质期": ["保质期", "shelf life", "shelf_life", "保存期"],
-    "烘焙度": ["烘焙度", "roast level", "roast", "烘焙程度", "roast_level"],
+    "烘焙度": ["烘焙度", "roast", "roast level", "roast", "烘焙程度", "roast_level"],
     "重量": ["重量", "weight", "净含量", "规格"],
     "库存": ["库存", "stock", "有货", "库存量"],
-    "处理器": ["处理器", "processor", "chip", "芯片", "cpu"],
+    "处理器": ["处理器", "chip", "processor", "chip", "芯片", "cpu"],
     "充电": ["充电", "charging", "快充", "充电功率"],
 }
+
+PROPS = {k: list(dict.fromkeys(v)) for k, v in PROPS.items()}
 
 TODAY = ["", "today", "今天"]
 TOMORROW = ["明天", "tomorrow"]
