@@ -187,7 +187,7 @@ phone("OPPO Reno11", "OPPO Reno11", 2499, "OPPO", "天玑8200", "6.7英寸 OLED 
       aliases=("reno11", "oppo reno 11"), tags=("人像", "轻薄", "自拍"))
 phone("华为畅享20 Pro", "HUAWEI Enjoy 20 Pro", 2299, "华为", "天玑800", "6.5英寸 LCD 90Hz", 4000, 48,
       "4800万像素主摄+800万超广角+200万微距", 64, 60, "6GB+128GB", "22.5W有线",
-      aliases=("huawei enjoy 20 pro", "畅享20pro", "华为畅享20pro", "畅享20 Pro"), tags=("性价比", "5G"))
+      aliases=("huawei enjoy 20 pro", "畅享20pro", "华为畅享20pro", "畅享20 Pro", "HUAWEI畅享20 Pro"), tags=("性价比", "5G"))
 phone("华为Mate 60 Pro", "HUAWEI Mate 60 Pro", 6999, "华为", "麒麟9000S", "6.82英寸 OLED 120Hz", 5000, 50,
       "5000万像素超光变主摄（F1.4-F4.0）+1200万超广角+4800万微距长焦", 95, 85, "12GB+512GB", "88W有线/50W无线",
       aliases=("mate60pro", "huawei mate 60 pro", "华为mate60 pro", "mate 60 pro", "华为Mate60Pro"), tags=("拍照", "旗舰", "卫星通话", "送礼"))
@@ -258,6 +258,7 @@ P("digital", "漫步者W820NB", "Edifier W820NB", 399, kind="耳机", brand="漫
 def food(cat: str, zh: str, en: str, price: float, origin: str, weight: str, shelf: str,
          storage: str = "常温", **kw: Any) -> None:
     """A food product: origin, weight, shelf life, storage method."""
+    kw.setdefault("unit", "份")
     P(cat, zh, en, price, origin=origin, weight=weight, shelf_life=shelf, storage_method=storage, **kw)
 
 
@@ -299,7 +300,7 @@ food(M, "羔羊肉卷", "Lamb Slices", 59.9, "内蒙古锡林郭勒", "500g", "�
 food(M, "鸭腿", "Duck Legs", 29.9, "山东", "1kg", "冷冻12个月", "冷冻", kind="禽肉", aliases=("duck legs", "鸭肉"), tags=("性价比",))
 
 S = "seafood"
-food(S, "挪威三文鱼", "Norwegian Salmon", 168, "挪威", "500g 中段刺身级", "冷藏3天", "冷藏", kind="鱼", aliases=("三文鱼", "salmon", "norway salmon", "三文鱼刺身", "大西洋鲑"), tags=("进口", "刺身", "送礼", "健身"))
+food(S, "挪威三文鱼", "Norwegian Salmon", 168, "挪威", "500g 中段刺身级", "冷藏3天", "冷藏", kind="鱼", aliases=("三文鱼", "salmon", "norway salmon", "三文鱼刺身", "大西洋鲑", "冰鲜三文鱼", "挪威冰鲜三文鱼"), tags=("进口", "刺身", "送礼", "健身"))
 food(S, "厄瓜多尔白虾", "Ecuadorian White Shrimp", 99, "厄瓜多尔", "1.65kg（40-50只/kg）", "冷冻12个月", "冷冻", kind="虾蟹贝", aliases=("白虾", "大虾", "white shrimp", "prawns"), tags=("进口", "家庭"), variants=True)
 food(S, "阳澄湖大闸蟹", "Yangcheng Lake Hairy Crabs", 398, "江苏阳澄湖", "8只装（公4两母3两）", "鲜活3天", "冷藏", kind="虾蟹贝", aliases=("大闸蟹", "螃蟹", "hairy crab", "crab"), tags=("送礼", "时令"), season="9月-11月")
 food(S, "鲜活鲈鱼", "Live Sea Bass", 39.9, "广东", "1条约600g", "冷藏1天", "冷藏", kind="鱼", aliases=("鲈鱼", "sea bass", "bass"), tags=("清蒸", "新鲜"))
@@ -736,12 +737,18 @@ RECIPES: list[R] = [
     ("山药排骨汤", "Yam and Rib Soup", ("yam soup",), "家常菜", 90, "简单",
      [("猪肋排", "400g"), ("山药", "300g"), ("甜玉米", "1根")],
      ["排骨焯水炖40分钟", "加山药和玉米段", "再炖30分钟，加盐"]),
-    ("鸡胸肉沙拉", "Chicken Breast Salad", ("健身沙拉", "chicken salad"), "沙拉", 20, "简单",
+    ("鸡胸肉沙拉", "Chicken Breast Salad", ("健身沙拉", "减脂沙拉", "减肥沙拉", "chicken salad"), "沙拉", 20, "简单",
      [("鸡胸肉", "200g"), ("生菜", "半颗"), ("西红柿", "1个"), ("黄瓜", "1根"), ("黑胡椒粉", "少许")],
      ["鸡胸肉用黑胡椒盐腌后煎熟切片", "蔬菜洗净切块", "拌匀淋少许油醋汁"]),
     ("清蒸大闸蟹", "Steamed Hairy Crabs", ("蒸螃蟹", "steamed crab"), "江浙菜", 25, "简单",
      [("阳澄湖大闸蟹", "4只"), ("生姜", "1块"), ("恒顺镇江香醋", "适量")],
      ["螃蟹刷洗干净，肚子朝上放", "冷水上锅，水开后蒸15分钟", "姜末加香醋做蘸料"]),
+    ("车厘子酸奶碗", "Cherry Yogurt Bowl", ("车厘子甜点", "cherry yogurt bowl"), "甜品", 10, "简单",
+     [("车厘子", "15颗"), ("伊利安慕希希腊风味酸奶", "1瓶"), ("桂格即食燕麦片", "30g"), ("三只松鼠每日坚果", "1袋")],
+     ["车厘子洗净去核对半切", "碗中倒入酸奶，铺燕麦和坚果", "摆上车厘子即可"]),
+    ("咖啡牛奶炖蛋", "Coffee Milk Custard", ("咖啡布丁", "咖啡甜品", "coffee custard"), "甜品", 25, "简单",
+     [("雀巢速溶咖啡1+2", "1条"), ("蒙牛纯牛奶", "250ml"), ("土鸡蛋", "2个"), ("太古白砂糖", "1勺")],
+     ["咖啡用少量热水化开，加牛奶和糖", "鸡蛋打散倒入，过筛两次", "盖保鲜膜，水开后小火蒸12分钟"]),
     ("铁观音茶", "Brewed Tieguanyin", ("泡铁观音",), "饮品", 5, "简单",
      [("安溪铁观音", "7g")],
      ["盖碗温杯", "投茶7g，100℃水快速洗茶", "每泡10-20秒出汤，可冲7泡"]),
@@ -968,9 +975,9 @@ def build_rows() -> dict[str, list[tuple[Any, ...]]]:
             rows["recipe_ingredients"].append((rid, by_name[pname], amount, pos))
 
     rows["cities"] = []
-    for cid, (zh, en, aliases, country, climate, temps) in enumerate(CITIES, 1):
+    for city_id, (zh, en, aliases, country, climate, temps) in enumerate(CITIES, 1):
         assert len(temps) == 12
-        rows["cities"].append((cid, zh, en, _j(list(aliases)), country, climate, _j(temps), _j(CLIMATE_RAIN[climate])))
+        rows["cities"].append((city_id, zh, en, _j(list(aliases)), country, climate, _j(temps), _j(CLIMATE_RAIN[climate])))
     rows["weather_tips"] = list(WEATHER_TIPS)
     rows["seasonal_produce"] = []
     for month, names in SEASONAL.items():

@@ -468,6 +468,10 @@ class Catalog:
             steps=tuple(json.loads(row["steps"])),
         )
 
+    def all_recipes(self) -> list[Recipe]:
+        """Every recipe, in id order."""
+        return [self._recipe(row) for row in self._query("SELECT * FROM recipes ORDER BY id")]
+
     def recipes(self, dish_or_ingredient: str, limit: int = 3) -> list[Recipe]:
         """Recipes named like the text (dish), else recipes that use the product it names
         (ingredient: "三文鱼", "鸡蛋", "beef"), quickest first."""
@@ -478,7 +482,7 @@ class Catalog:
         rows = self._query("SELECT * FROM recipes ORDER BY id")
         by_name: list[tuple[float, sqlite3.Row]] = []
         for row in rows:
-            keys = [row["name_zh"], row["name_en"], *json.loads(row["aliases"])]
+            keys = [row["name_zh"], row["name_en"], row["cuisine"], *json.loads(row["aliases"])]
             s = max(name_score(query, normalize(k)) for k in keys)
             if s >= MATCH_THRESHOLD:
                 by_name.append((s, row))
@@ -498,12 +502,15 @@ class Catalog:
         return [self._recipe(row) for row in chosen[: max(limit, 0)]]
 
     def _ingredient_ids(self, text: str) -> set[int]:
-        """Products an ingredient word names: by name, or by kind ("牛肉" -> all beef)."""
+        """Products an ingredient word names: by name ("三文鱼"), kind ("牛肉" -> all beef)
+        or category ("海鲜")."""
         ids: set[int] = set()
         resolved = self.resolve_category(text)
-        if resolved is not None and resolved[1] is not None:
-            ids |= {p.id for p in self._products if p.kind == resolved[1]}
-        for p, _ in self.match_products(text, limit=10, min_score=MATCH_THRESHOLD):
+        if resolved is not None:
+            cids, kind = resolved
+            ids |= {p.id for p in self._products if p.category_id in cids and kind in (None, p.kind)}
+        # A little looser than find_product: "低脂鸡胸肉" still means chicken breast here.
+        for p, _ in self.match_products(text, limit=10, min_score=MATCH_THRESHOLD - 5):
             ids.add(p.family_id)
         return ids
 

@@ -9,6 +9,7 @@ catalog values. An unknown product or city is an answer the model can act on (an
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from typing import Any
 
@@ -85,6 +86,10 @@ def _item(p: Product, scenarios: list[str], catalog: Catalog) -> dict[str, Any]:
 
 def _not_found(catalog: Catalog, name: str) -> dict[str, Any]:
     similar = [p.name_zh for p, _ in catalog.match_products(name, limit=5, min_score=60) if not p.is_variant]
+    base = re.sub(r"\d+", "", name).strip()
+    if not similar and base and base != name:
+        # A model number we do not sell ("iPhone 16"): offer the line we do sell.
+        similar = [p.name_zh for p, _ in catalog.match_products(base, limit=5, min_score=80) if not p.is_variant]
     out: dict[str, Any] = {"error": f"未找到商品「{name}」"}
     if similar:
         out["similar"] = similar
@@ -178,9 +183,19 @@ _LABELS = {
 }
 
 
+def _property_keys(prop: str) -> list[str]:
+    """Attribute keys a property word may mean: "电池" / "battery_mah" / "拍照效果"."""
+    word = normalize(prop)
+    if word in _PROPERTY_KEYS:
+        return _PROPERTY_KEYS[word]
+    raw = prop.strip().lower()
+    contained = [w for w in _PROPERTY_KEYS if len(w) >= 2 and w in word]
+    # The raw attribute key itself ("battery_mah"), then the longest known word inside it.
+    return [raw] + (_PROPERTY_KEYS[max(contained, key=len)] if contained else [])
+
+
 def _property_value(p: Product, prop: str, catalog: Catalog) -> Any:
-    key_word = normalize(prop)
-    keys = _PROPERTY_KEYS.get(key_word) or _PROPERTY_KEYS.get(prop.strip()) or [key_word]
+    keys = _property_keys(prop)
     a = p.attributes
     for key in keys:
         if key == "price":
