@@ -4,10 +4,11 @@ The rungs, in the order ``Agent.decide`` climbs them (each recorded when it fire
 
 ``lenient_parse``  JSON5, trailing commas, code fences, bare JSON, the call in prose
                    (done by the parsers in ``parsing.py``; they flag it ``lenient``)
-``fuzzy_name``     a misspelled tool or parameter name matched to a registered one
+``fuzzy_name``     a misspelled tool or parameter name matched to a registered one, or a
+                   tool name written inside prose on the Action line
                    (``fuzzy_fix``), only when the match is unambiguous
 ``reask``          one re-ask quoting the parse or validation error (``validate_calls``
-                   finds it; the message comes from the ``agent_reask`` template)
+                   finds it; the message comes from the ``reask_error`` template)
 ``constrained``    regeneration with a JSON schema or GBNF grammar that admits only the
                    registered tools and their parameters, or an answer (``tool_constraint``)
 
@@ -54,6 +55,17 @@ def best_match(word: str, choices: list[str]) -> str | None:
     return str(scored[0][0])
 
 
+def named_in(text: str, choices: list[str]) -> str | None:
+    """The one choice written inside ``text`` (e.g. ``"调用 get_weather API"``); None if 0 or 2+.
+
+    A name that is part of a longer matching name counts once (``view_cart`` inside
+    ``view_cart_items`` is not a second match).
+    """
+    found = [c for c in choices if c and c in text]
+    found = [c for c in found if not any(c != o and c in o for o in found)]
+    return found[0] if len(found) == 1 else None
+
+
 def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[str]]:
     """Correct misspelled tool and parameter names. Returns (calls, what was changed)."""
     names = list(tools.names)
@@ -62,7 +74,7 @@ def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[s
     for call in calls:
         name = call.name
         if tools.get(name) is None:
-            match = best_match(name, names)
+            match = best_match(name, names) or named_in(name, names)
             if match:
                 changes.append(f"tool {name!r} -> {match!r}")
                 name = match

@@ -47,7 +47,7 @@ DbOption = Annotated[
 def _load_tools(spec: str | None) -> Any:
     if spec is None:
         try:
-            from kapibara.demo import demo_toolset  # type: ignore[attr-defined]
+            from kapibara.demo import demo_toolset
         except ImportError as exc:
             raise ConfigError(
                 "the grocery demo's tools are not available",
@@ -87,7 +87,12 @@ def build_agent(
         options = {"n_ctx": settings.n_ctx, "threads": settings.threads}
     llm = load_model(settings.model, **{k: v for k, v in options.items() if v is not None})
     language = settings.language if settings.language in ("zh", "en") else "zh"
-    the_prompt = Prompt.from_yaml(prompt) if prompt else Prompt.builtin("grocery_assistant", language)
+    if prompt:
+        the_prompt: Prompt | None = Prompt.from_yaml(prompt)
+    elif tools is None:  # the demo's tools come with the demo's prompt
+        the_prompt = Prompt.builtin("grocery_assistant", language)
+    else:
+        the_prompt = None  # the agent's generic system message
     return Agent(
         llm,
         _load_tools(tools),
