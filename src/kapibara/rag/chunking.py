@@ -98,7 +98,8 @@ def chunk_text(text: str, *, size: int = 200, overlap: int = 30) -> list[Span]:
                 total += toks[j]
                 j += 1
             s, e = _strip(text, sents[i][0], sents[j - 1][1])
-            if s < e and count_tokens(text[s:e]) > 0:
+            # A heading with no body of its own (a parent of subsections) is no chunk.
+            if s < e and count_tokens(_HEADING.sub("", text[s:e])) > 0:
                 out.append(Span(text[s:e], s, e, heading))
             if j >= len(sents):
                 break

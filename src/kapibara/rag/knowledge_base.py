@@ -70,7 +70,7 @@ class KnowledgeBase:
         self,
         path: str | Path,
         *,
-        embedder: Embedder | None = None,
+        embedder: Embedder | str | None = None,
         store: VectorStore | str | None = None,
         chunk_size: int = 200,
         chunk_overlap: int = 30,
@@ -85,7 +85,14 @@ class KnowledgeBase:
         self._db = sqlite3.connect(str(self.path / "catalog.sqlite"), check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
-        inner = embedder or load_embedder(self._info("embedder") or "use")
+        # A spec string is remembered so later opens need no flags.
+        spec = embedder if isinstance(embedder, str) else None
+        if spec:
+            self._set_info("embedder", spec)
+            self._db.commit()
+        inner = embedder if embedder is not None and not isinstance(embedder, str) else load_embedder(
+            spec or self._info("embedder") or "use"
+        )
         saved = self._info("embedder_name")
         if saved and saved != inner.name:
             raise ConfigError(
