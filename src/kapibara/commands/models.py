@@ -27,16 +27,15 @@ def list_cmd() -> None:
     """Show the known bundled models and which are present in the cache."""
     from kapibara.models.bundled import list_models
 
-    table = Table("name", "present", "size", "description", "path")
+    table = Table("name", "present", "size", "description")
+    lines = []
     for model, present, path in list_models():
-        table.add_row(
-            model.name,
-            "yes" if present else "no",
-            f"{model.size / 1e6:,.0f} MB",
-            model.description,
-            str(path) if present else f"kapibara models pull {model.name}",
-        )
-    Console().print(table)
+        table.add_row(model.name, "yes" if present else "no", f"{model.size / 1e6:,.0f} MB", model.description)
+        lines.append(f"{model.name}: {path}" if present else f"{model.name}: run: kapibara models pull {model.name}")
+    console = Console()
+    console.print(table)
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False)
 
 
 @models_app.command("pull")
