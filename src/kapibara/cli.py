@@ -10,6 +10,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kapibara.commands import register
 from kapibara.errors import KapibaraError
@@ -31,9 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except KapibaraError as exc:
-        _err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        # escape: messages hold brackets (e.g. kapibara[llamacpp]) that rich would eat as markup
+        _err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         if exc.hint:
-            _err.print(f"  hint: {exc.hint}", highlight=False)
+            _err.print(f"  hint: {escape(exc.hint)}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         _err.print("interrupted")

@@ -76,3 +76,14 @@ def test_generate_streams_from_the_bundled_model(capsys):
     captured = capsys.readouterr()
     assert captured.out.strip()
     assert "tok/s" in captured.err
+
+
+def test_generate_without_the_llamacpp_extra_names_the_install(tmp_path, monkeypatch, capsys):
+    import sys
+
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp now raises ImportError
+    assert main(["generate", "hi", "--model", f"llamacpp:{gguf}"]) == 2
+    err = capsys.readouterr().err
+    assert 'pip install "kapibara[llamacpp]"' in err

@@ -112,6 +112,11 @@ def test_saved_prefix_state_loads_in_a_fresh_model(real_model, tmp_path):
     )
     assert fresh.last_loaded_prefix == state
     assert done.usage.cached_prompt_tokens > 100
+    # greedy output from the restored state equals output from a full prefill
+    reference = real_model.chat(
+        [SYSTEM, {"role": "user", "content": "Weather in Rome?"}], tools=[WEATHER], max_tokens=4
+    )
+    assert done.text == reference.text
     # a different model context (n_ctx) never picks up that state
     other = LlamaCppModel(real_model.path, n_ctx=2048, threads=real_model.threads, prefix_state_dir=tmp_path, shared=False)
     miss = other.chat([SYSTEM, {"role": "user", "content": "Weather in Rome?"}], tools=[WEATHER], max_tokens=1)

@@ -450,6 +450,8 @@ class LlamaCppModel:
                         emitted = safe
                     if hit is not None or out_tokens >= limit:
                         break
+            except RuntimeError as exc:  # llama_decode failures (e.g. out of KV cells)
+                raise BackendError(f"llama.cpp failed while generating: {exc}") from exc
             finally:
                 gen.close()
         if not cut:
