@@ -129,3 +129,24 @@ def test_validate_calls_uses_the_tools_validation(tools):
     err = validate_calls([ToolCall("add_to_cart", {"product_name": "x", "quantity": "many"})], tools)
     assert "quantity" in err
     assert "unknown tool" in validate_calls([ToolCall("nope", {})], tools)
+
+
+def test_tool_name_inside_prose_on_the_action_line(tools):
+    # Real 0.5B output: it copied the tool description's wording into the Action line.
+    raw = 'Thought: 查推荐\nAction: 调用 recommend_products API 与 recommend_products API 交互。\nAction Input: {"category": "手机"}'
+    d = Agent(FakeModel([raw]), tools, protocol="react").decide(Q)
+    assert d.repairs == ["fuzzy_name"] and d.calls[0].name == "recommend_products"
+
+
+def test_schema_echo_arguments_are_unwrapped(tools):
+    # Real 0.5B output shape: the parameters schema with the values filled in.
+    raw = call("recommend_products", type="object", properties={"category": "手机", "scenario": "拍照"})
+    d = Agent(FakeModel([raw]), tools).decide(Q)
+    assert d.calls[0].arguments == {"category": "手机", "scenario": "拍照"}
+    assert d.repairs == ["lenient_parse"] and not d.malformed
+
+
+def test_pure_schema_echo_without_values_is_reasked(tools):
+    raw = call("recommend_products", type="object", properties={"category": {"type": "string"}})
+    d = Agent(FakeModel([raw], default=call("recommend_products", category="手机")), tools).decide(Q)
+    assert d.repairs == ["reask"] and d.calls[0].arguments == {"category": "手机"}

@@ -18,7 +18,13 @@ from typing import Any, Literal
 from kapibara.agent.events import AgentEvent
 from kapibara.agent.parsing import parse_react, parse_tool_calls
 from kapibara.agent.protocols import OBSERVATION, Action, get_protocol
-from kapibara.agent.repair import fuzzy_fix, parse_constrained, tool_constraint, validate_calls
+from kapibara.agent.repair import (
+    fuzzy_fix,
+    parse_constrained,
+    tool_constraint,
+    unwrap_schema_echo,
+    validate_calls,
+)
 from kapibara.agent.trace import Trace, call_dict
 from kapibara.errors import ConfigError
 from kapibara.memory.budget import approx_tokens, fit_to_budget, message_tokens
@@ -158,6 +164,7 @@ class Agent:
                 results += step_results
                 new = [d.message or {"role": "assistant", "content": d.raw},
                        *self.protocol.observations(step_results, self.language)]
+                reason = "max_steps"
                 if repeated:
                     yield AgentEvent("error", f"repeated call: {repeated}", step)
                     reason = "repeated_call"
@@ -261,6 +268,9 @@ class Agent:
             action.calls, changes = fuzzy_fix(action.calls, self.tools)
             if changes:
                 _once(repairs, "fuzzy_name")
+            action.calls, echoed = unwrap_schema_echo(action.calls, self.tools)
+            if echoed:
+                _once(repairs, "lenient_parse")
         return action, validate_calls(action.calls, self.tools)
 
     def _call(self, messages: list[Message], constraint: Constraint | None, step: int, attempt: int,

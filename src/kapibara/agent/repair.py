@@ -92,6 +92,38 @@ def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[s
     return fixed, changes
 
 
+_SCHEMA_KEYS = {"type", "properties", "required", "description", "title"}
+
+
+def unwrap_schema_echo(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], bool]:
+    """Undo a small model's "schema echo": arguments written as ``{"type": "object",
+    "properties": {"city": "北京"}}`` (the parameters schema with values filled in).
+
+    Only values that are not themselves schema fragments are kept. Returns (calls, changed).
+    """
+    out: list[ToolCall] = []
+    changed = False
+    for call in calls:
+        args = call.arguments
+        props = args.get("properties")
+        params = _tool_params(tools, call.name)
+        if (
+            isinstance(props, dict)
+            and set(args) <= _SCHEMA_KEYS
+            and "properties" not in params
+        ):
+            values = {
+                k: v
+                for k, v in props.items()
+                if not (isinstance(v, dict) and set(v) & {"type", "description"})
+            }
+            if values:
+                call = ToolCall(name=call.name, arguments=values, id=call.id)
+                changed = True
+        out.append(call)
+    return out, changed
+
+
 def validate_calls(calls: list[ToolCall], tools: Any) -> str | None:
     """The first problem a model can fix in these calls, in words; None when all are fine.
 
