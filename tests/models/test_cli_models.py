@@ -71,8 +71,9 @@ def test_generate_streams_from_the_fake_model(capsys):
 
 
 @pytest.mark.model
-def test_generate_streams_from_the_bundled_model(capsys):
-    assert main(["generate", "你好", "--max-tokens", "8", "--threads", "2"]) == 0
+def test_generate_streams_from_the_bundled_model(real_model, capsys):
+    # same threads and n_ctx as the fixture: the CLI reuses its already loaded model
+    assert main(["generate", "你好", "--max-tokens", "8", "--threads", str(real_model.threads)]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip()
     assert "tok/s" in captured.err
