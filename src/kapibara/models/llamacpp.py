@@ -420,7 +420,11 @@ class LlamaCppModel:
         ttft = 0.0
         with self._shared.lock:
             self._maybe_load_prefix(tokens)
-            cached = min(_common_prefix(llama.input_ids[: llama.n_tokens], tokens), len(tokens) - 1)
+            common = _common_prefix(llama.input_ids[: llama.n_tokens], tokens)
+            # Mirrors Llama.generate: an identical, freshly decoded prompt is not re-evaluated
+            # at all; otherwise at least its last token is, to get fresh logits.
+            exact = common == len(tokens) == llama.n_tokens and not llama._requires_eval
+            cached = common if exact else min(common, len(tokens) - 1)
             if sampling.seed is not None:
                 llama.set_seed(sampling.seed)
             gen = llama.generate(
