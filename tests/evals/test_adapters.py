@@ -27,7 +27,7 @@ def test_bfcl_files_load(shared_data, cat, n):
 
 # Ground truths that contradict their own schema (e.g. True for a string parameter, a
 # parameter the function does not define); the checker rightly rejects their first value.
-BFCL_DEFECTS = {"simple_python_307", "parallel_152", "parallel_multiple_12", "parallel_multiple_21",
+BFCL_DEFECTS = {"simple_python_307", "parallel_multiple_12", "parallel_multiple_21",
                 "parallel_multiple_26", "parallel_multiple_94"}
 
 

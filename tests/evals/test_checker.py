@@ -175,3 +175,9 @@ def test_answer_checks():
     assert check_answer({"contains": ["牛奶"]}, "推荐五常大米")[0] == ck.ANSWER_MISMATCH
     assert check_answer({"regex": r"\d+元"}, "只要59元") is None
     assert check_answer({"regex": r"\d+元"}, "很便宜")[0] == ck.ANSWER_MISMATCH
+
+
+def test_null_needs_an_explicit_allowed_null():
+    exp = [[{"area": {"base": [10], "height": [5], "unit": ["", None]}}]]
+    assert run(ToolCall("area", {"base": 10, "height": 5, "unit": None}), expected=exp).correct
+    assert run(ToolCall("area", {"base": 10, "height": None})).rule == ck.TYPE_MISMATCH

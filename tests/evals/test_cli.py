@@ -67,3 +67,11 @@ def test_errors_are_kapibara_errors(app, tmp_path):
     assert isinstance(r.exception, ConfigError)
     r = CliRunner().invoke(app, ["eval", "domain:dev", "-m", "fake:x", "-p", "magic"])
     assert isinstance(r.exception, ConfigError) and "magic" in str(r.exception)
+
+
+def test_root_cli_prints_one_line_and_exits_2(capsys):
+    from kapibara.cli import main
+
+    assert main(["eval", "nope:thing", "--model", "fake:x"]) == 2
+    err = capsys.readouterr().err
+    assert "no dataset 'nope:thing'" in err and "Traceback" not in err

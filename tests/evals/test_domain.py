@@ -63,6 +63,19 @@ def test_first_allowed_values_pass_the_checker(split):
         assert r.correct, (case.id, r.rule, r.detail)
 
 
+def test_first_allowed_values_pass_with_the_real_demo_schemas(split):
+    demo = pytest.importorskip("kapibara.demo")
+    if not hasattr(demo, "demo_toolset"):
+        pytest.skip("demo tool set not built yet")
+    specs = demo.demo_toolset().specs()
+    for case in split[0] + split[1]:
+        for alt in case.expected:
+            calls = [ToolCall(n, {k: _first(v) for k, v in ps.items() if any(x != "" for x in v)})
+                     for call in alt for n, ps in call.items()]
+            r = check_calls(case.expected, calls, specs)
+            assert r.correct, (case.id, r.rule, r.detail)
+
+
 def test_product_names_are_catalog_items(split):
     for case in split[0] + split[1]:
         for alt in case.expected:

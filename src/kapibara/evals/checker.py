@@ -171,6 +171,8 @@ def check_one(
             return UNEXPECTED_PARAM, f"{name}: the function has no parameter {p!r}"
         if p not in answer:
             return UNEXPECTED_PARAM, f"{name}: parameter {p!r} should not be given"
+        if v is None and None in answer[p]:
+            continue  # the case author allows null explicitly ("no limit"), whatever the type
         if not type_ok(v, props[p]):
             return TYPE_MISMATCH, f"{name}.{p}: {v!r} is not of type {props[p].get('type')!r}"
         if not _allowed_matches(v, answer[p]):
