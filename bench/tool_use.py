@@ -95,10 +95,13 @@ def run(args: argparse.Namespace) -> int:
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     cache = read_cache(cache_path)
     factory = agent_factory(args.max_tokens)
-    for short in args.models.split(","):
+    for short in [] if args.report_only else args.models.split(","):
         spec = MODELS.get(short, short)
-        todo = [(d, c, cfg) for d, cases in datasets.items() for c in cases for cfg in configs
-                if cache_key(short, cfg, c.id) not in cache]
+        # Round-robin over datasets (case 1 of each, then case 2, ...) so that a run cut
+        # short still has a balanced n in every column.
+        depth = max((len(cs) for cs in datasets.values()), default=0)
+        todo = [(d, cases[i], cfg) for i in range(depth) for d, cases in datasets.items() if i < len(cases)
+                for cfg in configs if cache_key(short, cfg, cases[i].id) not in cache]
         print(f"{short}: {len(todo)} case runs to do ({len(cache)} cached)", flush=True)
         if not todo:
             continue
@@ -168,6 +171,7 @@ def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str
             best, cfg, n = max(cands)
             gap = best - target
             lines.append(f"| {short} | {cat} | {target} | {best} (n={n}) | {cfg} | {gap:+.1f}{' (met)' if gap >= 0 else ' (missed)'} |")
+    lines += vs_baseline(runs)
     write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
     if runs:
@@ -177,13 +181,29 @@ def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str
             print(f"no plot: {exc}")
 
 
+def vs_baseline(runs: list[EvalRun]) -> list[str]:
+    """Each configuration against the raw model on the same cases (paired McNemar)."""
+    from kapibara.evals.compare import compare_runs, verdict
+
+    out = ["", "## Against the raw-model baseline (same cases, same run)", "",
+           "| model | config | category | n | raw % | config % | diff | McNemar p | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+    base = {r.model: r for r in runs if r.config == "raw"}
+    for run in runs:
+        if run.config == "raw" or run.model not in base:
+            continue
+        for d in compare_runs(base[run.model], run):
+            out.append(f"| {run.model} | {run.config} | {d.category} | {d.n} | {d.acc_a} | {d.acc_b} | {d.diff:+.1f} | {d.p_value:.3f} | {verdict(d)} |")
+    return out if len(out) > 5 else []
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="0.5b", help="comma-separated: 0.5b, 1.5b or model specs")
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--limit", type=int, default=100, help="cases per dataset")
-    ap.add_argument("--max-tokens", type=int, default=384)
+    ap.add_argument("--max-tokens", type=int, default=256)
+    ap.add_argument("--report-only", action="store_true", help="only rebuild the tables from the cache")
     ap.add_argument("--n-ctx", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default=str(RESULTS / "tool_use.cache.jsonl"))
