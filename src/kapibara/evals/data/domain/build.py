@@ -53,7 +53,7 @@ PROPS: dict[str, list[str]] = {
     "产地": ["产地", "origin", "原产地"],
     "保质期": ["保质期", "shelf life", "shelf_life", "保存期"],
     "烘焙度": ["烘焙度", "roast", "roast level", "roast", "烘焙程度", "roast_level"],
-    "重量": ["重量", "weight", "净含量", "规格"],
+    "重量": ["重量", "容量", "volume", "weight", "净含量", "规格"],
     "库存": ["库存", "stock", "有货", "库存量"],
     "处理器": ["处理器", "chip", "processor", "chip", "芯片", "cpu"],
     "充电": ["充电", "charging", "快充", "充电功率"],
@@ -425,6 +425,22 @@ add("no_call", IP + [U("以旧换新要怎么弄？你们门店在哪")])
 add("no_call", SALMON_R + [U("听起来不错，我周末试试")])
 add("no_call", "帮我比较一下特斯拉和比亚迪哪个好")
 add("no_call", "下单后多久能送到")
+
+# -- added later (appended so that earlier ids and the split stay stable) ---------------------
+add("recommend", "Can you recommend some fresh fruit?", rec(FRUIT))
+add("multi_constraint", "Looking for coffee beans for pour-over, max 120 yuan", rec(COFFEE, ["手冲", "手冲咖啡", "pour over", "pour-over", "pourover"], [120]))
+add("product_info", "How big is the battery of the vivo X60 Pro?", info("vivo X60 Pro", "电池"))
+add("product_info", "Where does the Wuchang rice come from?", info("五常大米", "产地"))
+add("promotions", "Is there any deal on the iPhone 15 right now?", promo("iPhone 15"))
+add("recipes", "What can I make with eggs and tomatoes?", recipes(["西红柿炒鸡蛋", "番茄炒蛋", "西红柿炒蛋", "番茄炒鸡蛋", "eggs and tomatoes", "tomato and egg", "tomatoes and eggs", "egg and tomato"]))
+add("cart", "Put 3 boxes of Mengniu milk in my cart please", cart("蒙牛纯牛奶", [3]))
+add("weather", "Will it be sunny in Hangzhou tomorrow?", weather(["杭州", "Hangzhou"], TOMORROW))
+add("follow_up", MI + [U("What about its screen?")], info("小米11 Ultra", "屏幕"))
+add("follow_up", CHERRY + [U("ok add 2 of them to my cart")], cart("车厘子", [2]))
+add("no_call", "Can you help me file my taxes?")
+add("no_call", "Tell me a fun fact about capybaras")
+add("typo_colloquial", "wanna c my cart real quick", VIEW)
+add("typo_colloquial", "iphnoe 15 promos??", promo("iPhone 15"))
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> None:
