@@ -98,10 +98,13 @@ def test_agent_configs_use_decide_and_record_repairs():
     assert run.results[0].ttft_s == 0.005
 
 
-def test_backend_error_is_recorded_not_raised():
+@pytest.mark.parametrize("exc", [BackendError("server down"), ValueError("server down: prompt exceeds n_ctx")])
+def test_backend_error_is_recorded_not_raised(exc):
     def boom(m, t):
-        raise BackendError("server down")
-    r = run_eval(cases()[2:], FakeModel(boom), config="raw").results[0]
+        raise exc
+    run = run_eval(cases(), FakeModel(boom), config="raw")
+    r = run.results[2]  # a no-call case: a crash must not count as "correctly made no call"
+    assert len(run.results) == 3
     assert not r.correct and r.rule == "error" and "server down" in r.error
 
 

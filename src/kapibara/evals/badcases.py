@@ -32,6 +32,7 @@ def bad_case_record(r: CaseResult, run: EvalRun) -> dict[str, Any]:
         "detail": r.detail,
         "repairs": r.repairs,
         "error": r.error,
+        "decision_error": r.decision_error,
     }
 
 
