@@ -158,3 +158,11 @@ def test_domain_case_through_the_real_agent_and_an_episode():
     assert r.answer == "已加入购物车"
     assert "add_to_cart" in str(model.calls[0].tools)
     assert r.e2e_s >= r.decision_s
+
+
+def test_raw_marks_calls_found_only_by_lenient_parsing():
+    fenced = '```json\n{"name": "get_weather", "arguments": {"city": "北京"}}\n```'
+    r = run_eval(cases()[:1], FakeModel(lambda m, t: fenced), config="raw").results[0]
+    assert r.correct and r.repairs == ["lenient_parse"]
+    strict = run_eval(cases()[:1], FakeModel(responder), config="raw").results[0]
+    assert strict.correct and strict.repairs == []

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kapibara.agent.parsing import parse_tool_calls
 from kapibara.errors import ConfigError, DataError
 from kapibara.evals import checker as ck
 from kapibara.evals.cases import Case, resolve_tools, write_text
@@ -226,6 +227,10 @@ def run_case(
             res.malformed = comp.parse_error is not None and not calls
             res.ttft_s = comp.usage.ttft_s
             res.prompt_tokens, res.completion_tokens = comp.usage.prompt_tokens, comp.usage.completion_tokens
+            if calls and parse_tool_calls(comp.text).lenient:
+                # The backend found the calls only by lenient parsing (fences, bare JSON):
+                # counted as made, but marked so the strict-format rate stays visible.
+                res.repairs = ["lenient_parse"]
         else:
             agent = agent_factory(model, _demo_or_specs(case, specs, episodes), config, toolset_prompt(case.tools))
             d = agent.decide(case.messages)
