@@ -121,3 +121,21 @@ def test_saved_prefix_state_loads_in_a_fresh_model(real_model, tmp_path):
     other = LlamaCppModel(real_model.path, n_ctx=2048, threads=real_model.threads, prefix_state_dir=tmp_path, shared=False)
     miss = other.chat([SYSTEM, {"role": "user", "content": "Weather in Rome?"}], tools=[WEATHER], max_tokens=1)
     assert other.last_loaded_prefix is None and miss.usage.cached_prompt_tokens == 0
+
+
+@pytest.mark.model
+def test_tool_turns_render_with_the_models_own_template(real_model):
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "巴黎"}'}}
+    prompt = real_model.render(
+        [
+            SYSTEM,
+            {"role": "user", "content": "巴黎天气？"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "name": "get_weather", "content": "晴，25°C"},
+        ],
+        [WEATHER],
+    )
+    # OpenAI-style string arguments are decoded so Qwen's template prints them as JSON, Chinese kept
+    assert '{"name": "get_weather", "arguments": {"city": "巴黎"}}' in prompt
+    assert "<tool_response>\n晴，25°C\n</tool_response>" in prompt
+    assert "# Tools" in prompt and prompt.endswith("<|im_start|>assistant\n")
