@@ -108,6 +108,7 @@ def generate_cmd(
             f"prefill {u.prefill_tps:.0f} tok/s, decode {u.decode_tps:.1f} tok/s, "
             f"finish {final.finish_reason}[/]",
             highlight=False,
+            soft_wrap=True,
         )
 
 
