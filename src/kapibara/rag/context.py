@@ -14,6 +14,20 @@ from kapibara.rag.chunking import count_tokens
 from kapibara.rag.types import Hit
 
 _TAG = re.compile(r"</?\s*(documents|document|passage|system|user|assistant)\b[^>]*>", re.I)
+# Phrases that address the model rather than inform the reader. Small models follow them
+# even inside a delimited block (measured: the 0.5B answered "HACKED"), so sentences holding
+# them are removed before the block is built. Detection patterns, not prompt text.
+_INJECTION = re.compile(
+    r"(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?"
+    r"(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions?|prompts?|rules?|messages?|context)"
+    r"|(?:reply|respond|answer|output)\s+only\s+with|you\s+are\s+now\b|new\s+instructions?\s*:"
+    r"|(?:reveal|print|show)\s+(?:your\s+|the\s+)?system\s+prompt"
+    r"|(?:忽略|无视|忘记|忘掉|不要理会)(?:掉)?(?:之前|以上|上面|前面|先前|此前|所有|全部|系统)[^。！？；\n]{0,6}(?:指令|指示|要求|规则|提示|设定)"
+    r"|(?:只|仅)(?:回复|回答|输出)[“\"「]|你现在是|新的指令[:：]|(?:泄露|输出|显示)(?:你的)?系统提示",
+    re.I,
+)
+_SENTENCE = re.compile(r"[^。！？；!?;\n]*?(?:[。！？；!?;]+[”’\"'」]?|\.(?=\s|$)|\n|$)")
+REMOVED = "[…]"
 
 
 @dataclass
@@ -36,11 +50,28 @@ class Context:
     text: str
     citations: list[Citation] = field(default_factory=list)
     tokens: int = 0
+    injections_removed: int = 0
+    """Instruction-like sentences dropped from retrieved text (see ``strip_injections``)."""
 
 
 def neutralise(text: str) -> str:
     """Defang tags that could end the context block early (``</documents>`` -> ``[/documents]``)."""
     return _TAG.sub(lambda m: "[" + m.group(0)[1:-1] + "]", text)
+
+
+def strip_injections(text: str) -> tuple[str, int]:
+    """Remove sentences that try to instruct the model; returns ``(text, sentences removed)``."""
+    if not _INJECTION.search(text):
+        return text, 0
+    out, n = [], 0
+    for m in _SENTENCE.finditer(text):
+        sent = m.group()
+        if sent and _INJECTION.search(sent):
+            out.append(REMOVED + ("\n" if sent.endswith("\n") else ""))
+            n += 1
+        else:
+            out.append(sent)
+    return "".join(out), n
 
 
 def build_context(hits: list[Hit], *, budget_tokens: int = 1200) -> Context:
@@ -52,9 +83,12 @@ def build_context(hits: list[Hit], *, budget_tokens: int = 1200) -> Context:
     parts: list[str] = []
     cites: list[Citation] = []
     used = count_tokens("<documents></documents>")
+    removed = 0
     for hit in hits:
         c = hit.chunk
-        body = neutralise(c.text)
+        clean, n_removed = strip_injections(c.text)
+        removed += n_removed
+        body = neutralise(clean)
         label = c.title or c.source.rsplit("/", 1)[-1]
         if c.heading:
             label = f"{label} > {c.heading.split(' > ')[-1]}" if c.heading.split(" > ")[-1] != label else label
@@ -73,7 +107,7 @@ def build_context(hits: list[Hit], *, budget_tokens: int = 1200) -> Context:
         used += cost
         cites.append(Citation(n, c.source, c.title, c.heading, c.start, c.end, c.id))
     text = "<documents>\n" + "\n".join(parts) + "\n</documents>"
-    return Context(text, cites, used)
+    return Context(text, cites, used, removed)
 
 
 def _cut(text: str, tokens: int) -> str:
