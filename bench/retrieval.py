@@ -66,7 +66,8 @@ def log(*a: Any) -> None:
 
 def load_cmrc() -> tuple[list[Document], list[tuple[str, set[str]]]]:
     data = json.loads((DATA / "cmrc2018" / "cmrc2018_dev.json").read_text(encoding="utf-8"))
-    docs, queries = [], []
+    docs: list[Document] = []
+    queries: list[tuple[str, set[str]]] = []
     for art in data["data"]:
         for para in art["paragraphs"]:
             pid = f"cmrc:{para['id']}"
@@ -169,13 +170,17 @@ def evaluate(
         ranked, lat = [], []
         for q, v in zip(texts, qvecs, strict=True):
             t = time.perf_counter()
-            ids = kb.search_ids(q, 30, mode=mode, query_vector=v)  # type: ignore[arg-type]
+            ids = kb.search_ids(q, 30, mode=mode, query_vector=v)
             lat.append(time.perf_counter() - t)
             ranked.append(collapse(kb, [i for i, _, _ in ids], cache))
         out[mode] = {**metrics(ranked, rel), "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95)}
         log(f"{name} {mode}: {out[mode]}")
-    if peer:
+    try:
         from rank_bm25 import BM25Okapi
+    except ImportError:
+        log('rank-bm25 missing (pip install "kapibara[bench]"): peer comparison skipped')
+        peer = False
+    if peer:
 
         rows = kb._db.execute("SELECT id, tokens FROM chunks ORDER BY rowid").fetchall()
         ids = [r[0] for r in rows]
@@ -236,13 +241,13 @@ def scale_test(work: Path, cmrc_docs: list[Document], cmrc_queries: list[tuple[s
         lat = []
         for q, v in zip(texts, qvecs, strict=True):
             t = time.perf_counter()
-            kb.search_ids(q, 10, mode=mode, query_vector=v)  # type: ignore[arg-type]
+            kb.search_ids(q, 10, mode=mode, query_vector=v)
             lat.append(time.perf_counter() - t)
         res[f"{mode}_p50_ms"] = pct(lat, 50)
         res[f"{mode}_p95_ms"] = pct(lat, 95)
     # HNSW vs exact brute force over the very vectors in the index.
-    labels = sorted(store._label_id)  # type: ignore[attr-defined]
-    ids = [store._label_id[lb] for lb in labels]  # type: ignore[attr-defined]
+    labels = sorted(store._label_id)
+    ids = [store._label_id[lb] for lb in labels]
     rows = dict(kb._db.execute("SELECT id, text FROM chunks"))
     chunk_objs = kb.chunks(ids)
     from kapibara.rag.knowledge_base import index_text
@@ -258,13 +263,13 @@ def scale_test(work: Path, cmrc_docs: list[Document], cmrc_queries: list[tuple[s
         hit, lat = 0, []
         for qi, v in enumerate(qvecs):
             t = time.perf_counter()
-            got, _ = store.index.search(v, 10, ef=ef)  # type: ignore[attr-defined]
+            got, _ = store.index.search(v, 10, ef=ef)
             lat.append(time.perf_counter() - t)
             truth = {labels[j] for j in exact[qi]}
             hit += len(truth & {int(x) for x in got})
         sweep[ef] = {"recall@10_vs_exact": hit / (10 * len(qs)), "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95)}
     res["hnsw_sweep"] = sweep
-    res["hnsw_params"] = {"M": store.index.M, "ef_construction": store.index.ef_construction, "ef_default": store.index.ef}  # type: ignore[attr-defined]
+    res["hnsw_params"] = {"M": store.index.M, "ef_construction": store.index.ef_construction, "ef_default": store.index.ef}
     log(f"scale: {res}")
     return res
 

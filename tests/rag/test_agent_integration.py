@@ -15,7 +15,7 @@ def policy_tools(tmp_path, hash_embedder):
     from kapibara.demo.kb import policy_docs_path
 
     kb = KnowledgeBase(tmp_path / "kb", embedder=hash_embedder)
-    kb.ingest(policy_docs_path())
+    kb.ingest(policy_docs_path(), pattern="*.md")
     return ToolSet([*demo_toolset(), knowledge_tool(kb, k=3)])
 
 

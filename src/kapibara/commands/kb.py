@@ -45,6 +45,7 @@ def ingest_cmd(
     overlap: Annotated[int, typer.Option(help="Overlap between chunks in tokens.")] = 30,
     embedder: Annotated[str | None, typer.Option(help="use | st:/path | openai:MODEL@URL (first ingest only).")] = None,
     store: Annotated[str | None, typer.Option(help="Vector store: chroma://host:port/name (default: embedded).")] = None,
+    pattern: Annotated[str, typer.Option(help="Only files matching this glob, e.g. '*.md'.")] = "*",
 ) -> None:
     """Ingest documents incrementally: unchanged files are skipped, bad files reported."""
     console = Console()
@@ -61,7 +62,7 @@ def ingest_cmd(
                 tasks[stage] = bar.add_task("reading files" if stage == "load" else "embedding chunks", total=total)
             bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
 
-        report = base.ingest(path, progress=progress)
+        report = base.ingest(path, pattern=pattern, progress=progress)
     console.print(
         f"[green]{kb}[/]: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, {len(report.skipped)} skipped; "

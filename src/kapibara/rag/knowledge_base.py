@@ -12,6 +12,7 @@ Layout of the folder: ``catalog.sqlite`` (files, chunks, tokens, metadata),
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import sqlite3
@@ -135,11 +136,12 @@ class KnowledgeBase:
 
     # -- ingestion -----------------------------------------------------------------
 
-    def ingest(self, path: str | Path, *, progress: Progress | None = None) -> IngestReport:
+    def ingest(self, path: str | Path, *, pattern: str = "*", progress: Progress | None = None) -> IngestReport:
         """Ingest a file or a directory incrementally; returns what was done and skipped.
 
         Unchanged files (same content hash) are skipped, changed files replaced, and files
-        that disappeared from an ingested directory removed. Bad files are reported in
+        that disappeared from an ingested directory removed (``pattern``, e.g. ``"*.md"``,
+        limits which files of a directory are considered). Bad files are reported in
         ``report.skipped``; nothing is written until every new chunk is embedded.
         """
         t0 = time.perf_counter()
@@ -148,7 +150,7 @@ class KnowledgeBase:
             raise ConfigError(f"{path} does not exist", hint="give a file or a folder of documents")
         report = IngestReport()
         known = dict(self._db.execute("SELECT source, hash FROM files"))
-        files = iter_files(root)
+        files = iter_files(root, pattern)
         docs_by_file: dict[str, list[Document]] = {}
         hashes: dict[str, str] = {}
         for n, f in enumerate(files, 1):
@@ -173,7 +175,9 @@ class KnowledgeBase:
         if root.is_dir():
             prefix = str(root).rstrip("/") + "/"
             present = {str(f) for f in files}
-            report.removed = [s for s in known if s.startswith(prefix) and s not in present]
+            report.removed = [
+                s for s in known if s.startswith(prefix) and s not in present and fnmatch.fnmatch(Path(s).name, pattern)
+            ]
         self._apply(docs_by_file, hashes, report, progress)
         report.seconds = time.perf_counter() - t0
         return report

@@ -28,12 +28,13 @@ class LoadError(Exception):
     """A file could not be loaded; ``str(exc)`` is the reason shown in the ingest report."""
 
 
-def iter_files(path: Path) -> list[Path]:
-    """Files under ``path`` (or ``path`` itself), sorted; hidden files and folders skipped."""
+def iter_files(path: Path, pattern: str = "*") -> list[Path]:
+    """Files under ``path`` matching ``pattern`` (or ``path`` itself), sorted; hidden files
+    and folders skipped."""
     if path.is_file():
         return [path]
     out = []
-    for p in sorted(path.rglob("*")):
+    for p in sorted(path.rglob(pattern)):
         rel = p.relative_to(path)
         if any(part.startswith(".") for part in rel.parts) or not p.is_file():
             continue

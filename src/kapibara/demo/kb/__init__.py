@@ -14,7 +14,7 @@ KB_NAME = "demo-policies"
 
 
 def policy_docs_path() -> Path:
-    """Folder holding the policy documents (Markdown, Chinese and English)."""
+    """Folder holding the policy documents (``*.md``, Chinese and English; shipped as package data)."""
     return Path(__file__).resolve().parent
 
 
@@ -23,5 +23,5 @@ def policy_kb(name: str = KB_NAME, **kwargs: Any) -> Any:
     from kapibara.rag.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase.open(name, **kwargs)
-    kb.ingest(policy_docs_path())
+    kb.ingest(policy_docs_path(), pattern="*.md")
     return kb
