@@ -19,6 +19,7 @@ from kapibara.agent.events import AgentEvent
 from kapibara.agent.parsing import parse_react, parse_tool_calls
 from kapibara.agent.protocols import OBSERVATION, Action, get_protocol
 from kapibara.agent.repair import (
+    RUNGS,
     fuzzy_fix,
     parse_constrained,
     tool_constraint,
@@ -415,8 +416,10 @@ class Agent:
 
 
 def _once(repairs: list[str], rung: str) -> None:
+    """Record a rung once, keeping the ladder's order (a later check may fire an earlier rung)."""
     if rung not in repairs:
         repairs.append(rung)
+        repairs.sort(key=RUNGS.index)
 
 
 def _call_key(call: ToolCall) -> str:

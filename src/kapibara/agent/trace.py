@@ -81,11 +81,18 @@ def export_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for rec in records:
                 fh.write(json.dumps(jsonable(rec), ensure_ascii=False) + "\n")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
