@@ -148,3 +148,10 @@ def test_pattern_limits_files_and_removal(kb, folder):
     rep = kb.ingest(folder, pattern="*.txt")
     assert [p.rsplit("/", 1)[-1] for p in rep.added] == ["en.txt"] and rep.removed == []
     assert kb.stats()["files"] == 3
+
+
+def test_hybrid_weights_shift_the_fusion(kb, folder):
+    kb.ingest(folder)
+    bm25 = [i for i, _, _ in kb.search_ids("配送时间", 3, mode="bm25")]
+    lexical_only = [i for i, _, _ in kb.search_ids("配送时间", 3, mode="hybrid", weights=(1.0, 0.0))]
+    assert lexical_only[: len(bm25)] == bm25

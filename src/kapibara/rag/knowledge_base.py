@@ -311,8 +311,12 @@ class KnowledgeBase:
         where: Where | None = None,
         query_vector: np.ndarray | None = None,
         candidates: int | None = None,
+        weights: tuple[float, float] = (1.0, 1.0),
     ) -> list[tuple[str, float, str]]:
-        """``(chunk id, score, retriever)`` best first; ``query_vector`` skips query embedding."""
+        """``(chunk id, score, retriever)`` best first; ``query_vector`` skips query embedding.
+
+        ``weights`` are the (BM25, dense) weights of the hybrid RRF fusion.
+        """
         if mode not in ("bm25", "dense", "hybrid"):
             raise ConfigError(f"unknown search mode {mode!r}", hint="use bm25, dense or hybrid")
         n_cand = candidates or (max(k * 4, 30) if mode == "hybrid" else k)
@@ -329,7 +333,7 @@ class KnowledgeBase:
             return [(i, s, "bm25") for i, s in lex[:k]]
         if mode == "dense":
             return [(i, s, "dense") for i, s in dense[:k]]
-        fused = rrf([[i for i, _ in lex], [i for i, _ in dense]])
+        fused = rrf([[i for i, _ in lex], [i for i, _ in dense]], weights=list(weights))
         return [(i, s, "hybrid") for i, s in fused[:k]]
 
     def search(
