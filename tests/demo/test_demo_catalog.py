@@ -136,6 +136,14 @@ def test_other_scenarios_rank_by_their_attribute(catalog: Catalog) -> None:
     assert all("送礼" in p.tags for p in gifts)
 
 
+def test_brand_words_filter_and_negations_do_not_flip_the_ranking(catalog: Catalog) -> None:
+    assert {p.brand for p in catalog.search("苹果手机", limit=5)} == {"Apple"}
+    assert {p.brand for p in catalog.search("手机", "华为 拍照", limit=5)} == {"华为"}
+    # "别太贵" is about price going down, not a premium request.
+    not_expensive = [p.price for p in catalog.search("手机", "别太贵", limit=3)]
+    assert not_expensive == sorted(not_expensive) and not_expensive[0] < 2000
+
+
 def test_search_shows_one_pack_size_per_product_and_only_stock(catalog: Catalog) -> None:
     items = catalog.search("饮料", limit=10)
     families = [p.family_id for p in items]

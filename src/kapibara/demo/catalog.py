@@ -19,7 +19,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,9 +198,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("battery", ("续航", "电池", "电量", "待机", "耐用", "battery", "long-lasting"), _battery),
     Scenario("performance", ("游戏", "性能", "流畅", "处理器", "gaming", "game", "performance", "fast"),
              _relative(("performance_score",))),
-    Scenario("cheap", ("便宜", "实惠", "性价比", "省钱", "学生", "预算", "划算", "cheap", "budget",
+    Scenario("cheap", ("便宜", "实惠", "性价比", "省钱", "学生", "预算", "划算", "不贵", "太贵", "低价", "cheap", "budget",
                        "affordable", "value", "inexpensive"), _cheap),
-    Scenario("premium", ("高端", "旗舰", "最好", "顶级", "贵", "premium", "flagship", "best", "luxury"), _premium),
+    # Not a bare "贵": it is inside "别太贵" / "不贵", which mean the opposite.
+    Scenario("premium", ("高端", "旗舰", "顶级", "最贵", "奢华", "premium", "flagship", "luxury", "high-end"), _premium),
     Scenario("gift", ("送礼", "礼物", "送人", "礼品", "礼盒", "送长辈", "送女朋友", "送男朋友", "gift", "present"),
              _tagged("送礼")),
     Scenario("elderly", ("老人", "长辈", "父母", "爸妈", "elderly", "parents"), _tagged("长辈", "长续航")),
@@ -226,15 +227,24 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
+# Brand words users say -> the catalog's brand field (brands spelled as in the catalog
+# match themselves).
+BRAND_ALIASES = {
+    "苹果": "Apple", "iphone": "Apple", "ipad": "Apple", "huawei": "华为", "xiaomi": "小米",
+    "redmi": "小米", "红米": "小米", "honor": "荣耀", "samsung": "三星", "galaxy": "三星",
+    "oneplus": "一加", "真我": "realme", "mengniu": "蒙牛", "yili": "伊利",
+}
+
+
 def scenario_names(text: str) -> list[str]:
     """The scenarios a free-text description triggers ("拍照好又便宜" -> camera, cheap)."""
     norm = normalize(text)
     return [s.name for s in SCENARIOS if any(normalize(k) in norm for k in s.keywords)]
 
 
-def _default_db_path() -> Iterator[Path]:
+def _default_db_path() -> contextlib.AbstractContextManager[Path]:
     resource = importlib.resources.files("kapibara.demo").joinpath("data/catalog.db")
-    return importlib.resources.as_file(resource)  # type: ignore[return-value]
+    return importlib.resources.as_file(resource)
 
 
 class Catalog:
@@ -247,7 +257,7 @@ class Catalog:
     def __init__(self, path: str | Path | None = None, *, today: dt.date | None = None) -> None:
         self._stack = contextlib.ExitStack()
         if path is None:
-            path = self._stack.enter_context(_default_db_path())  # type: ignore[arg-type]
+            path = self._stack.enter_context(_default_db_path())
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(
@@ -405,6 +415,9 @@ class Catalog:
         if resolved is not None:
             cids, kind = resolved
             pool = [p for p in self._products if p.category_id in cids and (kind is None or p.kind == kind)]
+            brand = self._brand_in(f"{category} {scenario}")
+            if brand and any(p.brand == brand for p in pool):
+                pool = [p for p in pool if p.brand == brand]  # "苹果手机", "华为手机"
         else:
             # Not a category: treat the text as a product name ("苹果", "iPhone") and offer
             # the products it names; only the best-scoring names, so "苹果" means apples and
@@ -435,6 +448,14 @@ class Catalog:
             if len(out) >= max(limit, 0):
                 break
         return out
+
+    def _brand_in(self, text: str) -> str | None:
+        """The brand a text names ("苹果手机" -> "Apple"), longest word first, or None."""
+        norm = normalize(text)
+        words = {normalize(b): b for b in {p.brand for p in self._products} if b}
+        words.update({normalize(k): v for k, v in BRAND_ALIASES.items()})
+        hits = [w for w in words if len(w) >= 2 and w in norm]
+        return words[max(hits, key=len)] if hits else None
 
     # -- promotions ---------------------------------------------------------------------
     def promotions(self, product: Product, on: dt.date | None = None, *, active_only: bool = True) -> list[Promotion]:
