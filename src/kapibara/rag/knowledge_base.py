@@ -16,6 +16,7 @@ import fnmatch
 import hashlib
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -105,6 +106,8 @@ class KnowledgeBase:
         self._store: VectorStore | None = store if store is not None and not isinstance(store, str) else None
         self._bm25: BM25 | None = None
         self._bm25_meta: list[dict[str, Any]] = []
+        # Agents run tool calls concurrently; one SQLite connection must not be shared at once.
+        self.lock = threading.RLock()
 
     @classmethod
     def open(cls, name: str, **kwargs: Any) -> KnowledgeBase:
@@ -340,8 +343,9 @@ class KnowledgeBase:
         self, query: str, k: int = 5, *, mode: Mode = "hybrid", where: Where | None = None
     ) -> list[Hit]:
         """Retrieve the ``k`` best chunks for ``query``."""
-        ranked = self.search_ids(query, k, mode=mode, where=where)
-        found = self.chunks([i for i, _, _ in ranked])
+        with self.lock:
+            ranked = self.search_ids(query, k, mode=mode, where=where)
+            found = self.chunks([i for i, _, _ in ranked])
         # Ids the catalog does not know (a crash mid-ingest) are skipped, not errors.
         return [Hit(found[i], s, r) for i, s, r in ranked if i in found]
 

@@ -67,12 +67,14 @@ class RagPipeline:
         """Hits for the question (after expansion, fusion and reranking) and the queries used."""
         queries = rewrite_queries(self.model, question, self.n_queries) if self.rewrite else [question]
         pool = max(self.k, self.rerank_top if self.reranker else self.k)
-        per_query = [self.kb.search_ids(q, pool, mode=self.mode, where=where) for q in queries]
+        with self.kb.lock:
+            per_query = [self.kb.search_ids(q, pool, mode=self.mode, where=where) for q in queries]
         if len(per_query) == 1:
             ranked = [(i, s) for i, s, _ in per_query[0]]
         else:
             ranked = rrf([[i for i, _, _ in r] for r in per_query])[:pool]
-        found = self.kb.chunks([i for i, _ in ranked])
+        with self.kb.lock:
+            found = self.kb.chunks([i for i, _ in ranked])
         hits = [Hit(found[i], s, self.mode if len(queries) == 1 else "fusion") for i, s in ranked if i in found]
         if self.reranker is not None:
             hits = rerank(question, hits, self.reranker)
