@@ -61,7 +61,7 @@ PROPS: dict[str, list[str]] = {
 
 PROPS = {k: list(dict.fromkeys(v)) for k, v in PROPS.items()}
 
-TODAY = ["", "today", "今天"]
+TODAY = ["", "today", "今天", "今日"]
 TOMORROW = ["明天", "tomorrow"]
 
 
@@ -169,7 +169,7 @@ add("recommend", "推荐一些新鲜蔬菜", rec(VEG))
 add("recommend", "肉类有什么推荐的", rec(MEAT))
 add("recommend", "只要一款，推荐个最值得买的手机", rec(PHONE, limit=[1]))
 add("recommend", "推荐十个零食，越多越好", rec(SNACKS, limit=[10]))
-add("recommend", "你们这儿咖啡卖得最好的是哪几种？", rec(COFFEE))
+add("recommend", "你们这儿咖啡卖得最好的是哪几种？", rec(COFFEE, scenario=opt("畅销", "卖得最好", "热销", "销量", "最畅销", "销量最好", "bestseller", "best selling")))
 add("recommend", "水果来四样推荐", rec(FRUIT, limit=[4]))
 add("recommend", "有啥乳制品可以推荐", rec(DAIRY))
 add("recommend", "周末想囤点零食，有推荐吗", rec(SNACKS, scenario=opt("囤货", "周末", "囤零食")))
@@ -306,7 +306,7 @@ add("weather", "南京天气咋样", weather(["南京", "Nanjing"]))
 add("weather", "西安明天气温多少度", weather(["西安", "Xi'an", "Xian"], TOMORROW))
 add("weather", "重庆今天会下雨吗", weather(["重庆", "Chongqing"]))
 add("weather", "帮我看看天津明天的天气", weather(["天津", "Tianjin"], TOMORROW))
-add("weather", "苏州现在冷吗", weather(["苏州", "Suzhou"]))
+add("weather", "苏州现在冷吗", weather(["苏州", "Suzhou"], TODAY + ["现在", "now"]))
 add("weather", "北京和上海今天天气分别怎么样", weather(["北京", "Beijing"]), weather(["上海", "Shanghai"]))
 add("weather", "长沙明天晴天吗，想去岳麓山", weather(["长沙", "Changsha"], TOMORROW))
 add("weather", "Is it going to rain in Shanghai tomorrow?", weather(["上海", "Shanghai"], TOMORROW))
@@ -349,7 +349,7 @@ add("follow_up", SALMON_R + [U("好的，把三文鱼加到购物车")], cart("�
 add("follow_up", W_BJ + [U("那明天呢")], weather(["北京", "Beijing"], TOMORROW))
 add("follow_up", W_BJ + [U("上海呢？")], weather(["上海", "Shanghai"]))
 add("follow_up", COFFEE_I + [U("保质期呢")], info("云南小粒咖啡豆", "保质期"))
-add("follow_up", COFFEE_I + [U("这个咖啡豆能做什么甜品")], recipes(["咖啡", "咖啡豆", "云南小粒咖啡豆", "coffee", "咖啡甜品"]))
+add("follow_up", COFFEE_I + [U("这个咖啡豆能做什么甜品")], recipes(["咖啡", "咖啡豆", "云南小粒咖啡豆", "coffee", "咖啡甜品", "咖啡豆甜品", "咖啡甜点"]))
 add("follow_up", COFFEE_I + [U("给我来一包")], cart("云南小粒咖啡豆", opt(1)))
 add("follow_up", CART_ADD + [U("现在购物车里有什么了")], VIEW)
 add("follow_up", CART_ADD + [U("再加一袋五常大米")], cart("五常大米", opt(1)))
