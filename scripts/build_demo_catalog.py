@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -362,7 +363,7 @@ food(C, "隅田川挂耳咖啡", "Sumida River Drip Coffee", 49.9, "日本工艺
 food(C, "麦斯威尔特浓咖啡", "Maxwell House Extra Strong", 35.9, "中国", "13g×30条", "18个月", kind="速溶咖啡", brand="麦斯威尔", aliases=("麦斯威尔", "maxwell house"), tags=("提神",), roast="深度烘焙")
 
 SN = "snacks"
-food(SN, "三只松鼠每日坚果", "Three Squirrels Daily Nuts", 79.9, "安徽芜湖", "750g（30袋）", "6个月", kind="坚果", brand="三只松鼠", aliases=("三只松鼠坚果", "每日坚果", "three squirrels nuts", "daily nuts"), tags=("送礼", "健康", "办公"), variants=True)
+food(SN, "三只松鼠每日坚果", "Three Squirrels Daily Nuts", 79.9, "安徽芜湖", "25g×30袋", "6个月", kind="坚果", brand="三只松鼠", aliases=("三只松鼠坚果", "每日坚果", "three squirrels nuts", "daily nuts"), tags=("送礼", "健康", "办公"), variants=True)
 food(SN, "三只松鼠夏威夷果", "Three Squirrels Macadamia Nuts", 39.9, "安徽芜湖", "500g", "8个月", kind="坚果", brand="三只松鼠", aliases=("夏威夷果", "macadamia"), tags=("坚果",))
 food(SN, "良品铺子猪肉脯", "Bestore Pork Jerky", 29.9, "湖北武汉", "200g", "9个月", brand="良品铺子", aliases=("猪肉脯", "肉脯", "pork jerky"), tags=("办公", "追剧"))
 food(SN, "卫龙大面筋辣条", "Weilong Latiao", 19.9, "河南漯河", "106g×6包", "6个月", brand="卫龙", aliases=("辣条", "卫龙", "latiao"), tags=("追剧", "辣"))
@@ -884,10 +885,17 @@ def _j(value: Any) -> str:
 
 
 def _scale_weight(weight: str, factor: float) -> str:
-    """'1kg' x2 -> '1kg×2'; keeps the original spec readable rather than guessing units."""
-    if factor >= 1:
-        return f"{weight}×{int(factor) if factor == int(factor) else factor}"
-    return f"{weight}的一半"
+    """A pack spec scaled by ``factor``: "125g×4盒" x1.5 -> "125g×6盒", "1kg" x2 -> "2kg"."""
+    def fmt(x: float) -> str:
+        return f"{x:g}"
+
+    m = re.search(r"×(\d+)", weight)
+    if m and float(int(m.group(1)) * factor).is_integer():
+        return f"{weight[:m.start()]}×{fmt(int(m.group(1)) * factor)}{weight[m.end():]}"
+    m = re.match(r"(\d+(?:\.\d+)?)(kg|g|ml|L|枚|支|片|包|袋|颗|条|粒|个装)", weight)
+    if m and "约" not in weight:
+        return f"{fmt(float(m.group(1)) * factor)}{m.group(2)}{weight[m.end():]}"
+    return f"{weight}×{fmt(factor)}" if factor >= 1 else f"{weight}（半份）"
 
 
 def build_rows() -> dict[str, list[tuple[Any, ...]]]:
