@@ -79,8 +79,10 @@ def test_rung_d_constrained_regeneration(tools):
     assert d.calls[0].arguments == {"category": "手机"}
     constraint = model.calls[2].constraint
     assert constraint is not None and constraint.json_schema is not None
-    names = [o["properties"]["name"]["const"] for o in constraint.json_schema["anyOf"][:-1]]
-    assert names == tools.names
+    options = constraint.json_schema["anyOf"]
+    # The model tried to call a tool: the regeneration admits only calls, no answer.
+    assert [o["properties"]["name"]["const"] for o in options] == tools.names
+    assert "answer" not in model.calls[2].messages[-1]["content"]
 
 
 def test_ladder_exhausted_reports_malformed_with_the_error(tools):
@@ -106,6 +108,8 @@ def test_constraint_falls_back_to_grammar(tools):
 
     c = tool_constraint(GrammarOnly(), tools)
     assert c.json_schema is None and '"\\"view_cart\\""' in c.grammar
+    assert "| answer" in c.grammar
+    assert "| answer" not in tool_constraint(GrammarOnly(), tools, allow_answer=False).grammar
     assert tool_constraint(object(), tools) is None
 
 
@@ -114,6 +118,7 @@ def test_grammar_compiles_with_llama_cpp(tools):
 
     llama_cpp = pytest.importorskip("llama_cpp")
     llama_cpp.LlamaGrammar.from_string(tool_grammar(tools), verbose=False)
+    llama_cpp.LlamaGrammar.from_string(tool_grammar(tools, allow_answer=False), verbose=False)
     llama_cpp.LlamaGrammar.from_json_schema(json.dumps(tool_json_schema(tools)), verbose=False)
 
 

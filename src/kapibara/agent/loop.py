@@ -223,7 +223,7 @@ class Agent:
             ]
             completion = yield from self._call(messages + reask, constraint, step, 1, "reask", trace, usages)
             action, error = self._check(completion, constraint, repairs)
-            regen = None if constraint else tool_constraint(self.model, self.tools)
+            regen = None if constraint else tool_constraint(self.model, self.tools, allow_answer=False)
             if error and regen is not None:
                 repairs.append("constrained")
                 completion = yield from self._call(messages, regen, step, 2, "constrained", trace, usages)
@@ -279,8 +279,10 @@ class Agent:
         """One streamed model call; yields token events, records a ``model_call`` trace."""
         req = self.protocol.prepare(messages, self.tools, self.language)
         if constraint is not None:
+            allow_answer = rung != "constrained"  # the repair rung admits only calls
             req.messages = req.messages + [{"role": "user", "content": render_template(
-                "agent_constrained_format", self.language, tool_names=", ".join(self.tools.names))}]
+                "agent_constrained_format", self.language, tool_names=", ".join(self.tools.names),
+                allow_answer=allow_answer)}]
         completion, ttft = yield from self._generate(req.messages, req.tools, constraint, req.stop, step)
         usages.append(completion.usage)
         trace.add("model_call", step=step, attempt=attempt, rung=rung, protocol=self.protocol.name,

@@ -148,8 +148,12 @@ def validate_calls(calls: list[ToolCall], tools: Any) -> str | None:
 # -- constrained regeneration --------------------------------------------------------
 
 
-def tool_json_schema(tools: Any) -> dict[str, Any]:
-    """A JSON schema admitting one call of a registered tool, or ``{"answer": "..."}``."""
+def tool_json_schema(tools: Any, allow_answer: bool = True) -> dict[str, Any]:
+    """A JSON schema admitting one call of a registered tool, or ``{"answer": "..."}``.
+
+    ``allow_answer=False`` leaves only the calls: the repair rung uses that, since it is
+    reached only when the model tried to call a tool and got the call wrong.
+    """
     options: list[dict[str, Any]] = []
     for spec in tools.specs():
         fn = spec["function"]
@@ -164,14 +168,15 @@ def tool_json_schema(tools: Any) -> dict[str, Any]:
                 "additionalProperties": False,
             }
         )
-    options.append(
-        {
-            "type": "object",
-            "properties": {"answer": {"type": "string"}},
-            "required": ["answer"],
-            "additionalProperties": False,
-        }
-    )
+    if allow_answer:
+        options.append(
+            {
+                "type": "object",
+                "properties": {"answer": {"type": "string"}},
+                "required": ["answer"],
+                "additionalProperties": False,
+            }
+        )
     return {"anyOf": options}
 
 
@@ -185,7 +190,7 @@ ws     ::= | " " | "\n" [ \t]{0,20}
 """
 
 
-def tool_grammar(tools: Any) -> str:
+def tool_grammar(tools: Any, allow_answer: bool = True) -> str:
     """A GBNF grammar with the same two shapes as ``tool_json_schema``.
 
     Only the tool name is restricted here (arguments are any JSON object); validation
@@ -193,19 +198,19 @@ def tool_grammar(tools: Any) -> str:
     """
     names = " | ".join(json.dumps(json.dumps(n)) for n in tools.names) or '"\\"\\""'
     return (
-        'root ::= "{" ws ( call | answer ) "}" ws\n'
+        f'root ::= "{{" ws ( call{" | answer" if allow_answer else ""} ) "}}" ws\n'
         'call ::= "\\"name\\"" ws ":" ws toolname "," ws "\\"arguments\\"" ws ":" ws object\n'
         'answer ::= "\\"answer\\"" ws ":" ws string\n'
         f"toolname ::= ( {names} ) ws\n" + _GBNF_JSON
     )
 
 
-def tool_constraint(model: Any, tools: Any) -> Constraint | None:
+def tool_constraint(model: Any, tools: Any, allow_answer: bool = True) -> Constraint | None:
     """The constraint this model can honour, preferring a JSON schema; None if neither."""
     if getattr(model, "supports_json_schema", False):
-        return Constraint(json_schema=tool_json_schema(tools))
+        return Constraint(json_schema=tool_json_schema(tools, allow_answer))
     if getattr(model, "supports_grammar", False):
-        return Constraint(grammar=tool_grammar(tools))
+        return Constraint(grammar=tool_grammar(tools, allow_answer))
     return None
 
 
