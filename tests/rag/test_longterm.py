@@ -40,6 +40,9 @@ def test_facts_persist_per_user_and_are_recalled_when_relevant(tmp_path):
     got = later.recall("alice", "推荐一款牛奶")
     assert got and got[0].text == "我对乳糖不耐受"
     assert later.recall("alice", "明天天气怎么样") == []
+    msg = later.recall_message("alice", "推荐一款牛奶")
+    assert msg and msg["role"] == "system" and "- 我对乳糖不耐受" in msg["content"]
+    assert later.recall_message("alice", "明天天气怎么样") is None
     assert all(f.user_id == "alice" for f in later.facts("alice"))
     assert [f.text for f in later.facts("bob")] == ["我喜欢吃辣"]
     assert later.forget("alice") == 2 and later.facts("alice") == []

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kapibara.models.base import Model, Sampling
+from kapibara.models.base import Message, Model, Sampling
 from kapibara.rag.bm25 import tokenize
 from kapibara.rag.embedders import Embedder, normalize
 from kapibara.rag.prompting import detect_language, render_messages
@@ -143,6 +143,17 @@ class LongTermMemory:
             for i in order
             if scores[i] >= threshold
         ]
+
+    def recall_message(self, user_id: str, query: str, *, k: int = 3, language: str | None = None) -> Message | None:
+        """A system message with the user's facts relevant to ``query``, or None when none are.
+
+        Put it before the user's turn so the model takes, e.g., an intolerance into account.
+        """
+        facts = self.recall(user_id, query, k=k)
+        if not facts:
+            return None
+        lang = language or detect_language(query)
+        return render_messages("memory_recall", lang, facts=[f.text for f in facts])[0]
 
     def forget(self, user_id: str, fact_id: str | None = None) -> int:
         """Delete one fact, or all of a user's facts; returns how many were deleted."""
