@@ -27,6 +27,9 @@ def test_kb_ingest_search_ask_stats_delete(home, capsys):
     line = capsys.readouterr().out.strip()
     assert '"source"' in line and "returns.md" in line and "七天" in line
 
+    assert main(["kb", "search", "退货", "--kb", "t", "--dense-weight", "0.25", "-k", "1", "--json"]) == 0
+    assert "returns.md" in capsys.readouterr().out
+
     assert main(["kb", "ask", "退货要几天？", "--kb", "t", "-m", "fake:七天内可以退货 [1]。"]) == 0
     out = capsys.readouterr().out
     assert "七天内可以退货 [1]" in out and "[1]" in out and "returns.md" in out

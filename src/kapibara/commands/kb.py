@@ -21,6 +21,9 @@ kb_app = typer.Typer(help="Knowledge bases: ingest documents, search, and answer
 
 KbOpt = Annotated[str, typer.Option("--kb", help="Knowledge base name (stored under $KAPIBARA_HOME/kb/NAME).")]
 ModeOpt = Annotated[str, typer.Option("--mode", help="bm25 | dense | hybrid")]
+DenseWeightOpt = Annotated[
+    float, typer.Option("--dense-weight", help="Weight of the dense ranking in hybrid fusion (BM25 has 1).")
+]
 
 
 def _open(name: str, *, must_exist: bool = True, **kwargs: Any) -> KnowledgeBase:
@@ -80,10 +83,11 @@ def search_cmd(
     mode: ModeOpt = "hybrid",
     k: Annotated[int, typer.Option("-k", help="Number of results.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
+    dense_weight: DenseWeightOpt = 1.0,
 ) -> None:
     """Search a knowledge base and print the top chunks."""
     base = _open(kb)
-    hits = base.search(query, k=k, mode=_mode(mode))
+    hits = base.search(query, k=k, mode=_mode(mode), weights=(1.0, dense_weight))
     console = Console()
     if as_json:
         for h in hits:
@@ -107,6 +111,7 @@ def ask_cmd(
     rewrite: Annotated[bool, typer.Option(help="LLM query rewriting + RAG-Fusion.")] = False,
     rerank: Annotated[bool, typer.Option(help="LLM pointwise reranking of the top 10.")] = False,
     max_tokens: Annotated[int, typer.Option(help="Answer length limit.")] = 256,
+    dense_weight: DenseWeightOpt = 1.0,
 ) -> None:
     """Answer a question with numbered citations to the knowledge base."""
     from kapibara.models.registry import load_model
@@ -118,7 +123,7 @@ def ask_cmd(
     llm = load_model(model or Settings.load().model)
     pipe = RagPipeline(
         base, llm, k=k, mode=_mode(mode), rewrite=rewrite, reranker=LLMReranker(llm) if rerank else None,
-        max_tokens=max_tokens,
+        max_tokens=max_tokens, weights=(1.0, dense_weight),
     )
     ans = pipe.answer(question)
     console = Console()

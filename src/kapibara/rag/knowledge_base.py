@@ -340,11 +340,17 @@ class KnowledgeBase:
         return [(i, s, "hybrid") for i, s in fused[:k]]
 
     def search(
-        self, query: str, k: int = 5, *, mode: Mode = "hybrid", where: Where | None = None
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        mode: Mode = "hybrid",
+        where: Where | None = None,
+        weights: tuple[float, float] = (1.0, 1.0),
     ) -> list[Hit]:
-        """Retrieve the ``k`` best chunks for ``query``."""
+        """Retrieve the ``k`` best chunks for ``query`` (``weights``: BM25, dense in hybrid)."""
         with self.lock:
-            ranked = self.search_ids(query, k, mode=mode, where=where)
+            ranked = self.search_ids(query, k, mode=mode, where=where, weights=weights)
             found = self.chunks([i for i, _, _ in ranked])
         # Ids the catalog does not know (a crash mid-ingest) are skipped, not errors.
         return [Hit(found[i], s, r) for i, s, r in ranked if i in found]

@@ -45,7 +45,7 @@ class Answer:
 class RagPipeline:
     """Configurable retrieval-augmented answering over one knowledge base.
 
-    ``rewrite``: ask the model for ``n_queries`` rewrites and fuse their results (RAG-Fusion);
+    ``weights``: (BM25, dense) weights of the hybrid fusion; ``rewrite``: ask the model for ``n_queries`` rewrites and fuse their results (RAG-Fusion);
     ``reranker``: rerank the fused top ``rerank_top`` hits; ``route_first``: let the model
     decide whether the question needs the knowledge base at all.
     """
@@ -54,6 +54,7 @@ class RagPipeline:
     model: Model
     k: int = 4
     mode: Mode = "hybrid"
+    weights: tuple[float, float] = (1.0, 1.0)
     rewrite: bool = False
     n_queries: int = 3
     reranker: Reranker | None = None
@@ -68,7 +69,9 @@ class RagPipeline:
         queries = rewrite_queries(self.model, question, self.n_queries) if self.rewrite else [question]
         pool = max(self.k, self.rerank_top if self.reranker else self.k)
         with self.kb.lock:
-            per_query = [self.kb.search_ids(q, pool, mode=self.mode, where=where) for q in queries]
+            per_query = [
+                self.kb.search_ids(q, pool, mode=self.mode, where=where, weights=self.weights) for q in queries
+            ]
         if len(per_query) == 1:
             ranked = [(i, s) for i, s, _ in per_query[0]]
         else:
