@@ -155,3 +155,29 @@ def test_pure_schema_echo_without_values_is_reasked(tools):
     raw = call("recommend_products", type="object", properties={"category": {"type": "string"}})
     d = Agent(FakeModel([raw], default=call("recommend_products", category="手机")), tools).decide(Q)
     assert d.repairs == ["reask"] and d.calls[0].arguments == {"category": "手机"}
+
+
+def test_benchmark_type_names_become_standard_json_schema():
+    import pytest
+
+    from kapibara.tools import Tool, ToolSet
+
+    bfcl = Tool(
+        name="calc",
+        description="BFCL-style types",
+        parameters={
+            "type": "dict",
+            "properties": {
+                "x": {"type": "float"},
+                "pair": {"type": "tuple", "items": {"type": "integer"}},
+                "opts": {"type": "dict", "properties": {"y": {"type": "any"}}},
+            },
+            "required": ["x"],
+        },
+    )
+    schema = tool_json_schema(ToolSet([bfcl]), allow_answer=False)
+    props = schema["anyOf"][0]["properties"]["arguments"]["properties"]
+    assert props["x"]["type"] == "number" and props["pair"]["type"] == "array"
+    assert props["opts"]["type"] == "object" and "type" not in props["opts"]["properties"]["y"]
+    llama_cpp = pytest.importorskip("llama_cpp")
+    llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)

@@ -148,6 +148,34 @@ def validate_calls(calls: list[ToolCall], tools: Any) -> str | None:
 # -- constrained regeneration --------------------------------------------------------
 
 
+_TYPE_ALIASES = {"dict": "object", "float": "number", "tuple": "array", "int": "integer", "bool": "boolean", "str": "string"}
+
+
+def standard_schema(schema: Any) -> Any:
+    """A copy of a parameters schema in standard JSON-schema types.
+
+    Tool sets from benchmarks (BFCL) write ``dict``, ``float``, ``tuple`` and ``any``;
+    grammar compilers accept only the standard names.
+    """
+    if isinstance(schema, list):
+        return [standard_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: standard_schema(v) for k, v in schema.items() if k != "properties"}
+    if isinstance(schema.get("properties"), dict):
+        out["properties"] = {k: standard_schema(v) for k, v in schema["properties"].items()}
+    typ = schema.get("type")
+    if typ == "any":
+        out.pop("type")
+    elif isinstance(typ, str):
+        out["type"] = _TYPE_ALIASES.get(typ, typ)
+    elif isinstance(typ, list):
+        out["type"] = [_TYPE_ALIASES.get(t, t) for t in typ if t != "any"] or None
+        if out["type"] is None:
+            out.pop("type")
+    return out
+
+
 def tool_json_schema(tools: Any, allow_answer: bool = True) -> dict[str, Any]:
     """A JSON schema admitting one call of a registered tool, or ``{"answer": "..."}``.
 
@@ -157,7 +185,7 @@ def tool_json_schema(tools: Any, allow_answer: bool = True) -> dict[str, Any]:
     options: list[dict[str, Any]] = []
     for spec in tools.specs():
         fn = spec["function"]
-        params = dict(fn.get("parameters") or {"type": "object", "properties": {}})
+        params = standard_schema(dict(fn.get("parameters") or {"type": "object", "properties": {}}))
         params.setdefault("type", "object")
         params["additionalProperties"] = False
         options.append(
