@@ -55,3 +55,18 @@ def test_decide_reports_timings_and_usage(tools):
     d = Agent(FakeModel([call("view_cart")]), tools).decide([{"role": "user", "content": "购物车"}])
     assert d.decision_s > 0 and d.ttft_s > 0 and d.usage.completion_tokens > 0
     assert d.raw.startswith("<tool_call>")
+
+
+def test_decide_returns_its_trace_records(tools):
+    model = FakeModel(['<tool_call>{"name": "view_cart", "arguments": {"x": </tool_call>', call("view_cart")])
+    d = Agent(model, tools).decide([{"role": "user", "content": "购物车"}])
+    assert [r["type"] for r in d.trace] == ["model_call", "model_call", "decision"]
+    assert [r["rung"] for r in d.trace[:2]] == [None, "reask"]
+    assert d.trace[0]["raw"].startswith("<tool_call>") and d.trace[-1]["repairs"] == ["reask"]
+
+
+def test_constrained_answer_is_stored_as_plain_text(tools, store):
+    model = FakeModel(['{"answer": "你好！"}'])
+    r = Agent(model, tools, constrained=True, store=store).run("你好", session_id="c")
+    assert r.answer == "你好！"
+    assert store.messages("c")[-1] == {"role": "assistant", "content": "你好！"}

@@ -66,6 +66,8 @@ class Decision:
     thought: str = ""
     message: Message | None = None
     """The assistant message to append to the conversation (protocol format)."""
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    """This decision's trace records (its model calls, then the ``decision`` record)."""
 
 
 @dataclass
@@ -205,6 +207,7 @@ class Agent:
                 next(gen)
             except StopIteration as stop:
                 decision: Decision = stop.value
+                decision.trace = list(trace.records)
                 return decision
 
     def _decide(self, messages: list[Message], step: int, trace: Trace) -> Gen:
@@ -214,6 +217,7 @@ class Agent:
         constraint = tool_constraint(self.model, self.tools) if self.constrained else None
         completion = yield from self._call(messages, constraint, step, 0, None, trace, usages)
         action, error = self._check(completion, constraint, repairs)
+        last_constraint = constraint
         if error and self.repair:
             repairs.append("reask")
             reask = [
@@ -228,6 +232,7 @@ class Agent:
                 repairs.append("constrained")
                 completion = yield from self._call(messages, regen, step, 2, "constrained", trace, usages)
                 action, error = self._check(completion, regen, repairs)
+                last_constraint = regen
         d = Decision(
             calls=action.calls,
             text=action.text,
@@ -242,7 +247,10 @@ class Agent:
         )
         for i, call in enumerate(d.calls):
             call.id = call.id or f"call_{step}_{i}"
-        d.message = self.protocol.assistant_message(completion, action)
+        if last_constraint is not None and not action.calls and not error:
+            d.message = self._final_message(action.text)  # the answer, not its JSON wrapper
+        else:
+            d.message = self.protocol.assistant_message(completion, action)
         trace.add("decision", step=step, calls=[call_dict(c) for c in d.calls], text=d.text,
                   thought=d.thought, raw=d.raw, repairs=repairs, malformed=d.malformed, error=error,
                   decision_s=d.decision_s, ttft_s=d.ttft_s, usage=d.usage)
