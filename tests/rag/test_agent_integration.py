@@ -5,18 +5,15 @@ import pytest
 
 from kapibara.models.fake import FakeModel
 from kapibara.rag.knowledge_base import KnowledgeBase
-from kapibara.rag.knowledge_tool import knowledge_tool
-from kapibara.tools import ToolSet
 
 
 @pytest.fixture
 def policy_tools(tmp_path, hash_embedder):
-    from kapibara.demo import demo_toolset
-    from kapibara.demo.kb import policy_docs_path
+    from kapibara.demo.kb import assistant_toolset, policy_docs_path
 
     kb = KnowledgeBase(tmp_path / "kb", embedder=hash_embedder)
     kb.ingest(policy_docs_path(), pattern="*.md")
-    return ToolSet([*demo_toolset(), knowledge_tool(kb, k=3)])
+    return assistant_toolset(kb)
 
 
 def test_policy_question_goes_through_search_knowledge(policy_tools):
