@@ -181,3 +181,32 @@ def test_benchmark_type_names_become_standard_json_schema():
     assert props["opts"]["type"] == "object" and "type" not in props["opts"]["properties"]["y"]
     llama_cpp = pytest.importorskip("llama_cpp")
     llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+
+
+def test_several_tools_named_the_arguments_decide(tools):
+    # Real 0.5B output (ReAct, grocery demo): it copied the format line into Action and
+    # echoed the parameters schema with the right values filled in.
+    raw = (
+        "Thought: 我需要查询拍照好的手机，有推荐吗？\n"
+        "Action: 要执行的动作，必须是 [recommend_products, get_product_info, get_promotions, "
+        "recommend_recipes, add_to_cart, view_cart, get_weather] 之一\n"
+        'Action Input: {"type": "object", "properties": {"category": "手机", "scenario": "拍照", '
+        '"max_price": 1000, "limit": 3}, "required": ["category"]}'
+    )
+    model = FakeModel([raw])
+    d = Agent(model, tools, protocol="react").decide(Q)
+    assert d.calls[0].name == "recommend_products"
+    assert d.calls[0].arguments == {"category": "手机", "scenario": "拍照", "max_price": 1000, "limit": 3}
+    assert d.repairs == ["lenient_parse", "fuzzy_name"] and len(model.calls) == 1
+
+
+def test_arguments_that_fit_two_named_tools_are_not_guessed(tools):
+    # Both add_to_cart and get_promotions accept just a product_name: ambiguous, so re-ask.
+    raw = 'Action: get_promotions or add_to_cart\nAction Input: {"product_name": "车厘子"}'
+    retry = "Action: view_cart\nAction Input: {}"
+    d = Agent(FakeModel([raw], default=retry), tools, protocol="react").decide(Q)
+    assert d.repairs == ["reask"] and d.calls[0].name == "view_cart"
+    # get_product_info also needs 'properties', so here only get_promotions fits.
+    raw = 'Action: get_promotions or get_product_info\nAction Input: {"product_name": "车厘子"}'
+    d = Agent(FakeModel([raw]), tools, protocol="react").decide(Q)
+    assert d.repairs == ["fuzzy_name"] and d.calls[0].name == "get_promotions"

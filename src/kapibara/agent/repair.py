@@ -4,8 +4,9 @@ The rungs, in the order ``Agent.decide`` climbs them (each recorded when it fire
 
 ``lenient_parse``  JSON5, trailing commas, code fences, bare JSON, the call in prose
                    (done by the parsers in ``parsing.py``; they flag it ``lenient``)
-``fuzzy_name``     a misspelled tool or parameter name matched to a registered one, or a
-                   tool name written inside prose on the Action line
+``fuzzy_name``     a misspelled tool or parameter name matched to a registered one, a
+                   tool name written inside prose on the Action line, or, when the line
+                   names several tools, the one whose parameters fit the arguments
                    (``fuzzy_fix``), only when the match is unambiguous
 ``reask``          one re-ask quoting the parse or validation error (``validate_calls``
                    finds it; the message comes from the ``reask_error`` template)
@@ -66,6 +67,31 @@ def named_in(text: str, choices: list[str]) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def named_by_arguments(text: str, arguments: dict[str, Any], tools: Any) -> str | None:
+    """Among several tools named in ``text``, the one whose parameters fit ``arguments``.
+
+    Small models copy the format line ("Action: one of [a, b, c]") and still give the
+    right arguments; the argument names then say which tool was meant. None unless
+    exactly one named tool accepts every argument and gets all its required ones.
+    """
+    mentioned = [n for n in tools.names if n in text]
+    if len(mentioned) < 2:
+        return None
+    keys = set(arguments)
+    props = arguments.get("properties")
+    if isinstance(props, dict) and keys <= _SCHEMA_KEYS:  # schema echo: its values count
+        keys = set(props)
+    if not keys:
+        return None
+    fits = []
+    for name in mentioned:
+        schema = tools.get(name).parameters or {}
+        params = set(schema.get("properties", {}))
+        if keys <= params and set(schema.get("required", [])) <= keys:
+            fits.append(name)
+    return fits[0] if len(fits) == 1 else None
+
+
 def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[str]]:
     """Correct misspelled tool and parameter names. Returns (calls, what was changed)."""
     names = list(tools.names)
@@ -74,7 +100,11 @@ def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[s
     for call in calls:
         name = call.name
         if tools.get(name) is None:
-            match = best_match(name, names) or named_in(name, names)
+            match = (
+                best_match(name, names)
+                or named_in(name, names)
+                or named_by_arguments(name, call.arguments, tools)
+            )
             if match:
                 changes.append(f"tool {name!r} -> {match!r}")
                 name = match
