@@ -218,14 +218,19 @@ def rerank_subset(
     rr = LLMReranker(model, max_chars=400)
     # Grades are cached per (model, query, passage) so a rerun of the script is cheap.
     cache_path = work / "rerank_cache.json"
-    grades: dict[str, float] = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    grades: dict[str, Any] = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    # Seconds each query's grading took when it was computed (cached grades cost nothing now).
+    timings: dict[str, float] = grades.setdefault("__seconds__", {})
     score = rr.score
 
     def cached_score(query: str, passages: list[str]) -> list[float]:
         keys = [f"{model_spec}\x00{query}\x00{p}" for p in passages]
         todo = [p for p, k in zip(passages, keys, strict=True) if k not in grades]
+        t0 = time.perf_counter()
         for p, g in zip(todo, score(query, todo) if todo else [], strict=True):
             grades[f"{model_spec}\x00{query}\x00{p}"] = g
+        if todo:
+            timings[f"{model_spec}\x00{query}"] = time.perf_counter() - t0
         tmp = cache_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(grades, ensure_ascii=False))
         os.replace(tmp, cache_path)
@@ -238,16 +243,18 @@ def rerank_subset(
         ranked = kb.search_ids(q, 10, mode="hybrid")
         found = kb.chunks([i for i, _, _ in ranked])
         hits = [Hit(found[i], s) for i, s, _ in ranked if i in found]
-        t = time.perf_counter()
         new = rerank(q, hits, rr)
-        lat.append(time.perf_counter() - t)
-        base.append([h.chunk.source for h in hits])
-        reranked.append([h.chunk.source for h in new])
+        if f"{model_spec}\x00{q}" in timings:
+            lat.append(timings[f"{model_spec}\x00{q}"])
+        # A paragraph can have several chunks; each document counts once, at its best rank.
+        base.append(list(dict.fromkeys(h.chunk.source for h in hits)))
+        reranked.append(list(dict.fromkeys(h.chunk.source for h in new)))
     rel = [r for _, r in sub]
     res = {
         "hybrid_same_subset": metrics(base, rel),
         "hybrid+rerank": metrics(reranked, rel),
-        "rerank_s_per_query_p50": statistics.median(lat),
+        "rerank_s_per_query_p50": statistics.median(lat) if lat else None,
+        "rerank_timed_queries": len(lat),
         "model": model_spec,
         "unparseable_grades": rr.failures,
         "candidates_per_query": 10,
@@ -257,6 +264,15 @@ def rerank_subset(
 
 
 def scale_test(work: Path, cmrc_docs: list[Document], cmrc_queries: list[tuple[str, set[str]]], n_q: int) -> dict[str, Any]:
+    # Rebuilt from scratch on every run except for the embedding cache, so the ingest time is
+    # what the pipeline without the model costs (loading, chunking, MinHash, jieba, HNSW, SQLite);
+    # embedding_cache_misses says how many chunks had to be embedded as well.
+    import shutil
+
+    folder = work / "cmrc-10k"
+    for p in folder.iterdir() if folder.is_dir() else []:
+        if not p.name.startswith("embeddings.sqlite"):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
     kb, info = build_kb(work, "cmrc-10k", cmrc_docs, chunk_size=40, overlap=0)
     store = kb.store
     qs = random.Random(2).sample(cmrc_queries, min(n_q, len(cmrc_queries)))
@@ -356,8 +372,14 @@ def write_markdown(res: dict[str, Any]) -> str:
             lines += [
                 "",
                 f"Rerank subset ({a['n_queries']} random queries, top {rr['candidates_per_query']} hybrid candidates, "
-                f"{rr['model']} pointwise grading, {rr['rerank_s_per_query_p50']:.1f} s/query median, "
-                f"{rr['unparseable_grades']} unparseable grades):",
+                f"{rr['model']} pointwise grading, "
+                + (
+                    f"{rr['rerank_s_per_query_p50']:.0f} s/query median over {rr['rerank_timed_queries']} timed queries "
+                    "(measured when the grades were computed; they are cached), "
+                    if rr["rerank_s_per_query_p50"] is not None
+                    else "grading time not recorded, "
+                )
+                + f"{rr['unparseable_grades']} unparseable grades):",
                 "",
                 "| retriever | recall@5 | nDCG@10 | MRR@10 |",
                 "|---|---|---|---|",
@@ -391,9 +413,11 @@ def write_markdown(res: dict[str, Any]) -> str:
         "",
         f"* Embedding (uncached sample of {ing['embed']['texts']} CMRC paragraphs): "
         f"{ing['embed']['texts_per_s']:.1f} texts/s, {ing['embed']['chars_per_s']:.0f} chars/s. This dominates a cold ingest.",
-        f"* 10k-chunk KB ingest with embeddings cached: {s['kb']['ingest_s']:.1f} s for {s['kb']['chunks']} chunks "
-        f"({s['kb']['chunks'] / max(s['kb']['ingest_s'], 1e-9):.0f} chunks/s: chunking, MinHash dedup, jieba, HNSW insert, SQLite)"
-        + ("" if s["kb"]["ingest_was_cached"] else " (this run computed embeddings too)"),
+        f"* 10k-chunk KB ingest from scratch, {s['kb']['embedding_cache_misses']} of {s['kb']['chunks']} chunks "
+        f"needing the model (the rest in the embedding cache): {s['kb']['ingest_s']:.1f} s = "
+        f"{s['kb']['chunks'] / max(s['kb']['ingest_s'], 1e-9):.0f} chunks/s "
+        "(loading, chunking, MinHash dedup, jieba, HNSW insert, SQLite); "
+        f"{s['kb']['near_duplicates_dropped']} near-duplicate chunks dropped.",
         f"* Index size on disk (catalog + HNSW + vector SQLite, cache excluded): 10k-chunk KB "
         f"{s['kb']['index_bytes_on_disk'] / 1e6:.1f} MB; CMRC {res['cmrc2018']['kb']['index_bytes_on_disk'] / 1e6:.1f} MB; "
         f"SciFact {res['scifact']['kb']['index_bytes_on_disk'] / 1e6:.1f} MB.",
@@ -460,8 +484,11 @@ def write_results(res: dict[str, Any]) -> str:
     res["targets"] = [
         {
             "target": "CMRC hybrid recall@10 >= best single + 5 pts",
-            "measured": f"hybrid {c['hybrid']['recall@10']:.3f} vs best single {best_single:.3f} (+{gain:.1f} pts)",
-            "gap": "met" if gain >= 5 else f"{5 - gain:.1f} pts short",
+            "measured": f"hybrid {c['hybrid']['recall@10']:.3f} vs best single (BM25) {best_single:.3f} ({gain:+.1f} pts)",
+            "gap": "met"
+            if gain >= 5
+            else f"{5 - gain:.1f} pts short; unreachable here: BM25 alone is at {best_single:.3f}, "
+            f"so the most any fusion can add is {(1 - best_single) * 100:.1f} pts",
         },
         {
             "target": f"search p95 <= 50 ms over {s['kb']['chunks']} chunks",
