@@ -80,9 +80,9 @@ def test_rung_d_constrained_regeneration(tools):
     constraint = model.calls[2].constraint
     assert constraint is not None and constraint.json_schema is not None
     options = constraint.json_schema["anyOf"]
-    # The model tried to call a tool: the regeneration admits only calls, no answer.
-    assert [o["properties"]["name"]["const"] for o in options] == tools.names
-    assert "answer" not in model.calls[2].messages[-1]["content"]
+    assert [o["properties"]["name"]["const"] for o in options[:-1]] == tools.names
+    assert options[-1]["required"] == ["answer"]  # never forced to act
+    assert "answer" in model.calls[2].messages[-1]["content"]
 
 
 def test_ladder_exhausted_reports_malformed_with_the_error(tools):

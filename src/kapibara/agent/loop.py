@@ -227,7 +227,9 @@ class Agent:
             ]
             completion = yield from self._call(messages + reask, constraint, step, 1, "reask", trace, usages)
             action, error = self._check(completion, constraint, repairs)
-            regen = None if constraint else tool_constraint(self.model, self.tools, allow_answer=False)
+            # The answer stays admitted: forcing a call would make a model that was dumping
+            # every tool act (measured: it added an unasked-for phone to the cart).
+            regen = None if constraint else tool_constraint(self.model, self.tools)
             if error and regen is not None:
                 repairs.append("constrained")
                 completion = yield from self._call(messages, regen, step, 2, "constrained", trace, usages)
@@ -287,7 +289,10 @@ class Agent:
         """One streamed model call; yields token events, records a ``model_call`` trace."""
         req = self.protocol.prepare(messages, self.tools, self.language)
         if constraint is not None:
-            allow_answer = rung != "constrained"  # the repair rung admits only calls
+            allow_answer = constraint.grammar is None or "| answer" in constraint.grammar
+            if constraint.json_schema is not None:
+                allow_answer = any("answer" in o.get("properties", {})
+                                   for o in constraint.json_schema.get("anyOf", []))
             req.messages = req.messages + [{"role": "user", "content": render_template(
                 "agent_constrained_format", self.language, tool_names=", ".join(self.tools.names),
                 allow_answer=allow_answer)}]

@@ -209,8 +209,8 @@ def standard_schema(schema: Any) -> Any:
 def tool_json_schema(tools: Any, allow_answer: bool = True) -> dict[str, Any]:
     """A JSON schema admitting one call of a registered tool, or ``{"answer": "..."}``.
 
-    ``allow_answer=False`` leaves only the calls: the repair rung uses that, since it is
-    reached only when the model tried to call a tool and got the call wrong.
+    ``allow_answer=False`` leaves only the calls (for callers that must get a call; the
+    agent keeps the answer admitted so a confused model is never forced to act).
     """
     options: list[dict[str, Any]] = []
     for spec in tools.specs():
