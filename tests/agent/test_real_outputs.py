@@ -2,7 +2,8 @@
 
 ``fixtures/malformed_outputs.jsonl`` holds what Qwen2.5-Coder-0.5B (Q4_K_M) wrote for
 tricky grocery prompts in both protocols (collected by ``fixtures/collect_malformed.py``,
-greedy decoding). Each is replayed through FakeModel, so these tests are fast and exact.
+greedy decoding; rows with a ``source`` come from the traces of real ``kapibara run``
+sessions on the demo). Each is replayed through FakeModel, so these tests are fast and exact.
 """
 
 from __future__ import annotations
