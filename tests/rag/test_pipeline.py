@@ -154,3 +154,13 @@ def test_injection_filter_leaves_the_demo_policies_intact():
 
     for path in policy_docs_path().glob("*.md"):
         assert strip_injections(path.read_text(encoding="utf-8"))[1] == 0, path.name
+
+
+def test_answer_without_markers_gets_citations_by_word_overlap(kb):
+    ans = RagPipeline(kb, FakeModel(default="会员月卡十五元，年卡一百四十八元。"), k=3, mode="bm25").answer("会员卡多少钱")
+    assert ans.attributed and ans.text.endswith("[1]")
+    assert ans.cited[0].source == "member.md"
+    unrelated = RagPipeline(kb, FakeModel(default="资料中没有找到相关信息。"), k=3, mode="bm25").answer("会员卡多少钱")
+    assert not unrelated.attributed and unrelated.cited == []
+    raw = RagPipeline(kb, FakeModel(default="会员月卡十五元。"), k=3, mode="bm25", attribute=False).answer("会员卡")
+    assert raw.text == "会员月卡十五元。" and not raw.attributed

@@ -130,7 +130,9 @@ def ask_cmd(
     console.print(ans.text, highlight=False)
     shown = ans.cited or ans.context.citations
     if shown:
-        console.print("\n[bold]Sources[/]" + ("" if ans.cited else " (retrieved; the answer cited none)"))
+        note = " (retrieved; the answer cited none)" if not ans.cited else ""
+        note = " (markers added by word overlap; the model gave none)" if ans.attributed else note
+        console.print("\n[bold]Sources[/]" + note)
     for c in shown:
         where = f" > {c.heading}" if c.heading else ""
         console.print(f"  [{c.number}] {c.source}{where} (chars {c.start}-{c.end})", highlight=False)

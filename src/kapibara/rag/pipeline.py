@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kapibara.models.base import Model, Sampling
-from kapibara.rag.context import Citation, Context, build_context, cited_numbers
+from kapibara.rag.context import Citation, Context, attribute, build_context, cited_numbers
 from kapibara.rag.fusion import rrf
 from kapibara.rag.knowledge_base import KnowledgeBase, Mode
 from kapibara.rag.prompting import detect_language, render_messages
@@ -34,6 +34,8 @@ class Answer:
     queries: list[str]
     route: Route | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    attributed: bool = False
+    """True when the model gave no [n] markers and they were added by word overlap."""
 
     @property
     def cited(self) -> list[Citation]:
@@ -47,7 +49,8 @@ class RagPipeline:
 
     ``weights``: (BM25, dense) weights of the hybrid fusion; ``rewrite``: ask the model for ``n_queries`` rewrites and fuse their results (RAG-Fusion);
     ``reranker``: rerank the fused top ``rerank_top`` hits; ``route_first``: let the model
-    decide whether the question needs the knowledge base at all.
+    decide whether the question needs the knowledge base at all; ``attribute``: when the
+    model cites nothing, add [n] markers for the sources its answer overlaps most.
     """
 
     kb: KnowledgeBase
@@ -63,6 +66,7 @@ class RagPipeline:
     route_first: bool = False
     kb_description: str = "the user's documents"
     max_tokens: int = 256
+    attribute: bool = True
 
     def retrieve(self, question: str, *, where: Where | None = None) -> tuple[list[Hit], list[str]]:
         """Hits for the question (after expansion, fusion and reranking) and the queries used."""
@@ -105,7 +109,14 @@ class RagPipeline:
         t = time.perf_counter()
         text = self.model.chat(msgs, max_tokens=self.max_tokens, sampling=Sampling(temperature=0.0)).content
         timings["generate_s"] = time.perf_counter() - t
-        return Answer(text.strip(), ctx, hits, queries, r, timings)
+        text = text.strip()
+        attributed = False
+        if self.attribute and hits and not cited_numbers(text, ctx):
+            nums = attribute(text, ctx, {h.chunk.id: h.chunk.text for h in hits})
+            if nums:
+                text = f"{text} " + "".join(f"[{n}]" for n in nums)
+                attributed = True
+        return Answer(text, ctx, hits, queries, r, timings, attributed)
 
 
 def answer_messages(question: str, context: Context, language: str = "zh") -> list[dict[str, Any]]:
