@@ -196,8 +196,9 @@ def test_several_tools_named_the_arguments_decide(tools):
     model = FakeModel([raw])
     d = Agent(model, tools, protocol="react").decide(Q)
     assert d.calls[0].name == "recommend_products"
-    assert d.calls[0].arguments == {"category": "手机", "scenario": "拍照", "max_price": 1000, "limit": 3}
-    assert d.repairs == ["lenient_parse", "fuzzy_name"] and len(model.calls) == 1
+    # The invented budget (the question names no price) is dropped.
+    assert d.calls[0].arguments == {"category": "手机", "scenario": "拍照", "limit": 3}
+    assert d.repairs == ["lenient_parse", "fuzzy_name", "drop_ungrounded"] and len(model.calls) == 1
 
 
 def test_arguments_that_fit_two_named_tools_are_not_guessed(tools):

@@ -26,8 +26,10 @@ def test_documented_templates_exist_in_both_languages():
 def test_zh_and_en_differ_where_wording_matters():
     assert "一步一步" in load_template("thinking_cot", "zh")
     assert "step by step" in load_template("thinking_cot", "en")
-    assert "Final Answer" in render_template("answer_from_observations", "en")
-    assert "Observation" in render_template("answer_from_observations", "zh")
+    en = render_template("answer_from_observations", "en", question="Q?", observations="[f] 1")
+    zh = render_template("answer_from_observations", "zh", question="问？", observations="[f] 1")
+    assert "using only the tool results" in en and "Q?" in en and "[f] 1" in en
+    assert "只根据工具查询结果" in zh and "问？" in zh
 
 
 def test_reask_quotes_the_error_and_optional_tool_names():

@@ -20,6 +20,7 @@ from kapibara.agent.parsing import parse_react, parse_tool_calls
 from kapibara.agent.protocols import OBSERVATION, Action, get_protocol
 from kapibara.agent.repair import (
     RUNGS,
+    drop_ungrounded,
     fuzzy_fix,
     parse_constrained,
     tool_constraint,
@@ -99,7 +100,9 @@ class Agent:
     ``constrained=True`` decodes every decision under a JSON schema / grammar admitting
     only the registered tools. ``repair=False`` turns the repair ladder off (strict
     parsing, no fuzzy names, no re-ask), for measuring what it buys. With a ``store``,
-    runs with a ``session_id`` resume the conversation and the tool state.
+    runs with a ``session_id`` resume the conversation and the tool state. With a
+    ``memory`` (``kapibara.memory.longterm.LongTermMemory``), runs with a ``user_id``
+    recall the user's relevant facts before the question and remember new ones.
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class Agent:
         max_tokens: int = 512,
         sampling: Sampling | None = None,
         language: str | None = None,
+        memory: Any = None,
     ) -> None:
         if max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {max_steps}")
@@ -137,6 +141,7 @@ class Agent:
         self.max_tokens = max_tokens
         self.sampling = sampling or Sampling()
         self.language = language or getattr(prompt, "language", None) or "zh"
+        self.memory = memory  # a LongTermMemory: facts a user stated, recalled across sessions
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -145,6 +150,12 @@ class Agent:
         s = self._open(session_id, user_id, question)
         turn: list[Message] = [{"role": "user", "content": question}]
         self._save(s, turn)
+        if self.memory is not None and user_id:
+            recalled = self.memory.recall_message(user_id, question, language=self.language)
+            self.memory.observe(user_id, question, source=s.id)
+            if recalled is not None:  # context for this turn only; the store keeps the question
+                turn = [recalled, *turn]
+                s.trace.add("memory_recall", message=recalled)
         calls: list[ToolCall] = []
         results: list[ToolResult] = []
         seen: set[str] = set()
@@ -176,7 +187,7 @@ class Agent:
             if reason == "repeated_call":
                 break
         if answer is None:  # budget spent or a call repeated: answer from what was observed
-            answer = yield from self._answer_from_observations(s, turn, step)
+            answer = yield from self._answer_from_observations(s, question, results, step)
             final = self._final_message(answer)
             self._save(s, [final])
         s.trace.add("run_end", answer=answer, steps=step, stop_reason=reason,
@@ -215,8 +226,9 @@ class Agent:
         repairs: list[str] = []
         usages: list[Usage] = []
         constraint = tool_constraint(self.model, self.tools) if self.constrained else None
+        said = _user_text(messages)
         completion = yield from self._call(messages, constraint, step, 0, None, trace, usages)
-        action, error = self._check(completion, constraint, repairs)
+        action, error = self._check(completion, constraint, repairs, said)
         last_constraint = constraint
         if error and self.repair:
             repairs.append("reask")
@@ -226,14 +238,14 @@ class Agent:
                     "reask_error", self.language, error=error, tool_names=", ".join(self.tools.names))},
             ]
             completion = yield from self._call(messages + reask, constraint, step, 1, "reask", trace, usages)
-            action, error = self._check(completion, constraint, repairs)
+            action, error = self._check(completion, constraint, repairs, said)
             # The answer stays admitted: forcing a call would make a model that was dumping
             # every tool act (measured: it added an unasked-for phone to the cart).
             regen = None if constraint else tool_constraint(self.model, self.tools)
             if error and regen is not None:
                 repairs.append("constrained")
                 completion = yield from self._call(messages, regen, step, 2, "constrained", trace, usages)
-                action, error = self._check(completion, regen, repairs)
+                action, error = self._check(completion, regen, repairs, said)
                 last_constraint = regen
         d = Decision(
             calls=action.calls,
@@ -258,7 +270,8 @@ class Agent:
                   decision_s=d.decision_s, ttft_s=d.ttft_s, usage=d.usage)
         return d
 
-    def _check(self, completion: Completion, constraint: Constraint | None, repairs: list[str]) -> tuple[Action, str | None]:
+    def _check(self, completion: Completion, constraint: Constraint | None, repairs: list[str],
+               said: str) -> tuple[Action, str | None]:
         """Interpret one output and climb the non-model rungs. Returns (action, error)."""
         if constraint is not None:
             out = parse_constrained(completion.text)
@@ -282,6 +295,9 @@ class Agent:
             action.calls, echoed = unwrap_schema_echo(action.calls, self.tools)
             if echoed:
                 _once(repairs, "lenient_parse")
+            action.calls, dropped = drop_ungrounded(action.calls, self.tools, said)
+            if dropped:
+                _once(repairs, "drop_ungrounded")
         return action, validate_calls(action.calls, self.tools)
 
     def _call(self, messages: list[Message], constraint: Constraint | None, step: int, attempt: int,
@@ -361,18 +377,30 @@ class Agent:
         names = ", ".join(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})" for c in repeated)
         return results, names
 
-    def _answer_from_observations(self, s: _Session, turn: list[Message], step: int) -> Gen:
-        """Answer from the observations so far, thinking step by step; no tools offered."""
-        ask = render_template("answer_from_observations", self.language)
-        req = self.protocol.prepare(self._context(s.history, turn + [{"role": "user", "content": ask}]),
-                                    self.tools, self.language)
-        completion, ttft = yield from self._generate(req.messages, None, None, req.stop, step)
+    def _answer_from_observations(self, s: _Session, question: str, results: list[ToolResult],
+                                  step: int) -> Gen:
+        """Answer from the observations so far; no tools offered.
+
+        The question and the observations go into one plain user message: small models
+        (measured on the bundled 0.5B) keep calling tools, or refuse, when asked to
+        answer inside the tool-calling conversation, but summarise a block of text well.
+        """
+        observations = "\n".join(f"[{r.call.name}] {r.output}" for r in results)
+        role = self.prompt.role if self.prompt is not None else render_template(
+            "agent_default_system", self.language)
+        messages: list[Message] = [
+            {"role": "system", "content": role},
+            {"role": "user", "content": render_template(
+                "answer_from_observations", self.language, question=question,
+                observations=observations or "-")},
+        ]
+        completion, ttft = yield from self._generate(messages, None, None, None, step)
         parsed = parse_react(completion.text)
         answer = parsed.answer if parsed.answer is not None else parse_tool_calls(completion.text).content
         if parsed.thought:
             yield AgentEvent("thought", parsed.thought, step)
         s.trace.add("model_call", step=step, attempt=0, rung="answer_from_observations",
-                    protocol=self.protocol.name, messages=req.messages, tools=None, stop=req.stop,
+                    protocol=self.protocol.name, messages=messages, tools=None, stop=None,
                     constraint=None, sampling=self.sampling, max_tokens=self.max_tokens,
                     raw=completion.text, content=completion.content, tool_calls=[], parse_error=None,
                     finish_reason=completion.finish_reason, usage=completion.usage,
@@ -463,3 +491,8 @@ def _error_counts(results: list[ToolResult]) -> dict[str, int]:
         if kind:
             counts[kind] = counts.get(kind, 0) + 1
     return counts
+
+
+def _user_text(messages: list[Message]) -> str:
+    """What the user said in the conversation (the evidence an argument value needs)."""
+    return "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "user")

@@ -10,6 +10,8 @@ The rungs, in the order ``Agent.decide`` climbs them (each recorded when it fire
                    (``fuzzy_fix``), only when the match is unambiguous
 ``reask``          one re-ask quoting the parse or validation error (``validate_calls``
                    finds it; the message comes from the ``reask_error`` template)
+``drop_ungrounded`` an optional numeric argument whose value appears nowhere in the user's
+                   words (a budget the model invented) is dropped (``drop_ungrounded``)
 ``constrained``    regeneration with a JSON schema or GBNF grammar that admits only the
                    registered tools and their parameters, or an answer (``tool_constraint``)
 
@@ -19,6 +21,7 @@ Each function here is pure and testable alone; the loop decides when to call the
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +30,7 @@ from rapidfuzz import fuzz, process
 from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
 
-RUNGS = ("lenient_parse", "fuzzy_name", "reask", "constrained")
+RUNGS = ("lenient_parse", "fuzzy_name", "drop_ungrounded", "reask", "constrained")
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
 FUZZY_MARGIN = 8.0
@@ -120,6 +123,67 @@ def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[s
             args[key] = value
         fixed.append(ToolCall(name=name, arguments=args, id=call.id))
     return fixed, changes
+
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
+_SUFFIX = {"k": 1000, "K": 1000, "千": 1000, "w": 10_000, "W": 10_000, "万": 10_000}
+_NUM_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKwW千万](?![a-zA-Z]))?")
+_CN_RE = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
+
+
+def _cn_number(text: str) -> float:
+    """Value of a Chinese numeral such as 一千二百 (1200) or 十二 (12)."""
+    total, section, digit = 0, 0, 0
+    for ch in text:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        elif ch == "万":
+            total += (section + digit) * 10_000
+            section, digit = 0, 0
+        else:
+            section += (digit or 1) * _CN_UNITS[ch]
+            digit = 0
+    return float(total + section + digit)
+
+
+def numbers_in(text: str) -> set[float]:
+    """Every number written in ``text``: digits (with k/千/万 suffixes) and Chinese numerals."""
+    found: set[float] = set()
+    for m in _NUM_RE.finditer(text):
+        value = float(m.group(1))
+        found.add(value)
+        if m.group(2):
+            found.add(value * _SUFFIX[m.group(2)])
+    for m in _CN_RE.finditer(text):
+        found.add(_cn_number(m.group(0)))
+    return found
+
+
+def drop_ungrounded(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list[ToolCall], list[str]]:
+    """Drop optional numeric arguments that the user never said (and that are not the
+    parameter's default). Small models invent budgets and counts; an invented
+    ``max_price`` silently filters out every right answer. Returns (calls, what was dropped).
+    """
+    said = numbers_in(user_text)
+    out: list[ToolCall] = []
+    dropped: list[str] = []
+    for call in calls:
+        tool = tools.get(call.name)
+        schema = (tool.parameters or {}) if tool is not None else {}
+        props = schema.get("properties", {})
+        required = set(schema.get("required", []))
+        args = dict(call.arguments)
+        for key, value in call.arguments.items():
+            if key in required or key not in props or isinstance(value, bool):
+                continue
+            if not isinstance(value, int | float) or value == props[key].get("default"):
+                continue
+            if float(value) not in said:
+                del args[key]
+                dropped.append(f"{call.name}: {key}={value} is not in the user's words")
+        out.append(ToolCall(name=call.name, arguments=args, id=call.id))
+    return out, dropped
 
 
 _SCHEMA_KEYS = {"type", "properties", "required", "description", "title"}
