@@ -112,7 +112,7 @@ def recommend_products(
     Args:
         category: 商品分类，例如“手机”、“水果”、“咖啡”、“牛奶”、“零食”
         scenario: 使用场景或偏好，例如“拍照”、“续航”、“送礼”、“便宜”、“早餐”；没有可不填
-        max_price: 最高价格（元），不限则不填
+        max_price: 最高价格（元）；只有用户明确说出预算时才填，否则不要填
         limit: 推荐数量，默认3
     """
     _check_limit("recommend_products", limit)
