@@ -38,6 +38,10 @@ ToolsOption = Annotated[
 PromptOption = Annotated[
     str | None, typer.Option("--prompt", help="a prompt YAML file [default: the grocery demo's prompt]")
 ]
+UserOption = Annotated[
+    str | None,
+    typer.Option("--user", "-u", help="user id: remember facts this user states and recall them in later sessions"),
+]
 DbOption = Annotated[
     str | None,
     typer.Option("--db", envvar="KAPIBARA_SESSION_DB", help="session store path or postgresql:// URL"),
@@ -72,6 +76,7 @@ def build_agent(
     db: str | None = None,
     max_steps: int = 5,
     constrained: bool = False,
+    user: str | None = None,
 ) -> Agent:
     """The agent the CLI runs: options, then settings, then the demo's defaults."""
     from kapibara.memory import open_store
@@ -101,7 +106,17 @@ def build_agent(
         max_steps=max_steps,
         constrained=constrained,
         store=open_store(db or settings.session_db),
+        memory=_user_memory() if user else None,
     )
+
+
+def _user_memory() -> Any:
+    """Long-term memory of user facts, under $KAPIBARA_HOME (needs the rag extra)."""
+    from kapibara.memory.longterm import LongTermMemory
+    from kapibara.rag.embedders import load_embedder
+    from kapibara.settings import kapibara_home
+
+    return LongTermMemory(kapibara_home() / "memory.db", embedder=load_embedder("use"))
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -151,11 +166,12 @@ def run_command(
     tools: ToolsOption = None,
     prompt: PromptOption = None,
     db: DbOption = None,
+    user: UserOption = None,
 ) -> None:
     """Answer one question with the agent (by default: the grocery demo on the bundled model)."""
-    agent = build_agent(model, protocol, tools, prompt, db, max_steps, constrained)
+    agent = build_agent(model, protocol, tools, prompt, db, max_steps, constrained, user)
     if as_json:
-        result = agent.run(question, session_id=session)
+        result = agent.run(question, session_id=session, user_id=user or "")
         payload = {
             "answer": result.answer,
             "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in result.tool_calls],
@@ -164,7 +180,7 @@ def run_command(
         typer.echo(json.dumps(payload, ensure_ascii=False))
         return
     console = Console()
-    result = render_events(agent.stream(question, session_id=session), console)
+    result = render_events(agent.stream(question, session_id=session, user_id=user or ""), console)
     console.print(Text(f"session: {result.session_id}", style="dim"))
 
 
@@ -176,11 +192,12 @@ def chat_command(
     tools: ToolsOption = None,
     prompt: PromptOption = None,
     db: DbOption = None,
+    user: UserOption = None,
 ) -> None:
     """Chat with the agent. /exit or Ctrl-D leaves; --session resumes a conversation."""
     import uuid
 
-    agent = build_agent(model, protocol, tools, prompt, db, max_steps)
+    agent = build_agent(model, protocol, tools, prompt, db, max_steps, user=user)
     session_id = session or uuid.uuid4().hex
     console = Console()
     console.print(Text(f"session {session_id} · /exit to leave", style="dim"))
@@ -196,7 +213,7 @@ def chat_command(
         if question in ("/exit", "/quit"):
             return
         try:
-            render_events(agent.stream(question, session_id=session_id), console)
+            render_events(agent.stream(question, session_id=session_id, user_id=user or ""), console)
         except KapibaraError as exc:  # e.g. the server went away: say so, keep the REPL
             console.print(f"[red]error:[/] {escape(str(exc))}")
 
