@@ -38,6 +38,12 @@ ToolsOption = Annotated[
 PromptOption = Annotated[
     str | None, typer.Option("--prompt", help="a prompt YAML file [default: the grocery demo's prompt]")
 ]
+# One tool round, then the answer from its observations: on the bundled 0.5B a second
+# decision after the observations mostly calls more tools instead of answering (measured),
+# so multi-step tasks opt in with --max-steps.
+MaxStepsOption = Annotated[
+    int, typer.Option("--max-steps", min=1, help="tool-calling steps before the answer from observations")
+]
 UserOption = Annotated[
     str | None,
     typer.Option("--user", "-u", help="user id: remember facts this user states and recall them in later sessions"),
@@ -161,7 +167,7 @@ def run_command(
     protocol: ProtocolOption = "native",
     session: SessionOption = None,
     as_json: Annotated[bool, typer.Option("--json", help='print {"answer", "tool_calls", "session_id"} as JSON')] = False,
-    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="tool-calling steps before a forced answer")] = 5,
+    max_steps: MaxStepsOption = 1,
     constrained: Annotated[bool, typer.Option("--constrained", help="decode every decision under a tool grammar")] = False,
     tools: ToolsOption = None,
     prompt: PromptOption = None,
@@ -188,7 +194,7 @@ def chat_command(
     model: ModelOption = None,
     protocol: ProtocolOption = "native",
     session: SessionOption = None,
-    max_steps: Annotated[int, typer.Option("--max-steps", min=1)] = 5,
+    max_steps: MaxStepsOption = 1,
     tools: ToolsOption = None,
     prompt: PromptOption = None,
     db: DbOption = None,
