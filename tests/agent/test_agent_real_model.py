@@ -21,3 +21,20 @@ def test_recommends_phones_with_the_demo_tools(real_model):
     assert items, result.tool_results[0].output
     # The answer names at least one of the catalog's real phones from the observation.
     assert any(item["name"] in result.answer for item in items), result.answer
+
+
+def test_cached_prefix_makes_a_new_process_skip_the_system_prompt(tmp_path):
+    """The CLI saves the agent's fixed prefix; a fresh model's first decision loads it."""
+    demo = pytest.importorskip("kapibara.demo")
+    from kapibara.models.bundled import model_path
+    from kapibara.models.llamacpp import LlamaCppModel
+
+    path = model_path("qwen2.5-coder-0.5b")
+    first = LlamaCppModel(path, n_ctx=4096, threads=1, shared=False, prefix_state_dir=tmp_path / "pc")
+    agent = Agent(first, demo.demo_toolset(), demo.demo_prompt("zh"), max_steps=1, max_tokens=8)
+    saved = agent.cache_prefix()
+    assert saved.exists() and agent.cache_prefix() == saved  # idempotent: no second file
+    fresh = LlamaCppModel(path, n_ctx=4096, threads=1, shared=False, prefix_state_dir=tmp_path / "pc")
+    d = Agent(fresh, demo.demo_toolset(), demo.demo_prompt("zh"), max_steps=1, max_tokens=8).decide(
+        [{"role": "user", "content": "你好"}])
+    assert d.usage.cached_prompt_tokens > 0.8 * d.usage.prompt_tokens

@@ -407,6 +407,18 @@ class Agent:
                     model=completion.model or getattr(self.model, "name", ""), ttft_s=ttft)
         return answer.strip() or completion.text.strip()
 
+    def cache_prefix(self) -> Any:
+        """Save the model's prefilled state for this agent's fixed prefix (system prompt,
+        few-shot examples, tools) so the first call of a later process skips that prefill.
+
+        Returns the state file, or None for models that cannot (no ``ensure_prefix``).
+        """
+        ensure = getattr(self.model, "ensure_prefix", None)
+        if ensure is None:
+            return None
+        req = self.protocol.prepare(self._system_messages(), self.tools, self.language)
+        return ensure(req.messages, req.tools)
+
     # -- prompt, context and session -----------------------------------------------------
 
     def _system_messages(self) -> list[Message]:

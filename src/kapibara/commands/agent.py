@@ -104,7 +104,7 @@ def build_agent(
         the_prompt = Prompt.builtin("grocery_assistant", language)
     else:
         the_prompt = None  # the agent's generic system message
-    return Agent(
+    agent = Agent(
         llm,
         _load_tools(tools),
         the_prompt,
@@ -114,6 +114,8 @@ def build_agent(
         store=open_store(db or settings.session_db),
         memory=_user_memory() if user else None,
     )
+    agent.cache_prefix()  # later processes skip prefilling the system prompt and tools
+    return agent
 
 
 def _user_memory() -> Any:

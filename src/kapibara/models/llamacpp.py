@@ -316,6 +316,16 @@ class LlamaCppModel:
             raise
         return dest
 
+    def ensure_prefix(self, prefix: str | list[Message], tools: list[ToolSpec] | None = None) -> Path:
+        """``save_prefix`` unless a state for exactly this prefix is already saved."""
+        text = prefix if isinstance(prefix, str) else self.render(prefix, tools, add_generation_prompt=False)
+        tokens = self.tokenize(text)
+        key = _tokens_key(self._shared.identity, self.n_ctx, tokens)
+        for n, saved_key, path in self._state_files():
+            if n == len(tokens) and saved_key[:32] == key[:32]:
+                return path
+        return self.save_prefix(text)
+
     def _maybe_load_prefix(self, tokens: list[int]) -> None:
         """Load the longest saved prefix state that beats what the KV cache already holds."""
         llama = self.llama
