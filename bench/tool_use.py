@@ -170,7 +170,7 @@ def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str
                 continue
             best, cfg, n = max(cands)
             gap = best - target
-            lines.append(f"| {short} | {cat} | {target} | {best} (n={n}) | {cfg} | {gap:+.1f}{' (met)' if gap >= 0 else ' (missed)'} |")
+            lines.append(f"| {short} | {cat} | {target} | {best} (n={n}) | {cfg} | {gap:+.1f}{' (met)' if gap >= 0 else ' (missed)'}{'; n too small to judge' if n < 30 else ''} |")
     lines += vs_baseline(runs)
     write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
