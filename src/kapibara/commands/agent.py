@@ -86,17 +86,14 @@ def build_agent(
 ) -> Agent:
     """The agent the CLI runs: options, then settings, then the demo's defaults."""
     from kapibara.memory import open_store
-    from kapibara.models.registry import load_model
+    from kapibara.models.registry import load_configured
     from kapibara.prompts import Prompt
     from kapibara.settings import Settings
 
     if protocol not in ("native", "react"):
         raise ConfigError(f"unknown protocol {protocol!r}", hint="use --protocol native or --protocol react")
     settings = Settings.load(model=model)
-    options: dict[str, Any] = {}
-    if settings.model.startswith("llamacpp:") or ":" not in settings.model:
-        options = {"n_ctx": settings.n_ctx, "threads": settings.threads}
-    llm = load_model(settings.model, **{k: v for k, v in options.items() if v is not None})
+    llm = load_configured(settings.model)
     language = settings.language if settings.language in ("zh", "en") else "zh"
     if prompt:
         the_prompt: Prompt | None = Prompt.from_yaml(prompt)

@@ -47,16 +47,14 @@ def eval_cmd(
     from kapibara.evals.badcases import export_bad_cases
     from kapibara.evals.report import plot_accuracy_latency, summarize, write_report
     from kapibara.evals.runner import CONFIGS, run_eval
-    from kapibara.models.registry import load_model
-    from kapibara.settings import Settings
+    from kapibara.models.registry import load_configured
 
     configs = [c.strip() for c in protocol.split(",") if c.strip()]
     bad = [c for c in configs if c not in CONFIGS]
     if bad or not configs:
         raise ConfigError(f"unknown protocol {', '.join(bad) or protocol!r}", hint="use " + "|".join(CONFIGS))
     cases = load_dataset(dataset)
-    spec = model or Settings.load().model
-    llm = load_model(spec)
+    llm = load_configured(model)
     out_dir = out or Path("evals-out") / _slug(dataset)
     slug = _slug(dataset)
     results = []

@@ -114,13 +114,12 @@ def ask_cmd(
     dense_weight: DenseWeightOpt = 1.0,
 ) -> None:
     """Answer a question with numbered citations to the knowledge base."""
-    from kapibara.models.registry import load_model
+    from kapibara.models.registry import load_configured
     from kapibara.rag.pipeline import RagPipeline
     from kapibara.rag.rerank import LLMReranker
-    from kapibara.settings import Settings
 
     base = _open(kb)
-    llm = load_model(model or Settings.load().model)
+    llm = load_configured(model)
     pipe = RagPipeline(
         base, llm, k=k, mode=_mode(mode), rewrite=rewrite, reranker=LLMReranker(llm) if rerank else None,
         max_tokens=max_tokens, weights=(1.0, dense_weight),

@@ -79,14 +79,9 @@ def generate_cmd(
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: all cores)"),
 ) -> None:
     """Stream a completion of PROMPT to stdout; a stats line goes to stderr."""
-    from kapibara.models.registry import load_model, split_spec
-    from kapibara.settings import Settings
+    from kapibara.models.registry import load_configured
 
-    settings = Settings.load(model=model, threads=threads)
-    options: dict[str, object] = {}
-    if split_spec(settings.model)[0] == "llamacpp":
-        options = {"n_ctx": settings.n_ctx, "threads": settings.threads}
-    llm = load_model(settings.model, **options)
+    llm = load_configured(model, threads=threads)
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": prompt}
     ]

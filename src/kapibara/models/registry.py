@@ -102,3 +102,18 @@ def load_model(spec: str, **options: Any) -> Model:
     from kapibara.models.llamacpp import LlamaCppModel
 
     return LlamaCppModel.from_name_or_path(target, **options)
+
+
+def load_configured(spec: str | None = None, **overrides: Any) -> Model:
+    """``load_model`` with the user's settings (arguments, ``KAPIBARA_*``, config file):
+    threads and context size for llama.cpp, timeout and retries for HTTP servers."""
+    from kapibara.settings import Settings
+
+    settings = Settings.load(model=spec, **overrides)
+    backend, _ = split_spec(settings.model)
+    options: dict[str, Any] = {}
+    if backend == "llamacpp":
+        options = {"n_ctx": settings.n_ctx, "threads": settings.threads}
+    elif backend == "openai":
+        options = {"timeout_s": settings.request_timeout_s, "max_retries": settings.max_retries}
+    return load_model(settings.model, **{k: v for k, v in options.items() if v is not None})
