@@ -15,14 +15,13 @@ and for tools the arguments, output, duration and error. Record types:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from kapibara.fileio import write_jsonl_atomic
 from kapibara.models.base import ToolCall
 
 
@@ -74,25 +73,9 @@ class Trace:
 
 def export_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
     """Write records as JSON Lines, atomically (temp file in the same folder + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for rec in records:
-                fh.write(json.dumps(jsonable(rec), ensure_ascii=False) + "\n")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_jsonl_atomic(path, (jsonable(rec) for rec in records))
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:

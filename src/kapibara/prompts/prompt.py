@@ -10,8 +10,6 @@ ModelScope style (``Thought:`` / ``Action:`` / ``Action Input:`` / ``Observation
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kapibara.errors import ConfigError
+from kapibara.fileio import write_atomic
 from kapibara.models.base import Message, ToolCall, ToolSpec
 from kapibara.prompts.loader import load_prompt_data, render_template
 
@@ -164,7 +163,7 @@ class Prompt(BaseModel):
                     call.pop("id", None)
         text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
         if path is not None:
-            _write_atomic(Path(path), text)
+            write_atomic(path, text)
         return text
 
     @classmethod
@@ -207,15 +206,3 @@ def render_react_format(tools: Iterable[Any], language: str = "zh") -> str:
         tools=listed,
         tool_names=", ".join(t["name"] for t in listed),
     )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
