@@ -211,3 +211,11 @@ def test_arguments_that_fit_two_named_tools_are_not_guessed(tools):
     raw = 'Action: get_promotions or get_product_info\nAction Input: {"product_name": "车厘子"}'
     d = Agent(FakeModel([raw]), tools, protocol="react").decide(Q)
     assert d.repairs == ["fuzzy_name"] and d.calls[0].name == "get_promotions"
+
+
+def test_validated_values_replace_what_the_model_wrote(tools):
+    # Real 0.5B output on the smoke set: the quantity as a string.
+    raw = '{"name": "add_to_cart", "arguments": {"product_name": "iPhone 15", "quantity": "3"}}'
+    d = Agent(FakeModel([raw]), tools).decide([{"role": "user", "content": "买三台iPhone 15"}])
+    assert d.calls[0].arguments == {"product_name": "iPhone 15", "quantity": 3}
+    assert not d.malformed

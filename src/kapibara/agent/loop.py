@@ -20,6 +20,7 @@ from kapibara.agent.parsing import parse_react, parse_tool_calls
 from kapibara.agent.protocols import OBSERVATION, Action, get_protocol
 from kapibara.agent.repair import (
     RUNGS,
+    coerce_calls,
     drop_ungrounded,
     fuzzy_fix,
     parse_constrained,
@@ -298,7 +299,10 @@ class Agent:
             action.calls, dropped = drop_ungrounded(action.calls, self.tools, said)
             if dropped:
                 _once(repairs, "drop_ungrounded")
-        return action, validate_calls(action.calls, self.tools)
+        error = validate_calls(action.calls, self.tools)
+        if error is None:
+            action.calls = coerce_calls(action.calls, self.tools)
+        return action, error
 
     def _call(self, messages: list[Message], constraint: Constraint | None, step: int, attempt: int,
               rung: str | None, trace: Trace, usages: list[Usage]) -> Gen:

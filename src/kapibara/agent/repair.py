@@ -239,6 +239,35 @@ def validate_calls(calls: list[ToolCall], tools: Any) -> str | None:
     return "; ".join(problems) or None
 
 
+def coerce_calls(calls: list[ToolCall], tools: Any) -> list[ToolCall]:
+    """The calls with each given argument replaced by its validated value ("3" -> 3 for an
+    integer), so what is recorded and judged is what the tool receives. Defaults are not
+    added, and values that are not plain JSON (pydantic objects, enums) stay as given."""
+    out: list[ToolCall] = []
+    for call in calls:
+        tool = tools.get(call.name)
+        try:
+            valid = tool.validate(call.arguments) if tool is not None else {}
+        except ValueError:
+            valid = {}
+        args = {
+            k: valid[k] if k in valid and _plain_json(valid[k]) else v
+            for k, v in call.arguments.items()
+        }
+        out.append(ToolCall(name=call.name, arguments=args, id=call.id))
+    return out
+
+
+def _plain_json(value: Any) -> bool:
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list):
+        return all(_plain_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    return False
+
+
 # -- constrained regeneration --------------------------------------------------------
 
 

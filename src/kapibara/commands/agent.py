@@ -97,7 +97,7 @@ def build_agent(
     language = settings.language if settings.language in ("zh", "en") else "zh"
     if prompt:
         the_prompt: Prompt | None = Prompt.from_yaml(prompt)
-    elif tools is None:  # the demo's tools come with the demo's prompt
+    elif tools is None or tools.startswith("kapibara.demo"):  # the demo's tools come with its prompt
         the_prompt = Prompt.builtin("grocery_assistant", language)
     else:
         the_prompt = None  # the agent's generic system message
