@@ -93,12 +93,41 @@ def test_ladder_exhausted_reports_malformed_with_the_error(tools):
     assert d.usage.completion_tokens > 0 and d.decision_s > 0
 
 
-def test_constrained_mode_constrains_the_first_attempt(tools):
-    model = FakeModel(['{"answer": "你好"}'])
+def test_constrained_mode_leaves_an_answer_unconstrained(tools):
+    model = FakeModel(["你好！有什么可以帮你？"])
     d = Agent(model, tools, constrained=True).decide([{"role": "user", "content": "你好"}])
-    assert d.calls == [] and d.text == "你好" and not d.malformed
-    assert model.calls[0].constraint.json_schema is not None
-    assert "JSON" in model.calls[0].messages[-1]["content"]
+    assert d.calls == [] and d.text.startswith("你好") and not d.malformed
+    assert len(model.calls) == 1 and model.calls[0].constraint is None
+
+
+def test_constrained_mode_decodes_the_chosen_call_under_its_schema(tools):
+    first = call("recommend_products", category="手机", limit=3)
+    second = json.dumps({"name": "recommend_products", "arguments": {"category": "手机"}}, ensure_ascii=False)
+    model = FakeModel([first, second])
+    d = Agent(model, tools, constrained=True).decide(Q)
+    assert [c.name for c in d.calls] == ["recommend_products"] and d.calls[0].arguments["category"] == "手机"
+    assert not d.malformed and d.repairs == []
+    constraint = model.calls[1].constraint
+    options = constraint.json_schema["anyOf"]
+    # Only the tool the first stage chose, and no answer branch.
+    assert [o["properties"]["name"]["const"] for o in options] == ["recommend_products"]
+    assert [r["rung"] for r in d.trace if r["type"] == "model_call"] == [None, "constrained_args"]
+
+
+def test_constrained_mode_after_a_malformed_call_admits_every_tool(tools):
+    model = FakeModel(['```json\n{"name": "view_cart", "arguments": {', call("view_cart")])
+    d = Agent(model, tools, constrained=True).decide(Q)
+    assert [c.name for c in d.calls] == ["view_cart"] and not d.malformed
+    options = model.calls[1].constraint.json_schema["anyOf"]
+    assert [o["properties"]["name"]["const"] for o in options] == tools.names
+    assert "answer" not in model.calls[1].messages[-1]["content"]
+
+
+def test_constrained_mode_keeps_valid_parallel_calls(tools):
+    two = "\n".join([call("view_cart"), call("view_cart")])
+    model = FakeModel([two])
+    d = Agent(model, tools, constrained=True).decide(Q)
+    assert len(d.calls) == 2 and len(model.calls) == 1
 
 
 def test_constraint_falls_back_to_grammar(tools):

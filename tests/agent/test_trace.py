@@ -66,7 +66,8 @@ def test_decide_returns_its_trace_records(tools):
 
 
 def test_constrained_answer_is_stored_as_plain_text(tools, store):
-    model = FakeModel(['{"answer": "你好！"}'])
-    r = Agent(model, tools, constrained=True, store=store).run("你好", session_id="c")
+    bad = '<tool_call>{"name": "view_cart", "arguments": {</tool_call>'
+    model = FakeModel([bad, bad, '{"answer": "你好！"}'])  # the ladder's constrained rung answers
+    r = Agent(model, tools, store=store).run("你好", session_id="c")
     assert r.answer == "你好！"
     assert store.messages("c")[-1] == {"role": "assistant", "content": "你好！"}
