@@ -41,7 +41,7 @@ from kapibara.models.base import (
     ToolCall,
     Usage,
 )
-from kapibara.prompts.loader import render_template
+from kapibara.prompts.loader import detect_language, render_template
 from kapibara.tools import ToolContext, ToolResult, ToolSet, execute_calls
 
 Gen = Generator[AgentEvent, None, Any]
@@ -143,13 +143,18 @@ class Agent:
         self.max_context_tokens = max_context_tokens
         self.max_tokens = max_tokens
         self.sampling = sampling or Sampling()
-        self.language = language or getattr(prompt, "language", None) or "zh"
+        # Without a prompt or caller that fixes it, the language of the user's latest
+        # message sets the agent's own texts (an English question got Chinese format
+        # instructions and Chinese thoughts back from the 0.5B).
+        self._fixed_language = language or getattr(prompt, "language", None)
+        self.language = self._fixed_language or "zh"
         self.memory = memory  # a LongTermMemory: facts a user stated, recalled across sessions
 
     # -- the loop ----------------------------------------------------------------------
 
     def stream(self, question: str, session_id: str | None = None, user_id: str = "") -> Iterator[AgentEvent]:
         """Run the agent on one question, yielding events; the last one is ``final``."""
+        self._follow_language(question)
         s = self._open(session_id, user_id, question)
         turn: list[Message] = [{"role": "user", "content": question}]
         self._save(s, turn)
@@ -212,6 +217,7 @@ class Agent:
 
         The agent's prompt is put in front unless ``messages`` starts with a system message.
         """
+        self._follow_language(next((str(m.get('content') or '') for m in reversed(messages) if m.get('role') == 'user'), ''))
         if not messages or messages[0].get("role") != "system":
             messages = self._system_messages() + list(messages)
         trace = Trace(run_id=uuid.uuid4().hex, session_id=ctx.session_id if ctx else None)
@@ -442,6 +448,10 @@ class Agent:
         return ensure(req.messages, req.tools)
 
     # -- prompt, context and session -----------------------------------------------------
+
+    def _follow_language(self, text: str) -> None:
+        if not self._fixed_language and text:
+            self.language = detect_language(text)
 
     def _system_messages(self) -> list[Message]:
         """The prompt's messages before the question (system part and few-shot examples)."""

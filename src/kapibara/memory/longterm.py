@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from kapibara.models.base import Message, Model, Sampling
+from kapibara.prompts.loader import detect_language
 from kapibara.rag.bm25 import tokenize
 from kapibara.rag.embedders import Embedder, normalize
-from kapibara.rag.prompting import detect_language, render_messages
+from kapibara.rag.prompting import render_messages
 
 # Sentences worth remembering: statements about the speaker's body, diet, home, likes, family.
 _ZH_FACT = re.compile(

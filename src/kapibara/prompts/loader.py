@@ -10,6 +10,7 @@ any of those files (or a new file): no code changes. Structured prompts (a whole
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from typing import Any
 
@@ -57,6 +58,14 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=False,
         trim_blocks=False,
     )
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def detect_language(text: str) -> str:
+    """``"zh"`` when the text has Chinese characters, else ``"en"``."""
+    return "zh" if _CJK.search(text) else "en"
 
 
 def template_names() -> list[str]:

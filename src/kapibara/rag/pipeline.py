@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kapibara.models.base import Model, Sampling
+from kapibara.prompts.loader import detect_language
 from kapibara.rag.context import Citation, Context, attribute, build_context, cited_numbers
 from kapibara.rag.fusion import rrf
 from kapibara.rag.knowledge_base import KnowledgeBase, Mode
-from kapibara.rag.prompting import detect_language, render_messages
+from kapibara.rag.prompting import render_messages
 from kapibara.rag.rerank import Reranker, rerank
 from kapibara.rag.rewrite import rewrite_queries
 from kapibara.rag.routing import Route, route

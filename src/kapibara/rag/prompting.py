@@ -10,7 +10,6 @@ ready chat messages (``<file>_system`` + ``<file>_user``). Prompt text lives onl
 from __future__ import annotations
 
 import functools
-import re
 from importlib import resources
 from typing import Any
 
@@ -20,7 +19,6 @@ import yaml
 from kapibara.errors import ConfigError
 from kapibara.models.base import Message
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
 
 
@@ -34,11 +32,6 @@ def _load(file: str) -> dict[str, dict[str, str]]:
     if not isinstance(data, dict):
         raise ConfigError(f"prompt template file {file}.yaml must map template names to texts")
     return data
-
-
-def detect_language(text: str) -> str:
-    """``"zh"`` when the text has Chinese characters, else ``"en"``."""
-    return "zh" if _CJK.search(text) else "en"
 
 
 def render_messages(file: str, language: str, **variables: Any) -> list[Message]:

@@ -12,7 +12,8 @@ from typing import Protocol, runtime_checkable
 
 from kapibara.errors import ConfigError, require
 from kapibara.models.base import Model, Sampling
-from kapibara.rag.prompting import detect_language, render_messages
+from kapibara.prompts.loader import detect_language
+from kapibara.rag.prompting import render_messages
 from kapibara.rag.types import Hit
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from kapibara.models.base import Model, Sampling
-from kapibara.rag.prompting import detect_language, render_messages
+from kapibara.prompts.loader import detect_language
+from kapibara.rag.prompting import render_messages
 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)、]|Query\s*\d*:|查询\s*\d*[:：])\s*", re.I)
 

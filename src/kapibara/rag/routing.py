@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kapibara.models.base import Model, Sampling
-from kapibara.rag.prompting import detect_language, render_messages
+from kapibara.prompts.loader import detect_language
+from kapibara.rag.prompting import render_messages
 
 RouteKind = Literal["direct", "kb", "tool"]
 _WORD = re.compile(r"\b(kb|tool|direct)\b", re.I)
