@@ -166,3 +166,23 @@ def test_raw_marks_calls_found_only_by_lenient_parsing():
     assert r.correct and r.repairs == ["lenient_parse"]
     strict = run_eval(cases()[:1], FakeModel(responder), config="raw").results[0]
     assert strict.correct and strict.repairs == []
+
+
+def test_an_episode_of_a_multi_turn_case_sees_the_earlier_turns():
+    """--episodes replays the whole conversation, not only the last user message."""
+    messages = [
+        {"role": "user", "content": "上海明天天气怎么样"},
+        {"role": "assistant", "content": "上海明天晴，20度。"},
+        {"role": "user", "content": "那北京呢"},
+    ]
+    case = Case("mt1", "weather", messages, TOOLS, [[{"get_weather": {"city": ["北京"], "date": ["", "明天"]}}]])
+    seen: list[list[dict]] = []
+
+    def answer(msgs, tools):
+        seen.append([m for m in msgs if m.get("role") != "system"])
+        return "北京明天多云。"
+
+    r = run_eval([case], FakeModel(answer), config="native", episodes=True).results[0]
+    assert r.answer == "北京明天多云。"
+    episode = seen[-1]  # the episode's own decision
+    assert [m["content"] for m in episode[:3]] == [m["content"] for m in messages]

@@ -189,8 +189,30 @@ def _calls_dicts(calls: list[ToolCall]) -> list[dict[str, Any]]:
     return [{"name": c.name, "arguments": c.arguments} for c in calls]
 
 
-def _last_user(case: Case) -> str:
-    return next((m.get("content") or "" for m in reversed(case.messages) if m.get("role") == "user"), "")
+def _run_episode(agent: Any, case: Case) -> Any:
+    """``agent.run`` on the case's last user message, the earlier turns as its session.
+
+    The history goes into a throwaway SQLite session store, so a follow-up ("那它的电池
+    呢？") is answered knowing what "它" was.
+    """
+    import tempfile
+
+    from kapibara.memory.sqlite import SqliteSessionStore
+
+    last = max((i for i, m in enumerate(case.messages) if m.get("role") == "user"), default=-1)
+    question = str(case.messages[last].get("content") or "") if last >= 0 else ""
+    history = [m for m in case.messages[:max(last, 0)] if m.get("role") != "system"]
+    with tempfile.TemporaryDirectory(prefix="kapibara-episode-") as tmp:
+        store = SqliteSessionStore(Path(tmp) / "episode.db")
+        before = agent.store
+        try:
+            if history:
+                store.append("episode", history)
+            agent.store = store
+            return agent.run(question, session_id="episode")
+        finally:
+            agent.store = before
+            store.close()
 
 
 def run_case(
@@ -244,7 +266,7 @@ def run_case(
                 res.prompt_tokens, res.completion_tokens = d.usage.prompt_tokens, d.usage.completion_tokens
             res.decision_error = str(d.error) if d.error else None
             if episodes:
-                out = agent.run(_last_user(case))
+                out = _run_episode(agent, case)
                 res.answer = str(getattr(out, "answer", None) or getattr(out, "text", "") or "")
     except Exception as exc:  # noqa: BLE001
         # One failing case (server down, prompt over the context window, an agent bug)
