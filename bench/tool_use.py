@@ -27,6 +27,7 @@ from typing import Any
 from kapibara.errors import KapibaraError, MissingExtraError
 from kapibara.evals.adapters import load_dataset
 from kapibara.evals.cases import Case, write_text
+from kapibara.evals.compare import wilson_ci
 from kapibara.evals.report import metrics, plot_accuracy_latency
 from kapibara.evals.runner import CONFIGS, CaseResult, EvalRun, machine_info, run_case
 
@@ -93,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
     datasets = {d: load_dataset(d)[: args.limit] for d in args.datasets.split(",")}
     cache_path = Path(args.cache)
     cache_path.parent.mkdir(parents=True, exist_ok=True)
-    cache = read_cache(cache_path)
+    cache = {}
+    for extra in args.also_read:  # results of other processes (another model run beside)
+        cache.update(read_cache(Path(extra)))
+    cache.update(read_cache(cache_path))
     factory = agent_factory(args.max_tokens)
     for short in [] if args.report_only else args.models.split(","):
         spec = MODELS.get(short, short)
@@ -116,11 +120,12 @@ def run(args: argparse.Namespace) -> int:
             cache[key] = {"key": key, **asdict(res)}
             if i % 10 == 0 or i == len(todo):
                 print(f"  {i}/{len(todo)}  {time.perf_counter() - t0:.0f}s", flush=True)
-    report(datasets, configs, args.models.split(","), cache, Path(args.out))
+    report(datasets, configs, args.models.split(","), cache, Path(args.out), args.note)
     return 0
 
 
-def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str], cache: dict[str, dict[str, Any]], out: Path) -> None:
+def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str], cache: dict[str, dict[str, Any]], out: Path,
+           note: str = "") -> None:
     """Tables from whatever the cache holds for the requested models/configs/cases."""
     rows: list[dict[str, Any]] = []
     runs: list[EvalRun] = []
@@ -144,6 +149,7 @@ def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str
         "# Tool-use benchmark",
         "",
         f"Measured {created} on {machine['platform']} ({machine['cpus']} CPUs, shared with other work).",
+        *([note] if note else []),
         "Accuracy = BFCL AST rules (irrelevance / ir_: no call made). n = cases per column.",
         "Bundled models are Qwen2.5-Coder-*-Instruct Q4_K_M; anchors are Qwen2.5-*-Instruct (FC), BFCL v3 paper Table 1.",
         "",
@@ -160,17 +166,33 @@ def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str
     for short, anchor in ANCHORS.items():
         cells = [str(anchor.get(c, "–")) for c in cols]
         lines.append(f"| Qwen2.5-{short.upper()}-Instruct FC (published) | anchor | " + " | ".join(cells) + " | | | |")
-    lines += ["", "## Targets (best configuration per column)", "", "| model | category | target | best | config | gap |", "|---|---|---|---|---|---|"]
+    lines += ["", "## Targets (best configuration per column)", "",
+              "Verdict from the Wilson 95% interval of the best configuration's accuracy: met when the whole",
+              "interval is at or above the target, missed when it is below, otherwise not established at this n.",
+              "", "| model | category | target | best | config | 95% CI | gap | verdict |", "|---|---|---|---|---|---|---|---|"]
     for short in models:
         for cat, target in TARGETS.get(short, {}).items():
             cands = [(r["datasets"][cat]["accuracy"], r["config"], r["datasets"][cat]["n"]) for r in rows
                      if r["model"] == short and r["datasets"].get(cat)]
             if not cands:
-                lines.append(f"| {short} | {cat} | {target} | not measured | | |")
+                lines.append(f"| {short} | {cat} | {target} | not measured | | | | |")
                 continue
             best, cfg, n = max(cands)
+            lo, hi = wilson_ci(round(best * n / 100), n)
             gap = best - target
-            lines.append(f"| {short} | {cat} | {target} | {best} (n={n}) | {cfg} | {gap:+.1f}{' (met)' if gap >= 0 else ' (missed)'}{'; n too small to judge' if n < 30 else ''} |")
+            verdict = "met" if lo >= target else "missed" if hi < target else "not established"
+            lines.append(f"| {short} | {cat} | {target} | {best} (n={n}) | {cfg} | {lo}–{hi} | {gap:+.1f} | {verdict} |")
+    lines += ["", "## Tool selection (cases that expect a call: right function chosen, any arguments)", "",
+              "| model | config | " + " | ".join(c for c in cols if not c.startswith(("irrelevance", "HB ir"))) + " |",
+              "|" + "---|" * (2 + sum(not c.startswith(("irrelevance", "HB ir")) for c in cols))]
+    for row in rows:
+        cells = [("–" if not (m := row["datasets"].get(c)) else f"{m['tool_acc']} (n={m['n_call']})")
+                 for c in cols if not c.startswith(("irrelevance", "HB ir"))]
+        lines.append(f"| {row['model']} | {row['config']} | " + " | ".join(cells) + " |")
+    lines += ["", "## Why calls failed (rule that failed, all datasets)", "", "| model | config | failures by rule |", "|---|---|---|"]
+    for run in runs:
+        fails = metrics(run.results)["failed_rules"]
+        lines.append(f"| {run.model} | {run.config} | " + ", ".join(f"{k} {v}" for k, v in fails.items()) + " |")
     lines += vs_baseline(runs)
     write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -206,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true", help="only rebuild the tables from the cache")
     ap.add_argument("--n-ctx", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--cache", default=str(RESULTS / "tool_use.cache.jsonl"))
+    ap.add_argument("--cache", default=str(RESULTS / "tool_use.cache.jsonl"), help="results are appended here")
+    ap.add_argument("--also-read", action="append", default=[], metavar="CACHE",
+                    help="another cache to report from (e.g. a model run in a second process); repeatable")
+    ap.add_argument("--note", default="", help="a line for the report on how this run was made")
     ap.add_argument("--out", default=str(RESULTS / "tool_use"), help="output path without suffix")
     args = ap.parse_args(argv)
     try:

@@ -34,3 +34,17 @@ def test_bench_resumes_and_reports(shared_data, tmp_path, capsys):
     assert "Against the raw-model baseline" in md
     data = json.loads((tmp_path / "tu.json").read_text(encoding="utf-8"))
     assert data["anchors"]["0.5b"]["multiple"] == 78.0 and len(data["rows"]) == 2
+
+
+def test_bench_reports_from_a_second_cache(shared_data, tmp_path, capsys):
+    """Two models run in two processes, each with its own cache, report in one table."""
+    bench = load_bench()
+    common = ["--configs", "raw", "--limit", "1", "--datasets", "bfcl:multiple", "--out", str(tmp_path / "tu")]
+    assert bench.main(["--models", "fake:a", "--cache", str(tmp_path / "a.jsonl"), *common]) == 0
+    assert bench.main(["--models", "fake:b", "--cache", str(tmp_path / "b.jsonl"), *common]) == 0
+    capsys.readouterr()
+    assert bench.main(["--models", "fake:a,fake:b", "--report-only", "--cache", str(tmp_path / "a.jsonl"),
+                       "--also-read", str(tmp_path / "b.jsonl"), "--note", "two processes", *common]) == 0
+    md = (tmp_path / "tu.md").read_text(encoding="utf-8")
+    assert "| fake:a | raw |" in md and "| fake:b | raw |" in md and "two processes" in md
+    assert "## Tool selection" in md and "## Why calls failed" in md

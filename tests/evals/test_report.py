@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kapibara.evals.badcases import export_bad_cases
-from kapibara.evals.compare import bootstrap_ci, compare_runs, markdown, mcnemar_p
+from kapibara.evals.compare import bootstrap_ci, compare_runs, markdown, mcnemar_p, wilson_ci
 from kapibara.evals.report import (
     markdown_table,
     metrics,
@@ -99,3 +99,12 @@ def test_bad_case_export(tmp_path):
     assert row["rule"] == "wrong_function" and row["actual"]["calls"][0]["name"] == "get_promotions"
     assert row["tools"] == "demo" and row["expected"][0][0]["get_product_info"]
     assert not list(out.parent.glob("*.tmp"))
+
+
+def test_wilson_interval_known_values():
+    assert wilson_ci(0, 0) == (0.0, 100.0)
+    assert wilson_ci(8, 10) == (49.0, 94.3)  # textbook value for 8/10
+    lo, hi = wilson_ci(0, 20)
+    assert lo == 0.0 and 16 < hi < 17
+    lo, hi = wilson_ci(50, 100)
+    assert lo == pytest.approx(40.4, abs=0.1) and hi == pytest.approx(59.6, abs=0.1)

@@ -33,6 +33,16 @@ def mcnemar_p(b: int, c: int) -> float:
     return math.erfc(math.sqrt(stat / 2))  # chi-square, 1 degree of freedom
 
 
+def wilson_ci(correct: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson 95% interval of an accuracy, in percent (sound at small n and near 0 or 100)."""
+    if n == 0:
+        return 0.0, 100.0
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return round(100 * max(0.0, centre - half), 1), round(100 * min(1.0, centre + half), 1)
+
+
 def bootstrap_ci(
     a: list[bool], b: list[bool], *, iters: int = 2000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
