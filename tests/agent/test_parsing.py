@@ -49,3 +49,12 @@ def test_broken_json_in_tag_reports_error():
 def test_unclosed_tag_still_parses():
     p = parse_tool_calls('<tool_call>\n{"name": "view_cart", "arguments": {}}')
     assert p.calls[0].name == "view_cart"
+
+
+def test_a_call_cut_off_before_its_closing_brace_is_an_error_not_an_answer():
+    for text in ['{"name": "fastest_route", "arguments": {"start": "New York"}',
+                 '```json\n{"name": "view_cart", "arguments": {']:
+        p = parse_tool_calls(text)
+        assert p.calls == [] and p.error and "not closed" in p.error, text
+    assert parse_tool_calls("好的，{这} 不是调用").error is None
+    assert parse_tool_calls('{"answer": "hi"').error is None  # no call key: left to the caller

@@ -248,3 +248,10 @@ def test_validated_values_replace_what_the_model_wrote(tools):
     d = Agent(FakeModel([raw]), tools).decide([{"role": "user", "content": "买三台iPhone 15"}])
     assert d.calls[0].arguments == {"product_name": "iPhone 15", "quantity": 3}
     assert not d.malformed
+
+
+def test_a_cut_off_call_is_reasked_not_shown_as_the_answer(tools):
+    model = FakeModel(['{"name": "view_cart", "arguments": {', call("view_cart")])
+    d = Agent(model, tools).decide(Q)
+    assert d.repairs == ["reask"] and [c.name for c in d.calls] == ["view_cart"]
+    assert "not closed" in model.calls[1].messages[-1]["content"]

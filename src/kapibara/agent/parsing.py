@@ -19,6 +19,7 @@ from kapibara.models.base import ToolCall
 
 _TAG_RE = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
 _FENCE_RE = re.compile(r"```(?:json|json5|tool_call|python)?\s*\n?(.*?)```", re.S)
+_CALL_OPEN = re.compile(r"\s*(?:```(?:json)?\s*)?\[?\s*\{")
 _NAME_KEYS = ("name", "function", "tool", "tool_name", "action")
 _ARG_KEYS = ("arguments", "parameters", "args", "params", "input", "action_input")
 
@@ -139,6 +140,10 @@ def parse_tool_calls(text: str) -> ParsedCalls:
             return ParsedCalls(calls=found, content=content, lenient=True)
     if looked_like_call:
         return ParsedCalls(content=text.strip(), error=last_error)
+    if _CALL_OPEN.match(text) and any(f'"{k}"' in text for k in _NAME_KEYS):
+        # A call cut off before its closing brace (length limit) or never closed: not an
+        # answer to show the user (measured: the 0.5B's unclosed call counted as a reply).
+        return ParsedCalls(content=text.strip(), error="tool call is incomplete: its JSON is not closed")
     return ParsedCalls(content=text.strip())
 
 
