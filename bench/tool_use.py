@@ -182,6 +182,25 @@ def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str
             gap = best - target
             verdict = "met" if lo >= target else "missed" if hi < target else "not established"
             lines.append(f"| {short} | {cat} | {target} | {best} (n={n}) | {cfg} | {lo}–{hi} | {gap:+.1f} | {verdict} |")
+    lines += ["", "## Each configuration against all of the model's targets", "",
+              "A per-column best can mix configurations (one that never calls wins irrelevance); this is",
+              "what a user gets from one configuration.", "",
+              "| model | config | targets (accuracy, verdict) | met |", "|---|---|---|---|"]
+    for row in rows:
+        targets = TARGETS.get(row["model"], {})
+        if not targets:
+            continue
+        cells, met = [], 0
+        for cat, target in targets.items():
+            m = row["datasets"].get(cat)
+            if not m:
+                cells.append(f"{cat} not measured")
+                continue
+            lo, hi = wilson_ci(round(m["accuracy"] * m["n"] / 100), m["n"])
+            verdict = "met" if lo >= target else "missed" if hi < target else "not established"
+            met += verdict == "met"
+            cells.append(f"{cat} {m['accuracy']} vs {target}: {verdict}")
+        lines.append(f"| {row['model']} | {row['config']} | " + "; ".join(cells) + f" | {met} of {len(targets)} |")
     lines += ["", "## Tool selection (cases that expect a call: right function chosen, any arguments)", "",
               "| model | config | " + " | ".join(c for c in cols if not c.startswith(("irrelevance", "HB ir"))) + " |",
               "|" + "---|" * (2 + sum(not c.startswith(("irrelevance", "HB ir")) for c in cols))]
