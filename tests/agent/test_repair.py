@@ -101,7 +101,8 @@ def test_constrained_mode_leaves_an_answer_unconstrained(tools):
 
 
 def test_constrained_mode_decodes_the_chosen_call_under_its_schema(tools):
-    first = call("recommend_products", category="手机", limit=3)
+    first = "```json\n" + json.dumps({"name": "recommend_products", "arguments": {"category": "手机", "limit": 3}},
+                                     ensure_ascii=False) + "\n```"  # read by lenient parsing
     second = json.dumps({"name": "recommend_products", "arguments": {"category": "手机"}}, ensure_ascii=False)
     model = FakeModel([first, second])
     d = Agent(model, tools, constrained=True).decide(Q)
@@ -117,7 +118,7 @@ def test_constrained_mode_decodes_the_chosen_call_under_its_schema(tools):
 def test_constrained_mode_after_a_malformed_call_admits_every_tool(tools):
     model = FakeModel(['```json\n{"name": "view_cart", "arguments": {', call("view_cart")])
     d = Agent(model, tools, constrained=True).decide(Q)
-    assert [c.name for c in d.calls] == ["view_cart"] and not d.malformed
+    assert [c.name for c in d.calls] == ["view_cart"] and not d.malformed and d.repairs == []
     options = model.calls[1].constraint.json_schema["anyOf"]
     assert [o["properties"]["name"]["const"] for o in options] == tools.names
     assert "answer" not in model.calls[1].messages[-1]["content"]

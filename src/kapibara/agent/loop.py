@@ -245,6 +245,7 @@ class Agent:
             # the answer branch almost always (measured: 0% calls on BFCL, 0.5B).
             constraint = self._call_constraint(action.calls if not error else [])
             if constraint is not None:
+                repairs.clear()  # the first stage's rungs only read the decision; the call is redone
                 completion = yield from self._call(messages, constraint, step, 1, "constrained_args", trace, usages)
                 action, error = self._check(completion, constraint, repairs, said)
         last_constraint = constraint
