@@ -115,13 +115,14 @@ def test_constrained_mode_decodes_the_chosen_call_under_its_schema(tools):
     assert [r["rung"] for r in d.trace if r["type"] == "model_call"] == [None, "constrained_args"]
 
 
-def test_constrained_mode_after_a_malformed_call_admits_every_tool(tools):
-    model = FakeModel(['```json\n{"name": "view_cart", "arguments": {', call("view_cart")])
+def test_constrained_mode_sends_an_invalid_call_down_the_ladder(tools):
+    bad = call("recommend_products", category=["手机"])  # wrong type, twice
+    model = FakeModel(['```json\n{"name": "view_cart", "arguments": {', bad, '{"answer": "没有合适的工具"}'])
     d = Agent(model, tools, constrained=True).decide(Q)
-    assert [c.name for c in d.calls] == ["view_cart"] and not d.malformed and d.repairs == []
-    options = model.calls[1].constraint.json_schema["anyOf"]
-    assert [o["properties"]["name"]["const"] for o in options] == tools.names
-    assert "answer" not in model.calls[1].messages[-1]["content"]
+    assert d.calls == [] and d.text == "没有合适的工具" and d.repairs == ["reask", "constrained"]
+    assert model.calls[1].constraint is None  # the re-ask
+    options = model.calls[2].constraint.json_schema["anyOf"]
+    assert options[-1]["required"] == ["answer"]  # a tool that cannot be filled in may be the wrong one
 
 
 def test_constrained_mode_keeps_valid_parallel_calls(tools):
