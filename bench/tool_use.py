@@ -178,9 +178,8 @@ def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str
                 lines.append(f"| {short} | {cat} | {target} | not measured | | | | |")
                 continue
             best, cfg, n = max(cands)
-            lo, hi = wilson_ci(round(best * n / 100), n)
+            lo, hi, verdict = judge(best, n, target)
             gap = best - target
-            verdict = "met" if lo >= target else "missed" if hi < target else "not established"
             lines.append(f"| {short} | {cat} | {target} | {best} (n={n}) | {cfg} | {lo}–{hi} | {gap:+.1f} | {verdict} |")
     lines += ["", "## Each configuration against all of the model's targets", "",
               "A per-column best can mix configurations (one that never calls wins irrelevance); this is",
@@ -196,17 +195,16 @@ def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str
             if not m:
                 cells.append(f"{cat} not measured")
                 continue
-            lo, hi = wilson_ci(round(m["accuracy"] * m["n"] / 100), m["n"])
-            verdict = "met" if lo >= target else "missed" if hi < target else "not established"
+            verdict = judge(m["accuracy"], m["n"], target)[2]
             met += verdict == "met"
             cells.append(f"{cat} {m['accuracy']} vs {target}: {verdict}")
         lines.append(f"| {row['model']} | {row['config']} | " + "; ".join(cells) + f" | {met} of {len(targets)} |")
+    call_cols = [c for c in cols if not c.startswith(("irrelevance", "HB ir"))]  # columns that expect calls
     lines += ["", "## Tool selection (cases that expect a call: right function chosen, any arguments)", "",
-              "| model | config | " + " | ".join(c for c in cols if not c.startswith(("irrelevance", "HB ir"))) + " |",
-              "|" + "---|" * (2 + sum(not c.startswith(("irrelevance", "HB ir")) for c in cols))]
+              "| model | config | " + " | ".join(call_cols) + " |", "|" + "---|" * (2 + len(call_cols))]
     for row in rows:
         cells = [("–" if not (m := row["datasets"].get(c)) else f"{m['tool_acc']} (n={m['n_call']})")
-                 for c in cols if not c.startswith(("irrelevance", "HB ir"))]
+                 for c in call_cols]
         lines.append(f"| {row['model']} | {row['config']} | " + " | ".join(cells) + " |")
     lines += ["", "## Why calls failed (rule that failed, all datasets)", "", "| model | config | failures by rule |", "|---|---|---|"]
     for run in runs:
@@ -220,6 +218,12 @@ def report(datasets: dict[str, list[Case]], configs: list[str], models: list[str
             plot_accuracy_latency(runs, out.with_suffix(".png"))
         except MissingExtraError as exc:
             print(f"no plot: {exc}")
+
+
+def judge(accuracy: float, n: int, target: float) -> tuple[float, float, str]:
+    """Wilson 95% interval of an accuracy (percent) and the verdict against a target."""
+    lo, hi = wilson_ci(round(accuracy * n / 100), n)
+    return lo, hi, "met" if lo >= target else "missed" if hi < target else "not established"
 
 
 def vs_baseline(runs: list[EvalRun]) -> list[str]:

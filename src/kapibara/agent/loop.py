@@ -216,7 +216,7 @@ class Agent:
 
         The agent's prompt is put in front unless ``messages`` starts with a system message.
         """
-        self._follow_language(next((str(m.get('content') or '') for m in reversed(messages) if m.get('role') == 'user'), ''))
+        self._follow_language(next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), ""))
         if not messages or messages[0].get("role") != "system":
             messages = self._system_messages() + list(messages)
         trace = Trace(run_id=uuid.uuid4().hex, session_id=ctx.session_id if ctx else None)
@@ -245,7 +245,7 @@ class Agent:
             # is often a tool that does not fit (measured on BFCL irrelevance: forcing a
             # call there cost the 0.5B 27 points). Constraining from the first token let
             # the 0.5B take the answer branch almost always (0% calls on BFCL).
-            constraint = self._call_constraint(action.calls)
+            constraint = self._call_constraint(action.calls[0])
             if constraint is not None:
                 repairs.clear()  # the first stage's rungs only read the decision; the call is redone
                 completion = yield from self._call(messages, constraint, step, 1, "constrained_args", trace, usages)
@@ -291,12 +291,9 @@ class Agent:
                   decision_s=d.decision_s, ttft_s=d.ttft_s, usage=d.usage)
         return d
 
-    def _call_constraint(self, calls: list[ToolCall]) -> Constraint | None:
-        """The schema for a call's second stage: the chosen tool only when the first
-        stage named a registered one, else any registered tool; never an answer."""
-        chosen = [c.name for c in calls if c.name in self.tools]
-        tools = self.tools.filter(chosen) if chosen else self.tools
-        return tool_constraint(self.model, tools, allow_answer=False)
+    def _call_constraint(self, call: ToolCall) -> Constraint | None:
+        """The schema for a valid call's second stage: that tool only, never an answer."""
+        return tool_constraint(self.model, self.tools.filter([call.name]), allow_answer=False)
 
     def _check(self, completion: Completion, constraint: Constraint | None, repairs: list[str],
                said: str) -> tuple[Action, str | None]:
