@@ -48,3 +48,10 @@ def test_bench_reports_from_a_second_cache(shared_data, tmp_path, capsys):
     md = (tmp_path / "tu.md").read_text(encoding="utf-8")
     assert "| fake:a | raw |" in md and "| fake:b | raw |" in md and "two processes" in md
     assert "## Tool selection" in md and "## Why calls failed" in md
+
+
+def test_best_configuration_is_the_strongest_evidence_not_the_highest_small_n():
+    """100% on 7 cases is weaker than 95.3% on 43: the best is chosen by the Wilson lower bound."""
+    bench = load_bench()
+    assert bench.pick_best([(100.0, "react", 7), (95.3, "native", 43)]) == (95.3, "native", 43)
+    assert bench.pick_best([(60.0, "raw", 50), (70.0, "native", 50)]) == (70.0, "native", 50)
