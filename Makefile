@@ -8,13 +8,16 @@ EXTRAS ?= llamacpp,server,postgres,rag,vector,plot,bench,dev
 MODEL ?= qwen2.5-coder-0.5b
 Q ?= 我想买一款拍照好的手机，有推荐吗？
 
-.PHONY: demo test lint install postgres-bin bench-models bench-tool-use bench-retrieval clean
+.PHONY: demo test lint install llama-cpp postgres-bin bench-models bench-tool-use bench-retrieval clean
 
-# pip's wheel cache keeps the compiled llama-cpp-python wheel (~7 min to build once).
-$(BIN)/.kapibara-installed: pyproject.toml
+# llama-cpp-python compiles from source (~7 min once): scripts/install_llama_cpp.sh builds
+# it with the portable flags of src/kapibara/models/llamacpp_build.txt and caches that
+# wheel under a key of the flags. Every other dependency is pinned by constraints.txt.
+$(BIN)/.kapibara-installed: pyproject.toml constraints.txt src/kapibara/models/llamacpp_build.txt scripts/install_llama_cpp.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+	scripts/install_llama_cpp.sh $(BIN)/python
+	$(BIN)/python -m pip install -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $@
 
 install: $(BIN)/.kapibara-installed
@@ -46,6 +49,11 @@ bench-tool-use: install
 
 bench-retrieval: install
 	$(BIN)/python bench/retrieval.py
+
+# Rebuild llama-cpp-python with the pinned flags even if a cached wheel exists.
+llama-cpp: 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	FORCE=1 scripts/install_llama_cpp.sh $(BIN)/python
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -6,6 +6,7 @@ Each area's commands live in ``kapibara/commands/<area>.py``. User mistakes
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -27,10 +28,30 @@ register(app)
 _err = Console(stderr=True)
 
 
+def _usage_error_types() -> tuple[type[BaseException], ...]:
+    """Click's exception root, wherever this typer takes click from.
+
+    typer 0.2x vendors click as ``typer._click``; older releases use the ``click``
+    package. A usage mistake raises the vendored class, which ``click.ClickException``
+    does not catch (it printed a 30-line traceback for an unknown command).
+    """
+    found: list[type[BaseException]] = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+_USAGE_ERRORS = _usage_error_types()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Non-standalone mode returns a command's typer.Exit code instead of raising it.
+        rv = app(args=argv, standalone_mode=False)
     except KapibaraError as exc:
         # escape: messages hold brackets (e.g. kapibara[llamacpp]) that rich would eat as markup
         _err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
@@ -45,14 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         _err.print("aborted")
         return 1
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
-    return 0
+    except _USAGE_ERRORS as exc:  # usage mistakes: click prints usage + one line, exit 2
+        exc.show()  # type: ignore[attr-defined]
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":
