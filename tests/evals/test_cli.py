@@ -75,3 +75,47 @@ def test_root_cli_prints_one_line_and_exits_2(capsys):
     assert main(["eval", "nope:thing", "--model", "fake:x"]) == 2
     err = capsys.readouterr().err
     assert "no dataset 'nope:thing'" in err and "Traceback" not in err
+
+
+def _bfcl_files(folder):
+    """A one-question BFCL file at an arbitrary place, with its possible_answer/ sibling."""
+    q = {"id": "simple_0", "question": [[{"role": "user", "content": "Weather in Paris?"}]],
+         "function": [{"name": "get_weather", "parameters": {"type": "dict", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]}
+    (folder / "possible_answer").mkdir(parents=True)
+    (folder / "possible_answer" / "BFCL_v3_simple.json").write_text(
+        json.dumps({"id": "simple_0", "ground_truth": [{"get_weather": {"city": ["Paris"]}}]}) + "\n", encoding="utf-8")
+    path = folder / "BFCL_v3_simple.json"
+    path.write_text(json.dumps(q) + "\n", encoding="utf-8")
+    return path
+
+
+def test_root_cli_evaluates_a_bfcl_file_by_path(capsys, tmp_path):
+    from kapibara.cli import main
+
+    path = _bfcl_files(tmp_path / "downloads")
+    call = '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>'
+    assert main(["eval", str(path), "-m", f"fake:{call}", "-p", "raw", "-o", str(tmp_path / "out")]) == 0
+    run = json.loads((tmp_path / "out" / "BFCL_v3_simple.raw.json").read_text(encoding="utf-8"))
+    assert [(r["id"], r["category"], r["correct"]) for r in run["results"]] == [("simple_0", "bfcl_simple", True)]
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (b'{"rows": [1, 2]}', "unknown JSON shape"),
+    (b"", "empty file"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "not a text file"),
+    (None, "not a file and not a named dataset"),
+    ("bfcl-without-answers", "looked for"),
+])
+def test_root_cli_bad_dataset_file_is_one_line_exit_2(capsys, tmp_path, content, says):
+    from kapibara.cli import main
+
+    path = tmp_path / "data.json"
+    if content == "bfcl-without-answers":
+        path = _bfcl_files(tmp_path / "q")
+        (path.parent / "possible_answer" / path.name).unlink()
+    elif content is not None:
+        path.write_bytes(content)
+    assert main(["eval", str(path), "--model", "fake:x"]) == 2
+    err = capsys.readouterr().err
+    (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+    assert says in line and "Traceback" not in err

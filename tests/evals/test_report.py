@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
@@ -83,6 +84,16 @@ def test_report_files_and_plot(tmp_path):
     assert "| m | raw | b |" in paths["md"].read_text() and "| m | raw | b |" in markdown_table([run])
     pytest.importorskip("matplotlib")
     png = plot_accuracy_latency([run, _run("native", [True, True])], tmp_path / "plot.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_labels_in_chinese_have_every_glyph(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("pylopdf_fonts_zh_cn", reason='the plot extra is not installed: pip install "kapibara[plot]"')
+    runs = [EvalRun("d", "张伟的模型", "raw", [res(1, "a", True)]), EvalRun("d", "李娜", "native", [res(1, "a", False)])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a "Glyph ... missing from font(s)" warning fails the test
+        png = plot_accuracy_latency(runs, tmp_path / "zh.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 

@@ -22,11 +22,13 @@ from kapibara.errors import ConfigError, MissingExtraError
 
 
 def _slug(dataset: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(dataset).stem if dataset.endswith(".jsonl") else dataset).strip("_")
+    # A file is named by its stem (BFCL_v3_multiple), a named dataset by itself (bfcl_multiple).
+    name = Path(dataset).stem if dataset.endswith((".jsonl", ".json")) else dataset
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
 
 
 def eval_cmd(
-    dataset: Annotated[str, typer.Argument(help="JSONL case file, a named dataset (bfcl:multiple, hammerbench:ST_Perfect, domain:dev, ...), or 'compare'.")],
+    dataset: Annotated[str, typer.Argument(help="A named dataset (bfcl:multiple, hammerbench:ST_Perfect, domain:dev, ...); a file: kapibara case JSONL, a BFCL question file (possible_answer/ beside it) or a HammerBench JSON file; or 'compare'.")],
     runs: Annotated[list[str] | None, typer.Argument(help="With 'compare': the two saved run files A.json B.json.")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model spec, e.g. llamacpp:qwen2.5-coder-0.5b, openai:M@URL, fake:TEXT.")] = None,
     protocol: Annotated[str, typer.Option("--protocol", "-p", help="raw|native|react|constrained; several comma-separated.")] = "native",

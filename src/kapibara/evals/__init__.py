@@ -4,7 +4,13 @@
     run = run_eval(load_dataset("domain:dev"), model, config="native")
 """
 
-from kapibara.evals.adapters import bfcl_cases, hammerbench_cases, load_dataset
+from kapibara.evals.adapters import (
+    bfcl_cases,
+    dataset_format,
+    hammerbench_cases,
+    load_dataset,
+    load_file,
+)
 from kapibara.evals.badcases import bad_cases, export_bad_cases
 from kapibara.evals.cases import NO_CALL, Case, case_from_dict, load_cases, register_toolset
 from kapibara.evals.checker import RULES, CheckResult, check_answer, check_calls
@@ -28,10 +34,12 @@ __all__ = [
     "check_calls",
     "compare_files",
     "compare_runs",
+    "dataset_format",
     "export_bad_cases",
     "hammerbench_cases",
     "load_cases",
     "load_dataset",
+    "load_file",
     "mcnemar_p",
     "metrics",
     "plot_accuracy_latency",

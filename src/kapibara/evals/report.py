@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kapibara.errors import require
 from kapibara.evals.cases import write_text
+from kapibara.plotting import cjk_pyplot
 
 if TYPE_CHECKING:
     from kapibara.evals.runner import CaseResult, EvalRun
@@ -133,25 +133,26 @@ def write_report(runs: list[EvalRun], out_dir: str | Path, stem: str = "eval") -
 
 def plot_accuracy_latency(runs: list[EvalRun], path: str | Path) -> Path:
     """PNG: overall accuracy against p50 decision latency, one point per (model, config)."""
-    mpl = require("matplotlib", "matplotlib", "plot")
-    mpl.use("Agg")  # no display on servers and CI
-    plt = require("matplotlib.pyplot", "matplotlib", "plot")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for run in runs:
-        m = metrics(run.results)
-        ax.scatter([m["p50_s"]], [m["accuracy"] or 0.0], s=40)
-        ax.annotate(f"{run.model} / {run.config}", (m["p50_s"], m["accuracy"] or 0.0), fontsize=7,
-                    xytext=(4, 4), textcoords="offset points")
-    ax.set_xlabel("decision latency p50 (s)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.set_title("accuracy vs decision latency")
-    fig.tight_layout()
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
+    # Labels hold model names, often Chinese: cjk_pyplot draws them with a CJK font.
+    with cjk_pyplot() as plt:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        try:
+            for run in runs:
+                m = metrics(run.results)
+                ax.scatter([m["p50_s"]], [m["accuracy"] or 0.0], s=40)
+                ax.annotate(f"{run.model} / {run.config}", (m["p50_s"], m["accuracy"] or 0.0),
+                            fontsize=7, xytext=(4, 4), textcoords="offset points")
+            ax.set_xlabel("decision latency p50 (s)")
+            ax.set_ylabel("accuracy (%)")
+            ax.set_ylim(0, 100)
+            ax.grid(alpha=0.3)
+            ax.set_title("accuracy vs decision latency")
+            fig.tight_layout()
+            fig.savefig(tmp, dpi=120)
+        finally:
+            plt.close(fig)
     tmp.replace(p)
     return p
