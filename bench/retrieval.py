@@ -51,6 +51,7 @@ DATA = ROOT.parent / "shared" / "data" / "retrieval"
 
 sys.path.insert(0, str(ROOT / "src"))
 
+from kapibara.fileio import write_atomic  # noqa: E402
 from kapibara.rag.bm25 import tokenize  # noqa: E402
 from kapibara.rag.embedders.usem import UseEmbedder  # noqa: E402
 from kapibara.rag.hnsw import exact_search  # noqa: E402
@@ -218,7 +219,7 @@ def rerank_subset(
     rr = LLMReranker(model, max_chars=400)
     # Grades are cached per (model, query, passage) so a rerun of the script is cheap.
     cache_path = work / "rerank_cache.json"
-    grades: dict[str, Any] = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    grades: dict[str, Any] = json.loads(cache_path.read_text(encoding="utf-8")) if cache_path.exists() else {}
     # Seconds each query's grading took when it was computed (cached grades cost nothing now).
     timings: dict[str, float] = grades.setdefault("__seconds__", {})
     score = rr.score
@@ -231,9 +232,7 @@ def rerank_subset(
             grades[f"{model_spec}\x00{query}\x00{p}"] = g
         if todo:
             timings[f"{model_spec}\x00{query}"] = time.perf_counter() - t0
-        tmp = cache_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(grades, ensure_ascii=False))
-        os.replace(tmp, cache_path)
+        write_atomic(cache_path, json.dumps(grades, ensure_ascii=False))
         return [grades[k] for k in keys]
 
     rr.score = cached_score
@@ -504,9 +503,7 @@ def write_results(res: dict[str, Any]) -> str:
     RESULTS.mkdir(parents=True, exist_ok=True)
     md = write_markdown(res)
     for name, text in (("retrieval.json", json.dumps(res, indent=2, ensure_ascii=False) + "\n"), ("retrieval.md", md)):
-        tmp = RESULTS / (name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, RESULTS / name)
+        write_atomic(RESULTS / name, text)
     return md
 
 

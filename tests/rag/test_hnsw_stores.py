@@ -39,6 +39,35 @@ def test_hnsw_delete_is_a_tombstone_that_persists(tmp_path):
     assert 5 not in labels and len(again) == 99
 
 
+def test_hnsw_save_that_fails_leaves_the_saved_index_and_no_temp_files(tmp_path, monkeypatch):
+    rng = np.random.default_rng(2)
+    data = unit(rng, 20)
+    idx = HnswIndex(64, tmp_path / "h.bin")
+    idx.add(list(range(10)), data[:10])
+    idx.save()
+    saved = sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir())
+    idx.add(list(range(10, 20)), data[10:])
+    idx.delete([3])
+
+    class DiskFull:  # hnswlib's Index is a C type: wrap it to make save_index fail
+        def __init__(self, index):
+            self._index = index
+
+        def __getattr__(self, name):
+            return getattr(self._index, name)
+
+        def save_index(self, path: str) -> None:
+            with open(path, "wb") as fh:
+                fh.write(b"half")
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(idx, "_index", DiskFull(idx._index))
+    with pytest.raises(RuntimeError):
+        idx.save()
+    assert sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir()) == saved
+    assert len(HnswIndex(64, tmp_path / "h.bin")) == 10
+
+
 @pytest.fixture(params=["sqlite", "chroma"])
 def store(request, tmp_path) -> VectorStore:
     if request.param == "sqlite":

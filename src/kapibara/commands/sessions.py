@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kapibara.fileio import write_atomic
+from kapibara.agent import export_jsonl
+from kapibara.fileio import jsonl_text, write_atomic
 from kapibara.memory import ENV_VAR, SessionNotFound, SessionStore, open_store
 
 sessions_app = typer.Typer(
@@ -35,8 +36,6 @@ DbOption = Annotated[
 
 def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
 
 
 def _open(db: str | None) -> SessionStore:
@@ -116,8 +115,7 @@ def export_cmd(
         store.close()
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if traces_jsonl is not None:
-        lines = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in data["traces"])
-        write_atomic(traces_jsonl, lines)
+        export_jsonl(data["traces"], traces_jsonl)
         Console(stderr=True).print(f"wrote {len(data['traces'])} traces to {traces_jsonl}")
     if out is None:
         sys.stdout.write(text)
@@ -140,11 +138,10 @@ def traces_cmd(
         records = store.traces(session_id)
     finally:
         store.close()
-    text = "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in records)
     if out is None:
-        sys.stdout.write(text)
+        sys.stdout.write(jsonl_text(records))
     else:
-        write_atomic(out, text)
+        export_jsonl(records, out)
         Console(stderr=True).print(f"wrote {len(records)} traces to {out}")
 
 

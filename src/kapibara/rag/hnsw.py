@@ -2,8 +2,8 @@
 
 The graph itself is ``chroma-hnswlib``, a maintained binary wheel of hnswlib (C++, no
 compiler needed); this module adds what an embedded store needs around it: atomic
-persistence (temp file + ``os.replace``), growth, tombstone deletes, and ``exact_search``
-(numpy brute force) to measure the graph's recall against.
+persistence (``fileio.atomic_path``: temp file + ``os.replace``), growth, tombstone
+deletes, and ``exact_search`` (numpy brute force) to measure the graph's recall against.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from kapibara.errors import require
+from kapibara.fileio import atomic_path
 
 
 def exact_search(matrix: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,12 +125,13 @@ class HnswIndex:
         return labels[0].astype(np.int64), (1.0 - dist[0]).astype(np.float32)
 
     def save(self) -> None:
-        """Write the index atomically: a crash leaves the previous file intact."""
+        """Write the index and its metadata atomically: a crash leaves the previous files.
+
+        Both temp files are written before either is renamed, the index first, so a
+        failed write changes nothing.
+        """
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        self._index.save_index(str(tmp))
         meta = {
             "dim": self.dim,
             "M": self.M,
@@ -137,7 +139,7 @@ class HnswIndex:
             "capacity": int(self._index.get_max_elements()),
             "deleted": sorted(self._deleted),
         }
-        mtmp = self._meta_path().with_name(self._meta_path().name + ".tmp")
-        mtmp.write_text(json.dumps(meta))
-        os.replace(tmp, self.path)
-        os.replace(mtmp, self._meta_path())
+        # Exits run inner first: the index is renamed, then its metadata.
+        with atomic_path(self._meta_path()) as meta_tmp, atomic_path(self.path) as index_tmp:
+            self._index.save_index(str(index_tmp))
+            meta_tmp.write_text(json.dumps(meta))
