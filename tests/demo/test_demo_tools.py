@@ -206,3 +206,37 @@ def test_observations_are_short_enough_for_a_small_model() -> None:
 def test_demo_prompt_uses_the_packaged_template(language: str) -> None:
     prompt = demo_prompt(language)
     assert prompt.language == language and prompt.role
+
+
+def test_tool_messages_are_zh_en_templates_with_the_same_variables() -> None:
+    import jinja2
+    from jinja2 import meta
+
+    from kapibara.prompts import load_template, render_template, template_names
+
+    env = jinja2.Environment()
+    names = [n for n in template_names() if n.startswith("demo_")]
+    assert len(names) >= 20
+    for name in names:
+        needs = {lang: meta.find_undeclared_variables(env.parse(load_template(name, lang))) for lang in ("zh", "en")}
+        assert needs["zh"] == needs["en"], name
+        for lang in ("zh", "en"):
+            assert render_template(name, lang, **dict.fromkeys(needs[lang], "x")), (name, lang)
+
+
+def test_zh_messages_read_as_before_and_en_ones_exist(catalog: Catalog) -> None:
+    from kapibara.demo.catalog import DateError
+    from kapibara.demo.tools import _not_found
+
+    assert get_product_info("特斯拉", [])["error"] == "未找到商品「特斯拉」"
+    assert _not_found(catalog, "特斯拉", "en")["error"] == 'No product named "特斯拉"'
+    assert view_cart(ToolContext())["message"] == "购物车是空的"
+    with pytest.raises(ToolArgumentError) as info:
+        get_weather("北京", "下周")
+    assert info.value.problems == ["parameter 'date': 无法识别日期 '下周'：请用 today/tomorrow/今天/明天/后天 或 YYYY-MM-DD"]
+    with pytest.raises(DateError) as bad:
+        catalog.resolve_date("2026-02-30")
+    assert bad.value.message("en") == "'2026-02-30' is not a valid date: use YYYY-MM-DD"
+    with pytest.raises(ToolArgumentError) as limit:
+        recommend_products("手机", limit=0)
+    assert limit.value.problems == ["parameter 'limit': 必须在1到10之间，收到 0"]

@@ -100,3 +100,37 @@ def test_product_names_exist_in_the_demo_catalog():
 
 def test_domain_files_are_package_data():
     assert domain_path("dev").is_file() and domain_path("test").is_file()
+
+
+@pytest.fixture(scope="module")
+def builder():
+    """``evals/data/domain/build.py`` loaded as a module (building the cases, writing nothing)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("domain_build", domain_path("dev").parent / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_files_are_what_build_py_writes(builder, tmp_path):
+    from kapibara.fileio import write_jsonl_atomic
+
+    for name, rows in zip(("dev", "test"), builder.build(), strict=True):
+        write_jsonl_atomic(tmp_path / f"{name}.jsonl", rows)
+        assert (tmp_path / f"{name}.jsonl").read_bytes() == domain_path(name).read_bytes(), (
+            "run: python src/kapibara/evals/data/domain/build.py")
+
+
+def test_build_py_stops_on_words_the_demo_data_does_not_know(builder):
+    assert builder.category(["fruit"], ["水果", "Fresh Fruit", "生鲜"]) == ["水果", "Fresh Fruit", "生鲜"]
+    with pytest.raises(builder.UnknownWord, match="汽车"):
+        builder.category(["fruit"], ["水果", "汽车"])
+    with pytest.raises(builder.UnknownWord, match="手机"):
+        builder.category(["fruit"], ["手机"])  # a word, but of another category
+    assert builder.city("西安", "Xian") == ["西安", "Xi'an", "Xian"]
+    with pytest.raises(builder.UnknownWord, match="火星"):
+        builder.city("火星")
+    with pytest.raises(builder.UnknownWord, match="后天"):
+        builder.days(1, ["明天", "后天"])

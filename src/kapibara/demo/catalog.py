@@ -1,5 +1,6 @@
-"""Queries over the demo grocery catalog (``data/catalog.db``, built by
-``scripts/build_demo_catalog.py``).
+"""Queries over the demo grocery catalog (``data/catalog.db``, built from the YAML files
+in ``data/source/`` by ``scripts/build_demo_catalog.py``; the scenario, brand and date
+words the queries match are read from the same folder).
 
 Names are matched across Chinese and English names and aliases, ignoring case, spaces,
 punctuation and full-width forms, with small typos tolerated (rapidfuzz). Weather is a
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import importlib.resources
 import json
@@ -26,7 +28,9 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
+from kapibara.demo import source
 from kapibara.errors import DataError
+from kapibara.prompts import render_template
 
 #: find_product() accepts the best match only at or above this score (0-100).
 MATCH_THRESHOLD = 80.0
@@ -181,65 +185,61 @@ def _premium(p: Product, pool: list[Product]) -> float:
     return p.price / top if top > 0 else 0.0
 
 
-def _tagged(*tags: str) -> Callable[[Product, list[Product]], float]:
-    return lambda p, _pool: 1.0 if any(t in p.tags for t in tags) else 0.0
+def _scorer(spec: source.ScenarioSpec) -> Callable[[Product, list[Product]], float]:
+    """The 0-1 ranking a scenario in ``scenarios.yaml`` describes."""
+    if spec.price:
+        return _cheap if spec.price == "low" else _premium
+    relative = _relative(spec.attribute) if spec.attribute else None
+
+    def score(p: Product, pool: list[Product]) -> float:
+        if relative is not None and _attr_num(p, *spec.attribute) is not None:
+            return relative(p, pool)
+        return 1.0 if any(t in p.tags for t in spec.tags) else 0.0
+
+    return score
 
 
-def _battery(p: Product, pool: list[Product]) -> float:
-    # Phones rank by capacity; other products (watches, power banks) by their tag.
-    if _attr_num(p, "battery_mah") is not None:
-        return _relative(("battery_mah",))(p, pool)
-    return 1.0 if "长续航" in p.tags else 0.0
+@functools.cache
+def scenarios() -> tuple[Scenario, ...]:
+    """The shopping scenarios, from ``data/source/scenarios.yaml``."""
+    return tuple(Scenario(s.name, s.words, _scorer(s)) for s in source.scenarios())
 
 
-SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("camera", ("拍照", "摄影", "照相", "相机", "拍摄", "拍人像", "影像", "夜景", "camera", "photo",
-                        "photography", "picture"), _relative(("camera", "score"))),
-    Scenario("battery", ("续航", "电池", "电量", "待机", "耐用", "battery", "long-lasting"), _battery),
-    Scenario("performance", ("游戏", "性能", "流畅", "处理器", "gaming", "game", "performance", "fast"),
-             _relative(("performance_score",))),
-    Scenario("cheap", ("便宜", "实惠", "性价比", "省钱", "学生", "预算", "划算", "不贵", "太贵", "低价", "cheap", "budget",
-                       "affordable", "value", "inexpensive"), _cheap),
-    # Not a bare "贵": it is inside "别太贵" / "不贵", which mean the opposite.
-    Scenario("premium", ("高端", "旗舰", "顶级", "最贵", "奢华", "premium", "flagship", "luxury", "high-end"), _premium),
-    Scenario("gift", ("送礼", "礼物", "送人", "礼品", "礼盒", "送长辈", "送女朋友", "送男朋友", "gift", "present"),
-             _tagged("送礼")),
-    Scenario("elderly", ("老人", "长辈", "父母", "爸妈", "elderly", "parents"), _tagged("长辈", "长续航")),
-    Scenario("fitness", ("健身", "减脂", "减肥", "低脂", "低卡", "运动", "fitness", "gym", "diet", "low-fat", "workout"), _tagged("健身", "低脂", "0糖", "低糖")),
-    Scenario("breakfast", ("早餐", "早饭", "breakfast"), _tagged("早餐")),
-    Scenario("party", ("聚会", "派对", "party"), _tagged("聚会")),
-    Scenario("kids", ("儿童", "孩子", "小孩", "宝宝", "辅食", "婴儿", "给娃", "kids", "children", "baby food"),
-             _tagged("儿童", "宝宝辅食", "辅食")),
-    Scenario("hotpot", ("火锅", "hotpot", "hot pot"), _tagged("火锅")),
-    Scenario("summer", ("夏天", "夏季", "解暑", "消暑", "summer"), _tagged("夏季", "解暑")),
-    Scenario("fresh", ("新鲜", "鲜活", "fresh"), _tagged("新鲜")),
-    Scenario("imported", ("进口", "imported"), _tagged("进口")),
-    Scenario("newyear", ("过年", "年货", "春节", "new year", "spring festival"), _tagged("年货", "送礼")),
-    Scenario("outdoor", ("露营", "户外", "野营", "出行", "旅行", "camping", "outdoor", "travel"), _tagged("出行", "运动")),
-    Scenario("winter", ("冬天", "冬季", "天冷", "winter"), _tagged("冬季", "火锅", "炖汤", "暖胃")),
-    Scenario("healthy", ("健康", "营养", "孕妇", "孕期", "养生", "healthy", "pregnant", "nutrition"),
-             _tagged("健康", "维C", "有机", "高蛋白", "护眼", "养胃", "低糖")),
-    Scenario("hosting", ("请客", "宴请", "聚餐", "招待", "hosting", "dinner party"), _tagged("送礼", "聚会", "高端")),
-    Scenario("stockup", ("囤货", "囤", "家庭装", "stock up", "bulk"), _tagged("家庭")),
-    Scenario("pourover", ("手冲", "pour over", "pour-over"), _tagged("精品", "均衡", "国产")),
-    Scenario("office", ("办公", "上班", "office"), _tagged("办公", "提神")),
-    Scenario("energy", ("提神", "熬夜", "energy"), _tagged("提神")),
-)
+@functools.cache
+def _brand_words() -> dict[str, str]:
+    """Brand words users say (``brands.yaml``), normalized -> the catalog's brand field."""
+    return {normalize(k): v for k, v in source.brand_aliases().items()}
 
 
-# Brand words users say -> the catalog's brand field (brands spelled as in the catalog
-# match themselves).
-BRAND_ALIASES = {
-    "苹果": "Apple", "iphone": "Apple", "ipad": "Apple", "huawei": "华为", "xiaomi": "小米",
-    "redmi": "小米", "红米": "小米", "honor": "荣耀", "samsung": "三星", "galaxy": "三星",
-    "oneplus": "一加", "真我": "realme", "mengniu": "蒙牛", "yili": "伊利",
-}
+@functools.cache
+def _day_offsets() -> dict[str, int]:
+    """Relative day words (``dates.yaml``), normalized -> days from today."""
+    return {normalize(k): v for k, v in source.day_offsets().items()}
 
 
 def scenario_names(text: str) -> list[str]:
     """The scenarios a free-text description triggers ("拍照好又便宜" -> camera, cheap)."""
     norm = normalize(text)
-    return [s.name for s in SCENARIOS if any(normalize(k) in norm for k in s.keywords)]
+    return [s.name for s in scenarios() if any(normalize(k) in norm for k in s.keywords)]
+
+
+# The weather model picks a condition by its key (``en`` in weather.yaml); the name and
+# the shopping tip shown come from the catalog's weather_tips rows.
+SUNNY, CLOUDY, OVERCAST, FOG = "sunny", "cloudy", "overcast", "fog"
+LIGHT_RAIN, HEAVY_RAIN, STORM, SNOW, HOT = "light rain", "heavy rain", "thunderstorm", "snow", "hot"
+WEATHER_KEYS = (SUNNY, CLOUDY, OVERCAST, FOG, LIGHT_RAIN, HEAVY_RAIN, STORM, SNOW, HOT)
+
+
+class DateError(ValueError):
+    """A date ``resolve_date`` cannot use; ``template`` names its message in demo_tools.yaml."""
+
+    def __init__(self, template: str, text: str) -> None:
+        self.template, self.text = template, text
+        super().__init__(self.message("zh"))
+
+    def message(self, language: str) -> str:
+        """The message in ``language`` (``zh`` or ``en``)."""
+        return render_template(self.template, language, text=repr(self.text))
 
 
 def _default_db_path() -> contextlib.AbstractContextManager[Path]:
@@ -274,6 +274,7 @@ class Catalog:
         self._categories: dict[str, tuple[str, str]] = {}
         self._category_keys: list[tuple[str, tuple[str, ...], str | None]] = []
         self._cities: list[City] = []
+        self._conditions: dict[str, tuple[str, str]] = {}
 
     # -- plumbing ---------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -325,6 +326,8 @@ class Catalog:
                     aliases=tuple(json.loads(row["aliases"])), country=row["country"],
                     temps=tuple(json.loads(row["temps"])), rain=tuple(json.loads(row["rain"])),
                 ))
+            for row in self._query("SELECT * FROM weather_tips"):
+                self._conditions[row["condition_en"]] = (row["condition"], row["tip"])
             self._loaded = True
 
     def today(self) -> dt.date:
@@ -429,7 +432,7 @@ class Catalog:
         pool = [p for p in pool if p.stock > 0 and (max_price is None or p.price <= max_price)]
         if not pool:
             return []
-        active = [s for s in SCENARIOS if s.name in scenario_names(f"{scenario} {category}")]
+        active = [s for s in scenarios() if s.name in scenario_names(f"{scenario} {category}")]
         max_sales = max(p.sales for p in pool)
 
         def rank(p: Product) -> tuple[float, float, int]:
@@ -453,7 +456,7 @@ class Catalog:
         """The brand a text names ("苹果手机" -> "Apple"), longest word first, or None."""
         norm = normalize(text)
         words = {normalize(b): b for b in {p.brand for p in self._products} if b}
-        words.update({normalize(k): v for k, v in BRAND_ALIASES.items()})
+        words.update(_brand_words())
         hits = [w for w in words if len(w) >= 2 and w in norm]
         return words[max(hits, key=len)] if hits else None
 
@@ -561,15 +564,12 @@ class Catalog:
     def resolve_date(self, text: str) -> dt.date:
         """"today"/"今天", "tomorrow"/"明天", "后天", "YYYY-MM-DD", "M月D日" -> a date.
 
-        Raises ValueError (with the accepted forms) for anything else.
+        The relative words are those in ``data/source/dates.yaml``. Raises DateError (a
+        ValueError, with the accepted forms) for anything else.
         """
         raw = unicodedata.normalize("NFKC", text or "today").strip().lower()
         today = self.today()
-        relative = {
-            "today": 0, "今天": 0, "今日": 0, "now": 0, "现在": 0, "tonight": 0, "今晚": 0,
-            "tomorrow": 1, "明天": 1, "明日": 1, "dayaftertomorrow": 2, "后天": 2, "大后天": 3,
-            "yesterday": -1, "昨天": -1,
-        }
+        relative = _day_offsets()
         key = normalize(raw)
         if key in relative:
             return today + dt.timedelta(days=relative[key])
@@ -579,17 +579,18 @@ class Catalog:
         m = re.fullmatch(r"(\d{1,2})[-/月.](\d{1,2})[日号]?", raw)
         if m:
             return self._safe_date(today.year, int(m.group(1)), int(m.group(2)), text)
-        raise ValueError(f"无法识别日期 {text!r}：请用 today/tomorrow/今天/明天/后天 或 YYYY-MM-DD")
+        raise DateError("demo_date_unreadable", text)
 
     @staticmethod
     def _safe_date(year: int, month: int, day: int, text: str) -> dt.date:
         try:
             return dt.date(year, month, day)
         except ValueError:
-            raise ValueError(f"无效日期 {text!r}：请用 YYYY-MM-DD") from None
+            raise DateError("demo_date_invalid", text) from None
 
     def weather(self, city: City, day: dt.date) -> Weather:
         """Deterministic weather for ``city`` on ``day``: the same inputs give the same answer."""
+        self._load()
         seed = int(hashlib.sha256(f"{city.name_en}|{day.isoformat()}".encode()).hexdigest()[:16], 16)
         rng = random.Random(seed)
         month = day.month - 1
@@ -599,16 +600,17 @@ class Catalog:
         if rng.random() < city.rain[month]:
             roll = rng.random()
             if high <= 3 or low <= -2:
-                condition = "雪"
+                key = SNOW
             elif mean >= 22 and roll < 0.4:
-                condition = "雷阵雨"
+                key = STORM
             else:
                 # Downpours belong to warm months; a cold day gets drizzle.
-                condition = "大雨" if mean >= 12 and roll < 0.25 else "小雨"
+                key = HEAVY_RAIN if mean >= 12 and roll < 0.25 else LIGHT_RAIN
         else:
-            condition = rng.choices(["晴", "多云", "阴", "雾"], weights=[5, 4, 2, 0.4 if high < 15 else 0.0])[0]
-        tip_key = "炎热" if high >= 33 and condition in ("晴", "多云") else condition
-        tip = str(self._query("SELECT tip FROM weather_tips WHERE condition = ?", (tip_key,))[0][0])
+            key = rng.choices([SUNNY, CLOUDY, OVERCAST, FOG], weights=[5, 4, 2, 0.4 if high < 15 else 0.0])[0]
+        condition = self._conditions[key][0]
+        # A hot sunny or cloudy day gets the heat tip instead of the fair-weather one.
+        tip = self._conditions[HOT if high >= 33 and key in (SUNNY, CLOUDY) else key][1]
         season = tuple(
             str(r[0]) for r in self._query(
                 "SELECT p.name_zh FROM seasonal_produce s JOIN products p ON p.id = s.product_id "

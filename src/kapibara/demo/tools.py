@@ -4,6 +4,7 @@ Outputs are short JSON-able dicts (a small model reads them in a 4k window) hold
 catalog values. An unknown product or city is an answer the model can act on (an
 ``error`` plus close matches), not an exception; arguments out of range raise
 ``ToolArgumentError``, which the executor turns into an "invalid arguments" observation.
+The messages are zh/en templates (``prompts/templates/demo_tools.yaml``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,20 @@ import re
 import threading
 from typing import Any
 
-from kapibara.demo.catalog import Catalog, Product, normalize, scenario_names
-from kapibara.prompts import Prompt
+from kapibara.demo.catalog import Catalog, DateError, Product, normalize, scenario_names
+from kapibara.prompts import Prompt, render_template
 from kapibara.tools import ToolArgumentError, ToolContext, ToolSet, tool
+from kapibara.toolsets import register_toolset
 
 MAX_QUANTITY = 99
 MAX_LIMIT = 10
 #: get_weather answers for dates this many days back / ahead of today.
 WEATHER_DAYS_BACK, WEATHER_DAYS_AHEAD = 7, 14
+#: The language of the tools' messages. ToolContext carries no language of the run yet,
+#: so the tools answer in Chinese (as they always did); every message takes ``lang``.
+LANGUAGE = "zh"
+#: The scenario word that ranks cheapest first (scenarios.yaml: cheap), for "nothing fits".
+CHEAP_WORD = "便宜"
 
 _catalog: Catalog | None = None
 _catalog_lock = threading.Lock()
@@ -44,6 +51,15 @@ def set_catalog(catalog: Catalog | None) -> Catalog | None:
 
 
 # -- formatting helpers ------------------------------------------------------------------
+def _msg(name: str, lang: str, /, **variables: Any) -> str:
+    """Template ``demo_<name>`` from demo_tools.yaml in ``lang``."""
+    return render_template(f"demo_{name}", lang, **variables)
+
+
+def _bad_argument(tool_name: str, param: str, message: str) -> ToolArgumentError:
+    return ToolArgumentError(tool_name, [f"parameter '{param}': {message}"])
+
+
 def _num(x: float) -> float | int:
     return int(x) if float(x).is_integer() else round(x, 2)
 
@@ -52,55 +68,56 @@ def _yuan(x: float) -> str:
     return f"{_num(x)}元"
 
 
-def _summary(p: Product) -> str:
+def _summary(p: Product, lang: str) -> str:
     """The few specs that tell products of this kind apart."""
     a = p.attributes
     if "camera" in a:
-        return f"{a['chip']}｜{a['screen']}｜{a['battery_mah']}mAh｜{a['camera']['megapixels']}MP主摄｜{a['storage']}"
+        return _msg("phone_summary", lang, chip=a["chip"], screen=a["screen"], mah=a["battery_mah"],
+                    megapixels=a["camera"]["megapixels"], storage=a["storage"])
     parts = [str(a[k]) for k in ("origin", "weight", "roast", "spec", "battery_life", "chip", "screen") if k in a]
     return "｜".join(parts[:3])
 
 
-def _highlight(p: Product, scenarios: list[str]) -> str:
+def _highlight(p: Product, scenarios: list[str], lang: str) -> str:
     a = p.attributes
     if "camera" in scenarios and "camera" in a:
         return str(a["camera"]["description"])
     if "battery" in scenarios:
         if "battery_mah" in a:
-            return f"电池{a['battery_mah']}mAh，{a.get('charging', '')}".rstrip("，")
+            return _msg("highlight_battery", lang, mah=a["battery_mah"], charging=a.get("charging", ""))
         if "battery_life" in a:
-            return f"续航{a['battery_life']}"
+            return _msg("highlight_battery_life", lang, life=a["battery_life"])
     if "performance" in scenarios and "chip" in a:
-        return f"{a['chip']}，性能评分{a.get('performance_score', '-')}"
-    return _summary(p)
+        return _msg("highlight_performance", lang, chip=a["chip"], score=a.get("performance_score", "-"))
+    return _summary(p, lang)
 
 
-def _item(p: Product, scenarios: list[str], catalog: Catalog) -> dict[str, Any]:
+def _item(p: Product, scenarios: list[str], catalog: Catalog, lang: str) -> dict[str, Any]:
     out: dict[str, Any] = {"name": p.name_zh, "name_en": p.name_en, "price": _yuan(p.price),
-                           "rating": p.rating, "highlight": _highlight(p, scenarios)}
+                           "rating": p.rating, "highlight": _highlight(p, scenarios, lang)}
     promos = catalog.promotions(p)
     if promos:
         out["promotion"] = promos[0].description
     return out
 
 
-def _not_found(catalog: Catalog, name: str) -> dict[str, Any]:
+def _not_found(catalog: Catalog, name: str, lang: str) -> dict[str, Any]:
     similar = [p.name_zh for p, _ in catalog.match_products(name, limit=5, min_score=60) if not p.is_variant]
     base = re.sub(r"\d+", "", name).strip()
     if not similar and base and base != name:
         # A model number we do not sell ("iPhone 16"): offer the line we do sell.
         similar = [p.name_zh for p, _ in catalog.match_products(base, limit=5, min_score=80) if not p.is_variant]
-    out: dict[str, Any] = {"error": f"未找到商品「{name}」"}
+    out: dict[str, Any] = {"error": _msg("product_not_found", lang, name=name)}
     if similar:
         out["similar"] = similar
     else:
-        out["hint"] = "可以用 recommend_products 按分类查找商品"
+        out["hint"] = _msg("product_not_found_hint", lang)
     return out
 
 
-def _check_limit(tool: str, limit: int) -> None:
+def _check_limit(tool_name: str, limit: int, lang: str) -> None:
     if not 1 <= limit <= MAX_LIMIT:
-        raise ToolArgumentError(tool, [f"parameter 'limit': 必须在1到{MAX_LIMIT}之间，收到 {limit}"])
+        raise _bad_argument(tool_name, "limit", _msg("arg_range", lang, low=1, high=MAX_LIMIT, value=limit))
 
 
 # -- tools -------------------------------------------------------------------------------
@@ -115,13 +132,15 @@ def recommend_products(
         max_price: 最高价格（元）；只有用户明确说出预算时才填，否则不要填
         limit: 推荐数量，默认3
     """
-    _check_limit("recommend_products", limit)
+    lang = LANGUAGE
+    _check_limit("recommend_products", limit, lang)
     if max_price is not None and max_price <= 0:
-        raise ToolArgumentError("recommend_products", [f"parameter 'max_price': 必须大于0，收到 {max_price}"])
+        raise _bad_argument("recommend_products", "max_price", _msg("arg_positive", lang, value=max_price))
     catalog = get_catalog()
     resolved = catalog.resolve_category(category)
     if resolved is None and catalog.find_product(category) is None:
-        return {"error": f"没有「{category}」这个分类", "categories": [zh for _, zh, _ in catalog.categories()]}
+        return {"error": _msg("unknown_category", lang, category=category),
+                "categories": [zh for _, zh, _ in catalog.categories()]}
     scenarios = scenario_names(f"{scenario} {category}")
     items = catalog.search(category, scenario, max_price, limit)
     out: dict[str, Any] = {"category": category}
@@ -129,13 +148,13 @@ def recommend_products(
         out["scenario"] = scenario
     if max_price is not None:
         out["max_price"] = _yuan(max_price)
-    out["items"] = [_item(p, scenarios, catalog) for p in items]
+    out["items"] = [_item(p, scenarios, catalog, lang) for p in items]
     if not items:
-        cheapest = catalog.search(category, "便宜", None, 1)
+        cheapest = catalog.search(category, CHEAP_WORD, None, 1)
         if cheapest:
-            out["message"] = f"没有符合条件的商品；该分类最便宜的是{cheapest[0].name_zh}（{_yuan(cheapest[0].price)}）"
+            out["message"] = _msg("no_match_cheapest", lang, name=cheapest[0].name_zh, price=_yuan(cheapest[0].price))
         else:
-            out["message"] = "该分类暂时没有有货的商品"
+            out["message"] = _msg("none_in_stock", lang)
     return out
 
 
@@ -194,16 +213,16 @@ def _property_keys(prop: str) -> list[str]:
     return [raw] + (_PROPERTY_KEYS[max(contained, key=len)] if contained else [])
 
 
-def _property_value(p: Product, prop: str, catalog: Catalog) -> Any:
+def _property_value(p: Product, prop: str, catalog: Catalog, lang: str) -> Any:
     keys = _property_keys(prop)
     a = p.attributes
     for key in keys:
         if key == "price":
             return f"{_yuan(p.price)}/{p.unit}"
         if key == "stock":
-            return f"有货（{p.stock}{p.unit}）" if p.stock > 0 else "缺货"
+            return _msg("in_stock", lang, stock=p.stock, unit=p.unit) if p.stock > 0 else _msg("out_of_stock", lang)
         if key == "brand":
-            return p.brand or "无品牌"
+            return p.brand or _msg("no_brand", lang)
         if key == "rating":
             return p.rating
         if key == "category":
@@ -212,7 +231,7 @@ def _property_value(p: Product, prop: str, catalog: Catalog) -> Any:
             return p.name_en
         if key == "promotion":
             promos = catalog.promotions(p)
-            return [x.description for x in promos] or "暂无优惠"
+            return [x.description for x in promos] or _msg("no_promotion", lang)
         if key in a:
             value = a[key]
             if key == "camera":
@@ -230,21 +249,22 @@ def get_product_info(product_name: str, properties: list[str]) -> dict[str, Any]
         product_name: 商品名称，例如“小米11 Ultra”、“车厘子”
         properties: 要查询的属性列表，例如["价格", "摄像头"]；为空则返回主要信息
     """
+    lang = LANGUAGE
     catalog = get_catalog()
     p = catalog.find_product(product_name)
     if p is None:
-        return _not_found(catalog, product_name)
+        return _not_found(catalog, product_name, lang)
     out: dict[str, Any] = {"product": p.name_zh}
     if not properties:
         out.update({"price": f"{_yuan(p.price)}/{p.unit}", "stock": p.stock, "category": p.category_zh})
         for key in p.attributes:
             label = _LABELS.get(key)
             if label:
-                out[label] = _property_value(p, label, catalog)
+                out[label] = _property_value(p, label, catalog, lang)
         return out
     missing = []
     for prop in properties:
-        value = _property_value(p, prop, catalog)
+        value = _property_value(p, prop, catalog, lang)
         if value is None:
             missing.append(prop)
         else:
@@ -261,12 +281,13 @@ def get_promotions(product_name: str) -> dict[str, Any]:
     Args:
         product_name: 商品名称，例如“车厘子”；或分类名称
     """
+    lang = LANGUAGE
     catalog = get_catalog()
     p = catalog.find_product(product_name)
     if p is None:
         resolved = catalog.resolve_category(product_name)
         if resolved is None:
-            return _not_found(catalog, product_name)
+            return _not_found(catalog, product_name, lang)
         cids, kind = resolved
         deals = []
         for q in catalog.products:
@@ -274,12 +295,12 @@ def get_promotions(product_name: str) -> dict[str, Any]:
                 for promo in catalog.promotions(q):
                     deals.append({"product": q.name_zh, "price": _yuan(q.price), "promotion": promo.description})
         return {"category": product_name, "deals": deals[:5]} if deals else {
-            "category": product_name, "deals": [], "message": "该分类目前没有优惠活动"}
+            "category": product_name, "deals": [], "message": _msg("category_no_promotions", lang)}
     promos = catalog.promotions(p)
     out: dict[str, Any] = {"product": p.name_zh, "price": _yuan(p.price)}
     if not promos:
         out["promotions"] = []
-        out["message"] = "该商品目前没有优惠活动"
+        out["message"] = _msg("product_no_promotions", lang)
         return out
     listed = []
     for promo in promos:
@@ -299,11 +320,12 @@ def recommend_recipes(dish_or_ingredient: str, limit: int = 3) -> dict[str, Any]
         dish_or_ingredient: 菜名或食材，例如“红烧肉”、“三文鱼”、“鸡蛋”
         limit: 菜谱数量，默认3
     """
-    _check_limit("recommend_recipes", limit)
+    lang = LANGUAGE
+    _check_limit("recommend_recipes", limit, lang)
     catalog = get_catalog()
     recipes = catalog.recipes(dish_or_ingredient, limit)
     if not recipes:
-        return {"recipes": [], "message": f"没有找到与「{dish_or_ingredient}」相关的菜谱"}
+        return {"recipes": [], "message": _msg("no_recipes", lang, query=dish_or_ingredient)}
     return {"recipes": [
         {
             "name": r.name_zh,
@@ -330,15 +352,16 @@ def add_to_cart(product_name: str, quantity: int = 1, ctx: ToolContext | None = 
         product_name: 商品名称，例如“五常大米”
         quantity: 数量，1到99，默认1
     """
+    lang = LANGUAGE
     if not 1 <= quantity <= MAX_QUANTITY:
-        raise ToolArgumentError("add_to_cart", [f"parameter 'quantity': 必须在1到{MAX_QUANTITY}之间，收到 {quantity}"])
+        raise _bad_argument("add_to_cart", "quantity", _msg("arg_range", lang, low=1, high=MAX_QUANTITY, value=quantity))
     catalog = get_catalog()
     p = catalog.find_product(product_name)
     if p is None:
-        return _not_found(catalog, product_name)
+        return _not_found(catalog, product_name, lang)
     if p.stock <= 0:
         others = [q.name_zh for q in catalog.products if q.family_id == p.family_id and q.stock > 0]
-        out: dict[str, Any] = {"error": f"「{p.name_zh}」暂时缺货"}
+        out: dict[str, Any] = {"error": _msg("sold_out", lang, name=p.name_zh)}
         if others:
             out["in_stock_alternatives"] = others[:3]
         return out
@@ -346,9 +369,9 @@ def add_to_cart(product_name: str, quantity: int = 1, ctx: ToolContext | None = 
     line = next((x for x in cart if x["product_id"] == p.id), None)
     new_qty = quantity + (line["quantity"] if line else 0)
     if new_qty > MAX_QUANTITY:
-        return {"error": f"每件商品最多购买{MAX_QUANTITY}{p.unit}，购物车里已有{new_qty - quantity}{p.unit}"}
+        return {"error": _msg("cart_limit", lang, max=MAX_QUANTITY, unit=p.unit, have=new_qty - quantity)}
     if new_qty > p.stock:
-        return {"error": f"「{p.name_zh}」库存不足，仅剩{p.stock}{p.unit}"}
+        return {"error": _msg("low_stock", lang, name=p.name_zh, stock=p.stock, unit=p.unit)}
     if line:
         line["quantity"] = new_qty
     else:
@@ -368,7 +391,7 @@ def view_cart(ctx: ToolContext | None = None) -> dict[str, Any]:
     """查看购物车里的商品、数量和总价。"""
     cart = _cart(ctx)
     if not cart:
-        return {"items": [], "message": "购物车是空的"}
+        return {"items": [], "message": _msg("cart_empty", LANGUAGE)}
     items = [
         {"name": x["name"], "quantity": x["quantity"], "price": _yuan(x["price"]),
          "subtotal": _yuan(round(x["price"] * x["quantity"], 2))}
@@ -388,20 +411,20 @@ def get_weather(city: str, date: str = "today") -> dict[str, Any]:
         city: 城市名，例如“北京”、“上海”、“Tokyo”
         date: 日期："today"、"tomorrow"、"今天"、"明天"、"后天" 或 "YYYY-MM-DD"，默认今天
     """
+    lang = LANGUAGE
     catalog = get_catalog()
     try:
         day = catalog.resolve_date(date)
-    except ValueError as exc:
-        raise ToolArgumentError("get_weather", [f"parameter 'date': {exc}"]) from None
+    except DateError as exc:
+        raise _bad_argument("get_weather", "date", exc.message(lang)) from None
     today = catalog.today()
     if not today - dt.timedelta(days=WEATHER_DAYS_BACK) <= day <= today + dt.timedelta(days=WEATHER_DAYS_AHEAD):
-        raise ToolArgumentError("get_weather", [
-            f"parameter 'date': 只能查询{WEATHER_DAYS_BACK}天前到{WEATHER_DAYS_AHEAD}天后（今天是{today.isoformat()}）"
-        ])
+        raise _bad_argument("get_weather", "date", _msg(
+            "date_out_of_range", lang, back=WEATHER_DAYS_BACK, ahead=WEATHER_DAYS_AHEAD, today=today.isoformat()))
     found = catalog.find_city(city)
     if found is None:
         similar = [c.name_zh for c, _ in catalog.match_cities(city)]
-        out: dict[str, Any] = {"error": f"暂不支持查询「{city}」的天气"}
+        out: dict[str, Any] = {"error": _msg("city_unsupported", lang, city=city)}
         if similar:
             out["similar"] = similar
         else:
@@ -437,3 +460,8 @@ def demo_toolset() -> ToolSet:
 def demo_prompt(language: str = "zh") -> Prompt:
     """The grocery-assistant prompt shipped with the prompt templates (``zh`` or ``en``)."""
     return Prompt.builtin("grocery_assistant", language)
+
+
+# ``"tools": "demo"`` in case files (the domain eval set, the smoke set) means these tools
+# and this prompt once kapibara.demo is imported.
+register_toolset("demo", lambda: demo_toolset().specs(), toolset_factory=demo_toolset, prompt_factory=demo_prompt)

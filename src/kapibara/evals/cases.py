@@ -8,8 +8,9 @@ One case per JSONL line::
      "expected": [{"add_to_cart": {"product_name": ["农夫山泉"], "quantity": [2]}}]}
 
 ``tools`` is a list of inline tool specs (OpenAI ``{"type": "function", "function": ...}``
-or bare ``{"name", "description", "parameters"}``) or the name of a registered tool set
-(``"demo"``). ``expected`` is ``"no_call"``, a list of calls that must all be made (matched
+or bare ``{"name", "description", "parameters"}``) or the name of a tool set registered
+with ``kapibara.toolsets.register_toolset`` (``"demo"``, registered by importing
+``kapibara.demo``). ``expected`` is ``"no_call"``, a list of calls that must all be made (matched
 order-free, BFCL possible-answer style: function -> parameter -> allowed values, ``""``
 marking an optional parameter), or ``{"one_of": [[calls...], [calls...]]}`` when several
 different call sets are acceptable. ``answer`` optionally checks the reply text:
@@ -19,7 +20,7 @@ different call sets are acceptable. ``answer`` optionally checks the reply text:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 from kapibara.errors import DataError
 from kapibara.fileio import write_atomic, write_jsonl_atomic
 from kapibara.models.base import Message, ToolSpec
+from kapibara.toolsets import toolset_entry
 
 NO_CALL = "no_call"
 
@@ -72,40 +74,12 @@ class Case:
         return out
 
 
-# Named tool sets, resolved lazily so that loading cases never imports the demo.
-_TOOLSETS: dict[str, Callable[[], list[ToolSpec]]] = {}
-
-
-def register_toolset(name: str, factory: Callable[[], list[ToolSpec]]) -> None:
-    """Make ``"tools": name`` in case files resolve to the specs ``factory()`` returns."""
-    _TOOLSETS[name] = factory
-
-
-def _demo_specs() -> list[ToolSpec]:
-    import kapibara.demo as demo
-
-    factory = getattr(demo, "demo_toolset", None)
-    if factory is None:
-        raise DataError(
-            "the demo tool set is not available (kapibara.demo.demo_toolset is missing)",
-            hint="update kapibara, or give the cases inline tool specs",
-        )
-    specs: list[ToolSpec] = factory().specs()
-    return specs
-
-
-register_toolset("demo", _demo_specs)
-
-
 def resolve_tools(tools: list[ToolSpec] | str) -> list[ToolSpec]:
-    """Inline specs pass through (normalised to the OpenAI shape); a name is looked up."""
+    """Inline specs pass through (normalised to the OpenAI shape); a name is looked up
+    among the registered tool sets (``kapibara.toolsets``; importing ``kapibara.demo``
+    registers ``"demo"``)."""
     if isinstance(tools, str):
-        if tools not in _TOOLSETS:
-            raise DataError(
-                f"unknown tool set {tools!r}",
-                hint="known: " + ", ".join(sorted(_TOOLSETS)) + "; or give inline tool specs",
-            )
-        return [normalize_spec(t) for t in _TOOLSETS[tools]()]
+        return [normalize_spec(t) for t in toolset_entry(tools).specs()]
     return [normalize_spec(t) for t in tools]
 
 

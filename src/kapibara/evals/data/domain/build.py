@@ -4,18 +4,63 @@ Run ``python src/kapibara/evals/data/domain/build.py`` to regenerate both files.
 written by hand below (compact helpers only save typing). The split is fixed and
 stratified by category: within each category, cases 2, 5 and 8 of every ten go to
 ``test`` (30%). The test split is never used for tuning prompts or models.
+
+The demo's words come from its data files (``kapibara/demo/data/source/``): city names
+are read from ``cities.yaml``; the allowed category words, product names and date words
+written below are checked against ``categories.yaml``, ``products/`` and ``dates.yaml``,
+and the build stops naming any word the demo does not know.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
-import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kapibara.demo.catalog import normalize
+from kapibara.demo.source import Source, day_offsets, load_source
+from kapibara.fileio import write_jsonl_atomic
+
 HERE = Path(__file__).resolve().parent
+SOURCE: Source = load_source()
+
+
+class UnknownWord(ValueError):
+    """An allowed value the demo's data does not know: fix the case or the data file."""
+
+
+def _check(what: str, words: Iterable[str], known: set[str]) -> None:
+    unknown = [w for w in words if w and normalize(w) not in known]
+    if unknown:
+        raise UnknownWord(f"{what}: {unknown} not in kapibara/demo/data/source/")
+
+
+def category(ids: list[str], words: list[str]) -> list[str]:
+    """``words`` after checking each names one of the categories ``ids`` in categories.yaml:
+    a category's names or synonyms, a kind in it, or a group spanning it."""
+    known = {w for c in SOURCE.categories if c.id in ids for w in (c.zh, c.en, *c.synonyms)}
+    known |= {w for k in SOURCE.kinds if k.category in ids for w in (k.zh, k.en, *k.synonyms)}
+    known |= {w for g in SOURCE.groups if set(g.categories) & set(ids) for w in (g.name, *g.synonyms)}
+    _check(f"category words for {ids}", words, {normalize(w) for w in known})
+    return words
+
+
+def days(offset: int, words: list[str]) -> list[str]:
+    """``words`` after checking each is a dates.yaml word for ``offset`` days from today."""
+    _check(f"date words for today+{offset}", words, {normalize(w) for w, d in day_offsets().items() if d == offset})
+    return words
+
+
+def city(zh: str, *aliases: str) -> list[str]:
+    """A city's Chinese and English names from cities.yaml, then the given aliases of it."""
+    found = next((c for c in SOURCE.cities if c.zh == zh), None)
+    if found is None:
+        raise UnknownWord(f"city {zh!r} not in cities.yaml")
+    _check(f"aliases of {zh}", aliases, {normalize(a) for a in found.aliases})
+    return [found.zh, found.en, *aliases]
+
 
 # -- allowed-value variants ---------------------------------------------------------
 
@@ -31,6 +76,18 @@ RICE = ["大米", "主食", "grain", "grains", "米面", "Rice, Flour & Oil", "�
 HOUSEHOLD = ["日用品", "日用百货", "百货", "家居用品", "个护清洁", "家居日用", "家居", "household", "日化", "清洁用品", "家庭清洁"]
 VEG = ["蔬菜", "青菜", "蔬果", "veggies", "新鲜蔬菜", "生鲜蔬菜", "vegetables", "蔬菜水果", "生鲜"]
 
+PHONE = category(["digital"], PHONE)
+FRUIT = category(["fruit"], FRUIT)
+SEAFOOD = category(["seafood"], SEAFOOD)
+MEAT = category(["meat"], MEAT)
+DAIRY = category(["dairy"], DAIRY)
+DRINKS = category(["drinks"], DRINKS)
+COFFEE = category(["coffee"], COFFEE)
+SNACKS = category(["snacks"], SNACKS)
+RICE = category(["grain"], RICE)
+HOUSEHOLD = category(["household", "care"], HOUSEHOLD)
+VEG = category(["vegetables"], VEG)
+
 PRODUCTS: dict[str, list[str]] = {
     "小米11 Ultra": ["小米11 Ultra", "小米11U", "小米11至尊版", "小米11Ultra", "Xiaomi 11 Ultra", "Mi 11 Ultra", "小米 11 Ultra"],
     "vivo X60 Pro": ["vivo X60 Pro", "vivoX60Pro", "X60 Pro", "vivo X60Pro"],
@@ -44,6 +101,14 @@ PRODUCTS: dict[str, list[str]] = {
     "农夫山泉": ["农夫山泉", "Nongfu Spring Water", "农夫山泉饮用天然水", "农夫山泉矿泉水", "Nongfu Spring"],
     "挪威三文鱼": ["挪威三文鱼", "三文鱼", "挪威冰鲜三文鱼", "Norwegian salmon", "salmon"],
 }
+
+# Spellings a model may use that are not catalog names or aliases (its fuzzy match finds them).
+PARAPHRASES = {"苹果iPhone 15", "五常稻花香大米", "农夫山泉矿泉水"}
+for _name, _names in PRODUCTS.items():
+    _p = next((p for p in SOURCE.products if p.zh == _name), None)
+    if _p is None:
+        raise UnknownWord(f"product {_name!r} not in products/*.yaml")
+    _check(f"names of {_name}", set(_names) - PARAPHRASES, {normalize(n) for n in (_p.zh, _p.en, *_p.aliases)})
 
 PROPS: dict[str, list[str]] = {
     "电池": ["电池", "battery_mah", "battery", "电池容量", "续航", "电量"],
@@ -61,8 +126,8 @@ PROPS: dict[str, list[str]] = {
 
 PROPS = {k: list(dict.fromkeys(v)) for k, v in PROPS.items()}
 
-TODAY = ["", "today", "今天", "今日"]
-TOMORROW = ["明天", "tomorrow"]
+TODAY = days(0, ["", "today", "今天", "今日"])
+TOMORROW = days(1, ["明天", "tomorrow"])
 
 
 def U(text: str) -> dict[str, Any]:
@@ -132,8 +197,8 @@ def cart(product: str, qty: list[Any] | None = None) -> dict[str, Any]:
 VIEW: dict[str, Any] = {"view_cart": {}}
 
 
-def weather(city: list[str], date: list[Any] | None = None) -> dict[str, Any]:
-    return {"get_weather": {"city": city, "date": date if date is not None else TODAY}}
+def weather(cities: list[str], date: list[Any] | None = None) -> dict[str, Any]:
+    return {"get_weather": {"city": cities, "date": date if date is not None else TODAY}}
 
 
 CASES: list[dict[str, Any]] = []
@@ -295,24 +360,24 @@ add("cart", "加购物车：蒙牛纯牛奶 x4", cart("蒙牛纯牛奶", [4]))
 add("cart", "结账前让我再确认下购物车", VIEW)
 
 # -- weather --------------------------------------------------------------------------------
-add("weather", "北京今天天气怎么样", weather(["北京", "Beijing"]))
-add("weather", "上海明天下雨吗", weather(["上海", "Shanghai"], TOMORROW))
-add("weather", "广州天气", weather(["广州", "Guangzhou"]))
-add("weather", "深圳明天热不热", weather(["深圳", "Shenzhen"], TOMORROW))
-add("weather", "杭州今天适合出门吗，看下天气", weather(["杭州", "Hangzhou"]))
-add("weather", "成都明天要带伞吗", weather(["成都", "Chengdu"], TOMORROW))
-add("weather", "What's the weather in Wuhan today?", weather(["武汉", "Wuhan"]))
-add("weather", "南京天气咋样", weather(["南京", "Nanjing"]))
-add("weather", "西安明天气温多少度", weather(["西安", "Xi'an", "Xian"], TOMORROW))
-add("weather", "重庆今天会下雨吗", weather(["重庆", "Chongqing"]))
-add("weather", "帮我看看天津明天的天气", weather(["天津", "Tianjin"], TOMORROW))
-add("weather", "苏州现在冷吗", weather(["苏州", "Suzhou"], TODAY + ["现在", "now"]))
-add("weather", "北京和上海今天天气分别怎么样", weather(["北京", "Beijing"]), weather(["上海", "Shanghai"]))
-add("weather", "长沙明天晴天吗，想去岳麓山", weather(["长沙", "Changsha"], TOMORROW))
-add("weather", "Is it going to rain in Shanghai tomorrow?", weather(["上海", "Shanghai"], TOMORROW))
-add("weather", "郑州今儿天气", weather(["郑州", "Zhengzhou"]))
-add("weather", "青岛明天海边风大不大", weather(["青岛", "Qingdao"], TOMORROW))
-add("weather", "厦门今天天气好吗，想去鼓浪屿", weather(["厦门", "Xiamen"]))
+add("weather", "北京今天天气怎么样", weather(city("北京")))
+add("weather", "上海明天下雨吗", weather(city("上海"), TOMORROW))
+add("weather", "广州天气", weather(city("广州")))
+add("weather", "深圳明天热不热", weather(city("深圳"), TOMORROW))
+add("weather", "杭州今天适合出门吗，看下天气", weather(city("杭州")))
+add("weather", "成都明天要带伞吗", weather(city("成都"), TOMORROW))
+add("weather", "What's the weather in Wuhan today?", weather(city("武汉")))
+add("weather", "南京天气咋样", weather(city("南京")))
+add("weather", "西安明天气温多少度", weather(city("西安", "Xian"), TOMORROW))
+add("weather", "重庆今天会下雨吗", weather(city("重庆")))
+add("weather", "帮我看看天津明天的天气", weather(city("天津"), TOMORROW))
+add("weather", "苏州现在冷吗", weather(city("苏州"), TODAY + days(0, ["现在", "now"])))
+add("weather", "北京和上海今天天气分别怎么样", weather(city("北京")), weather(city("上海")))
+add("weather", "长沙明天晴天吗，想去岳麓山", weather(city("长沙"), TOMORROW))
+add("weather", "Is it going to rain in Shanghai tomorrow?", weather(city("上海"), TOMORROW))
+add("weather", "郑州今儿天气", weather(city("郑州")))
+add("weather", "青岛明天海边风大不大", weather(city("青岛"), TOMORROW))
+add("weather", "厦门今天天气好吗，想去鼓浪屿", weather(city("厦门")))
 
 # -- follow-ups that depend on earlier turns ---------------------------------------------------
 MI = turn("小米11 Ultra多少钱？", "get_product_info", {"product_name": "小米11 Ultra", "properties": ["价格"]},
@@ -346,8 +411,8 @@ add("follow_up", CHERRY + [U("有打折吗")], promo("车厘子"))
 add("follow_up", CHERRY + [U("哪里产的？")], info("车厘子", "产地"))
 add("follow_up", SALMON_R + [U("三文鱼有优惠吗")], promo("挪威三文鱼"))
 add("follow_up", SALMON_R + [U("好的，把三文鱼加到购物车")], cart("挪威三文鱼", opt(1)))
-add("follow_up", W_BJ + [U("那明天呢")], weather(["北京", "Beijing"], TOMORROW))
-add("follow_up", W_BJ + [U("上海呢？")], weather(["上海", "Shanghai"]))
+add("follow_up", W_BJ + [U("那明天呢")], weather(city("北京"), TOMORROW))
+add("follow_up", W_BJ + [U("上海呢？")], weather(city("上海")))
 add("follow_up", COFFEE_I + [U("保质期呢")], info("云南小粒咖啡豆", "保质期"))
 add("follow_up", COFFEE_I + [U("这个咖啡豆能做什么甜品")], recipes(["咖啡", "咖啡豆", "云南小粒咖啡豆", "coffee", "咖啡甜品", "咖啡豆甜品", "咖啡甜点"]))
 add("follow_up", COFFEE_I + [U("给我来一包")], cart("云南小粒咖啡豆", opt(1)))
@@ -369,7 +434,7 @@ add("typo_colloquial", "oppo aec2 啥处理器", info("OPPO Ace2", "处理器"))
 add("typo_colloquial", "华为畅想20pro多少钱", info("华为畅享20 Pro", "价格"))
 add("typo_colloquial", "俺想买个手机拍照贼好的那种，三千块以内中不", rec(PHONE, SC_PHOTO + ["拍照贼好"], [3000]))
 add("typo_colloquial", "挪威三纹鱼怎么做好吃", recipes(SALMON_D + ["挪威三纹鱼"]))
-add("typo_colloquial", "北京明儿个天儿咋样", weather(["北京", "Beijing"], TOMORROW))
+add("typo_colloquial", "北京明儿个天儿咋样", weather(city("北京"), TOMORROW))
 add("typo_colloquial", "购物车瞅一眼", VIEW)
 add("typo_colloquial", "农夫三泉给我整两箱", cart("农夫山泉", [2]))
 add("typo_colloquial", "云南小粒咖啡斗啥烘焙度", info("云南小粒咖啡豆", "烘焙度"))
@@ -434,22 +499,13 @@ add("product_info", "Where does the Wuchang rice come from?", info("五常大米
 add("promotions", "Is there any deal on the iPhone 15 right now?", promo("iPhone 15"))
 add("recipes", "What can I make with eggs and tomatoes?", recipes(["西红柿炒鸡蛋", "番茄炒蛋", "西红柿炒蛋", "番茄炒鸡蛋", "eggs and tomatoes", "tomato and egg", "tomatoes and eggs", "egg and tomato"]))
 add("cart", "Put 3 boxes of Mengniu milk in my cart please", cart("蒙牛纯牛奶", [3]))
-add("weather", "Will it be sunny in Hangzhou tomorrow?", weather(["杭州", "Hangzhou"], TOMORROW))
+add("weather", "Will it be sunny in Hangzhou tomorrow?", weather(city("杭州"), TOMORROW))
 add("follow_up", MI + [U("What about its screen?")], info("小米11 Ultra", "屏幕"))
 add("follow_up", CHERRY + [U("ok add 2 of them to my cart")], cart("车厘子", [2]))
 add("no_call", "Can you help me file my taxes?")
 add("no_call", "Tell me a fun fact about capybaras")
 add("typo_colloquial", "wanna c my cart real quick", VIEW)
 add("typo_colloquial", "iphnoe 15 promos??", promo("iPhone 15"))
-
-
-def _write(path: Path, rows: list[dict[str, Any]]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def build() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -468,6 +524,6 @@ def build() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 if __name__ == "__main__":
     dev_rows, test_rows = build()
-    _write(HERE / "dev.jsonl", dev_rows)
-    _write(HERE / "test.jsonl", test_rows)
+    write_jsonl_atomic(HERE / "dev.jsonl", dev_rows)
+    write_jsonl_atomic(HERE / "test.jsonl", test_rows)
     print(f"{len(CASES)} cases: dev {len(dev_rows)}, test {len(test_rows)}")
