@@ -24,12 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import kapibara.demo  # noqa: F401 - registers the "demo" tool set that domain:* cases name
 from kapibara.errors import KapibaraError, MissingExtraError
 from kapibara.evals.adapters import load_dataset
 from kapibara.evals.cases import Case, write_text
 from kapibara.evals.compare import wilson_ci
-from kapibara.evals.report import metrics, plot_accuracy_latency
-from kapibara.evals.runner import CONFIGS, CaseResult, EvalRun, machine_info, run_case
+from kapibara.evals.report import plot_accuracy_latency
+from kapibara.evals.results import CaseResult, EvalRun, machine_info, metrics
+from kapibara.evals.runner import CONFIGS, run_case
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATASETS = ["bfcl:simple_python", "bfcl:multiple", "bfcl:irrelevance", "hammerbench:ST_Perfect", "hammerbench:ir_ST_Perfect"]

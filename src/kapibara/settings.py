@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import ValidationError
@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     request_timeout_s: float = 60.0
     max_retries: int = 3
     session_db: str | None = None
-    language: str = "zh"
+    language: Literal["auto", "zh", "en"] = "auto"
+    """``auto``: answer in the language of the user's message."""
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

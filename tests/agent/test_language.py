@@ -24,3 +24,22 @@ def test_a_fixed_language_wins(tools):
     assert model.calls[0].messages[0]["content"] == render_template("agent_default_system", "zh")
     prompt = Prompt(role="助手", language="zh")
     assert Agent(FakeModel([]), tools, prompt=prompt).language == "zh"
+
+
+def test_one_agent_answers_each_user_in_their_language(tools):
+    prompts = {"zh": Prompt(role="你是购物助手。", language="zh"), "en": Prompt(role="You are a shopping assistant.", language="en")}
+    model = FakeModel(["好的", "Sure"])
+    agent = Agent(model, tools, prompt=prompts)
+    assert agent.language is None  # no language fixed: each run follows its question
+    agent.run("推荐耳机")
+    agent.run("Suggest some headphones")
+    assert "你是购物助手" in model.calls[0].messages[0]["content"]
+    assert "You are a shopping assistant" in model.calls[1].messages[0]["content"]
+
+
+def test_history_is_given_without_a_store(tools):
+    model = FakeModel(["它的电池是5000mAh。"])
+    history = [{"role": "user", "content": "小米14怎么样"}, {"role": "assistant", "content": "小米14拍照很好。"}]
+    Agent(model, tools).run("那它的电池呢？", history=history)
+    sent = [m["content"] for m in model.calls[0].messages]
+    assert sent[1:] == ["小米14怎么样", "小米14拍照很好。", "那它的电池呢？"]

@@ -9,15 +9,8 @@ import pytest
 
 from kapibara.evals.badcases import export_bad_cases
 from kapibara.evals.compare import bootstrap_ci, compare_runs, markdown, mcnemar_p, wilson_ci
-from kapibara.evals.report import (
-    markdown_table,
-    metrics,
-    percentile,
-    plot_accuracy_latency,
-    summarize,
-    write_report,
-)
-from kapibara.evals.runner import CaseResult, EvalRun
+from kapibara.evals.report import markdown_table, plot_accuracy_latency, write_report
+from kapibara.evals.results import CaseResult, EvalRun, metrics, percentile, summarize
 
 
 def res(i, cat, correct, expects=True, tool=None, dec=1.0, **kw):

@@ -10,7 +10,8 @@ import pytest
 
 from kapibara.errors import BackendError, ConfigError
 from kapibara.evals.cases import Case
-from kapibara.evals.runner import EvalRun, run_eval
+from kapibara.evals.results import EvalRun
+from kapibara.evals.runner import run_eval
 from kapibara.models.base import ToolCall, Usage
 from kapibara.models.fake import FakeModel
 
@@ -79,6 +80,8 @@ class FakeDecision:
     ttft_s: float = 0.005
     malformed: bool = False
     error: str | None = None
+    stops: dict = field(default_factory=dict)
+    unsupported: list = field(default_factory=list)
 
 
 class FakeAgent:

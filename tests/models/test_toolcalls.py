@@ -1,4 +1,4 @@
-from kapibara.agent.parsing import parse_tool_calls
+from kapibara.models.toolcalls import parse_tool_calls
 
 
 def test_strict_qwen_block_is_not_lenient():

@@ -5,8 +5,11 @@
     result = agent.run("北京今天天气怎么样？")
 """
 
+from kapibara.agent.budget import Budgets
+from kapibara.agent.decide import Decider, Decision, decide
 from kapibara.agent.events import AgentEvent, EventKind
-from kapibara.agent.loop import Agent, Decision, RunResult
+from kapibara.agent.grounding import Grounding, NameGrounding, NumberGrounding
+from kapibara.agent.loop import Agent, Run, RunResult
 from kapibara.agent.parsing import ParsedCalls, ReactParsed, parse_react, parse_tool_calls
 from kapibara.agent.protocols import Action, NativeProtocol, ReactProtocol, get_protocol
 from kapibara.agent.repair import RUNGS, fuzzy_fix, tool_constraint, validate_calls
@@ -17,14 +20,21 @@ __all__ = [
     "Action",
     "Agent",
     "AgentEvent",
+    "Budgets",
+    "Decider",
     "Decision",
     "EventKind",
+    "Grounding",
+    "NameGrounding",
+    "NumberGrounding",
     "NativeProtocol",
     "ParsedCalls",
     "ReactParsed",
     "ReactProtocol",
+    "Run",
     "RunResult",
     "Trace",
+    "decide",
     "export_jsonl",
     "fuzzy_fix",
     "get_protocol",

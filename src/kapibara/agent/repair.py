@@ -1,17 +1,19 @@
 """The repair ladder's pieces for small models' malformed output.
 
-The rungs, in the order ``Agent.decide`` climbs them (each recorded when it fires):
+The rungs, in the order ``agent.decide`` climbs them (each recorded when it fires;
+``lookup``, the last, is the grounding rung described in ``decide.py``):
 
 ``lenient_parse``  JSON5, trailing commas, code fences, bare JSON, the call in prose
-                   (done by the parsers in ``parsing.py``; they flag it ``lenient``)
+                   (done by the parsers in ``models/toolcalls.py`` and ``parsing.py``; they
+                   flag it ``lenient``)
 ``fuzzy_name``     a misspelled tool or parameter name matched to a registered one, a
                    tool name written inside prose on the Action line, or, when the line
                    names several tools, the one whose parameters fit the arguments
                    (``fuzzy_fix``), only when the match is unambiguous
-``reask``          one re-ask quoting the parse or validation error (``validate_calls``
-                   finds it; the message comes from the ``reask_error`` template)
 ``drop_ungrounded`` an optional numeric argument whose value appears nowhere in the user's
                    words (a budget the model invented) is dropped (``drop_ungrounded``)
+``reask``          one re-ask quoting the parse or validation error (``validate_calls``
+                   finds it; the message comes from the ``reask_error`` template)
 ``constrained``    regeneration with a JSON schema or GBNF grammar that admits only the
                    registered tools and their parameters, or an answer (``tool_constraint``)
 
@@ -29,8 +31,9 @@ from rapidfuzz import fuzz, process
 
 from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
+from kapibara.tools.schema import standard_schema
 
-RUNGS = ("lenient_parse", "fuzzy_name", "drop_ungrounded", "reask", "constrained")
+RUNGS = ("lenient_parse", "fuzzy_name", "drop_ungrounded", "reask", "constrained", "lookup")
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
 FUZZY_MARGIN = 8.0
@@ -269,34 +272,6 @@ def _plain_json(value: Any) -> bool:
 
 
 # -- constrained regeneration --------------------------------------------------------
-
-
-_TYPE_ALIASES = {"dict": "object", "float": "number", "tuple": "array", "int": "integer", "bool": "boolean", "str": "string"}
-
-
-def standard_schema(schema: Any) -> Any:
-    """A copy of a parameters schema in standard JSON-schema types.
-
-    Tool sets from benchmarks (BFCL) write ``dict``, ``float``, ``tuple`` and ``any``;
-    grammar compilers accept only the standard names.
-    """
-    if isinstance(schema, list):
-        return [standard_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: standard_schema(v) for k, v in schema.items() if k != "properties"}
-    if isinstance(schema.get("properties"), dict):
-        out["properties"] = {k: standard_schema(v) for k, v in schema["properties"].items()}
-    typ = schema.get("type")
-    if typ == "any":
-        out.pop("type")
-    elif isinstance(typ, str):
-        out["type"] = _TYPE_ALIASES.get(typ, typ)
-    elif isinstance(typ, list):
-        out["type"] = [_TYPE_ALIASES.get(t, t) for t in typ if t != "any"] or None
-        if out["type"] is None:
-            out.pop("type")
-    return out
 
 
 def tool_json_schema(tools: Any, allow_answer: bool = True) -> dict[str, Any]:

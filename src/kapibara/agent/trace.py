@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kapibara.fileio import write_jsonl_atomic
-from kapibara.models.base import ToolCall
+from kapibara.models.base import ChatRequest, Completion, ToolCall
 
 
 def call_dict(call: ToolCall) -> dict[str, Any]:
@@ -70,12 +70,23 @@ class Trace:
             self.store.add_trace(self.session_id, record)
         return record
 
+    def model_call(self, *, step: int, attempt: int, rung: str | None, protocol: str,
+                   request: ChatRequest, completion: Completion, model: str = "") -> dict[str, Any]:
+        """The one way a ``model_call`` record is made: the exact request and what came back."""
+        return self.add(
+            "model_call", step=step, attempt=attempt, rung=rung, protocol=protocol,
+            messages=request.messages, tools=request.tools, stop=request.stop,
+            constraint=request.constraint, sampling=request.sampling, max_tokens=request.max_tokens,
+            raw=completion.text, content=completion.content,
+            tool_calls=[call_dict(c) for c in completion.tool_calls], parse_error=completion.parse_error,
+            finish_reason=completion.finish_reason, usage=completion.usage,
+            model=completion.model or model, ttft_s=completion.usage.ttft_s,
+        )
+
 
 def export_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
     """Write records as JSON Lines, atomically (temp file in the same folder + rename)."""
     return write_jsonl_atomic(path, (jsonable(rec) for rec in records))
-
-
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:

@@ -48,6 +48,14 @@ UserOption = Annotated[
     str | None,
     typer.Option("--user", "-u", help="user id: remember facts this user states and recall them in later sessions"),
 ]
+LanguageOption = Annotated[
+    str | None,
+    typer.Option("--language", "-l", help="answer in zh or en [default: the language of each question]"),
+]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option("--timeout", min=1, help="seconds a turn may take before it stops with a clear message [default: 90]"),
+]
 DbOption = Annotated[
     str | None,
     typer.Option("--db", envvar="KAPIBARA_SESSION_DB", help="session store path or postgresql:// URL"),
@@ -83,8 +91,11 @@ def build_agent(
     max_steps: int = 5,
     constrained: bool = False,
     user: str | None = None,
+    language: str | None = None,
+    timeout: float | None = None,
 ) -> Agent:
     """The agent the CLI runs: options, then settings, then the demo's defaults."""
+    from kapibara.agent import Budgets
     from kapibara.memory import open_store
     from kapibara.models.registry import load_configured
     from kapibara.prompts import Prompt
@@ -92,27 +103,34 @@ def build_agent(
 
     if protocol not in ("native", "react"):
         raise ConfigError(f"unknown protocol {protocol!r}", hint="use --protocol native or --protocol react")
-    settings = Settings.load(model=model)
+    settings = Settings.load(model=model, language=language)
     llm = load_configured(settings.model)
-    language = settings.language if settings.language in ("zh", "en") else "zh"
-    if prompt:
-        the_prompt: Prompt | None = Prompt.from_yaml(prompt)
-    elif tools is None or tools.startswith("kapibara.demo"):  # the demo's tools come with its prompt
-        the_prompt = Prompt.builtin("grocery_assistant", language)
-    else:
-        the_prompt = None  # the agent's generic system message
-    agent = Agent(
+    fixed = None if settings.language == "auto" else settings.language
+    demo = tools is None or tools.startswith("kapibara.demo")
+    prompts: list[Prompt] = []
+    if prompt:  # a prompt file fixes its own language
+        prompts = [Prompt.from_yaml(prompt)]
+    elif demo:  # the demo's tools come with its prompt, in both languages
+        prompts = [Prompt.builtin("grocery_assistant", lang) for lang in ([fixed] if fixed else ["zh", "en"])]
+    return Agent(
         llm,
         _load_tools(tools),
-        the_prompt,
+        {p.language: p for p in prompts} or None,
         protocol=protocol,  # type: ignore[arg-type]
         max_steps=max_steps,
         constrained=constrained,
         store=open_store(db or settings.session_db),
         memory=_user_memory() if user else None,
+        language=fixed,
+        budgets=Budgets(timeout_s=timeout) if timeout else None,
+        grounding=_demo_grounding() if demo else None,
     )
-    agent.cache_prefix()  # later processes skip prefilling the system prompt and tools
-    return agent
+
+
+def _demo_grounding() -> Any:
+    from kapibara.demo.grounding import demo_grounding
+
+    return demo_grounding()
 
 
 def _user_memory() -> Any:
@@ -172,9 +190,14 @@ def run_command(
     prompt: PromptOption = None,
     db: DbOption = None,
     user: UserOption = None,
+    language: LanguageOption = None,
+    timeout: TimeoutOption = None,
 ) -> None:
     """Answer one question with the agent (by default: the grocery demo on the bundled model)."""
-    agent = build_agent(model, protocol, tools, prompt, db, max_steps, constrained, user)
+    from kapibara.prompts.loader import detect_language
+
+    agent = build_agent(model, protocol, tools, prompt, db, max_steps, constrained, user, language, timeout)
+    agent.cache_prefix(agent.language or detect_language(question))  # later processes skip this prefill
     if as_json:
         result = agent.run(question, session_id=session, user_id=user or "")
         payload = {
@@ -198,11 +221,14 @@ def chat_command(
     prompt: PromptOption = None,
     db: DbOption = None,
     user: UserOption = None,
+    language: LanguageOption = None,
+    timeout: TimeoutOption = None,
 ) -> None:
     """Chat with the agent. /exit or Ctrl-D leaves; --session resumes a conversation."""
     import uuid
 
-    agent = build_agent(model, protocol, tools, prompt, db, max_steps, user=user)
+    agent = build_agent(model, protocol, tools, prompt, db, max_steps, user=user, language=language,
+                        timeout=timeout)
     session_id = session or uuid.uuid4().hex
     console = Console()
     console.print(Text(f"session {session_id} · /exit to leave", style="dim"))

@@ -45,9 +45,11 @@ def eval_cmd(
     if runs:
         raise ConfigError(f"unexpected argument(s) {' '.join(runs)!r}", hint="kapibara eval DATASET [options]")
 
+    import kapibara.demo  # noqa: F401 - registers the "demo" tool set that domain:* cases name
     from kapibara.evals.adapters import load_dataset
     from kapibara.evals.badcases import export_bad_cases
-    from kapibara.evals.report import plot_accuracy_latency, summarize, write_report
+    from kapibara.evals.report import plot_accuracy_latency, write_report
+    from kapibara.evals.results import summarize
     from kapibara.evals.runner import CONFIGS, run_eval
     from kapibara.models.registry import load_configured
 

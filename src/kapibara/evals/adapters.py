@@ -27,10 +27,10 @@ from typing import Any, Literal
 
 from kapibara.errors import DataError
 from kapibara.evals.cases import Case, load_cases, normalize_spec
+from kapibara.tools.schema import standard_schema
 
 BFCL_CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
 HAMMERBENCH_FILES = ("ST_Perfect", "ir_ST_Perfect")
-_BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
 # BFCL categories whose right answer is no call; they have no possible_answer file.
 _BFCL_NO_CALL = ("irrelevance", "live_irrelevance")
 
@@ -55,24 +55,8 @@ def data_dir() -> Path:
 
 
 def bfcl_schema(schema: Any) -> Any:
-    """Convert BFCL's type names (recursively) to JSON schema."""
-    if isinstance(schema, list):
-        return [bfcl_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for k, v in schema.items():
-        if k == "type" and isinstance(v, str):
-            if v == "any":
-                continue
-            out[k] = _BFCL_TYPES.get(v, v)
-        elif k == "properties" and isinstance(v, dict):
-            out[k] = {name: bfcl_schema(s) for name, s in v.items()}
-        elif k in ("parameters", "items", "additionalProperties"):
-            out[k] = bfcl_schema(v)
-        else:
-            out[k] = v
-    return out
+    """BFCL's type names (recursively) as JSON schema (``kapibara.tools.schema``)."""
+    return standard_schema(schema)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

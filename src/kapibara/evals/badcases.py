@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kapibara.evals.cases import write_jsonl
-from kapibara.evals.runner import CaseResult, EvalRun
+from kapibara.evals.results import CaseResult, EvalRun
 
 
 def bad_case_record(r: CaseResult, run: EvalRun) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kapibara.errors import DataError
-from kapibara.evals.runner import EvalRun
+from kapibara.evals.results import EvalRun
 
 ALPHA = 0.05
 EXACT_BELOW = 25

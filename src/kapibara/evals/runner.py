@@ -14,135 +14,25 @@ final answer are recorded, and the case's answer checks apply to that answer).
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from kapibara.agent.parsing import parse_tool_calls
-from kapibara.errors import ConfigError, DataError
+from kapibara.errors import ConfigError
 from kapibara.evals import checker as ck
-from kapibara.evals.cases import Case, resolve_tools, write_text
+from kapibara.evals.cases import Case, resolve_tools
+from kapibara.evals.results import CaseResult, EvalRun, machine_info
 from kapibara.models.base import Model, ToolCall, ToolSpec
+from kapibara.models.toolcalls import parse_tool_calls
+from kapibara.toolsets import toolset_entry
 
 CONFIGS = ("raw", "native", "react", "constrained")
 
 Progress = Callable[[int, int], None]
 AgentFactory = Callable[[Model, Any, str, Any], Any]
 """``(model, toolset, config, prompt) -> agent`` with a ``decide(messages)`` method."""
-
-
-@dataclass
-class CaseResult:
-    """What happened on one case, with the verdict and the timings."""
-
-    id: str
-    category: str
-    config: str
-    correct: bool
-    tool_correct: bool
-    expects_call: bool
-    rule: str | None = None
-    detail: str = ""
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    raw: str = ""
-    text: str = ""
-    repairs: list[str] = field(default_factory=list)
-    malformed: bool = False
-    error: str | None = None
-    ttft_s: float = 0.0
-    decision_s: float = 0.0
-    e2e_s: float = 0.0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    decision_error: str | None = None  # why the agent's repair ladder gave up (model-caused)
-    answer: str | None = None  # the episode's final answer (episodes mode only)
-    # The case itself, so that bad cases can be exported from a saved run alone.
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    tools: Any = None
-    expected: list[Any] = field(default_factory=list)
-
-    @property
-    def made_call(self) -> bool:
-        return bool(self.calls)
-
-
-@dataclass
-class EvalRun:
-    """One dataset run through one model in one configuration."""
-
-    dataset: str
-    model: str
-    config: str
-    results: list[CaseResult] = field(default_factory=list)
-    created: str = ""
-    machine: dict[str, Any] = field(default_factory=dict)
-    episodes: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        from kapibara.evals.report import summarize
-
-        return {
-            "dataset": self.dataset,
-            "model": self.model,
-            "config": self.config,
-            "created": self.created,
-            "machine": self.machine,
-            "episodes": self.episodes,
-            "n": len(self.results),
-            "summary": summarize(self),
-            "results": [asdict(r) for r in self.results],
-        }
-
-    def save(self, path: str | Path) -> Path:
-        """Write the run as JSON (atomically)."""
-        p = Path(path)
-        write_text(p, json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
-        return p
-
-    @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> EvalRun:
-        names = set(CaseResult.__dataclass_fields__)
-        results = [CaseResult(**{k: v for k, v in r.items() if k in names}) for r in obj.get("results", [])]
-        return cls(
-            dataset=obj.get("dataset", ""),
-            model=obj.get("model", ""),
-            config=obj.get("config", ""),
-            results=results,
-            created=obj.get("created", ""),
-            machine=obj.get("machine", {}),
-            episodes=bool(obj.get("episodes", False)),
-        )
-
-    @classmethod
-    def load(cls, path: str | Path) -> EvalRun:
-        """Read a run saved with :meth:`save`."""
-        p = Path(path)
-        try:
-            obj = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DataError(f"run file not found: {p}") from None
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{p} is not a saved eval run: {exc.msg}") from None
-        if not isinstance(obj, dict) or "results" not in obj:
-            raise DataError(f"{p} is not a saved eval run (no 'results')")
-        return cls.from_dict(obj)
-
-
-def machine_info() -> dict[str, Any]:
-    """Where a run was measured (reported with every result)."""
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-    }
 
 
 def build_toolset(specs: list[ToolSpec]) -> Any:
@@ -166,22 +56,21 @@ def default_agent_factory(model: Model, toolset: Any, config: str, prompt: Any =
 
 
 def toolset_prompt(tools: list[ToolSpec] | str) -> Any:
-    """The prompt that belongs to a named tool set (the demo's assistant prompt), else None.
+    """The prompt registered with a named tool set (the demo's assistant prompt), else None.
 
     Inline-tool cases (BFCL, HammerBench) get the agent's default prompt.
     """
-    if tools == "demo":
-        from kapibara.demo import demo_prompt
-
-        return demo_prompt()
+    if isinstance(tools, str):
+        factory = toolset_entry(tools).prompt
+        return factory() if factory is not None else None
     return None
 
 
 def _demo_or_specs(case: Case, specs: list[ToolSpec], episodes: bool) -> Any:
-    if episodes and case.tools == "demo":
-        from kapibara.demo import demo_toolset
-
-        return demo_toolset()  # real functions, so the episode can act
+    if episodes and isinstance(case.tools, str):
+        factory = toolset_entry(case.tools).toolset
+        if factory is not None:
+            return factory()  # real functions, so the episode can act
     return build_toolset(specs)
 
 
@@ -190,29 +79,18 @@ def _calls_dicts(calls: list[ToolCall]) -> list[dict[str, Any]]:
 
 
 def _run_episode(agent: Any, case: Case) -> Any:
-    """``agent.run`` on the case's last user message, the earlier turns as its session.
-
-    The history goes into a throwaway SQLite session store, so a follow-up ("那它的电池
-    呢？") is answered knowing what "它" was.
-    """
-    import tempfile
-
-    from kapibara.memory.sqlite import SqliteSessionStore
-
+    """``agent.run`` on the case's last user message, the earlier turns as its history, so
+    a follow-up ("那它的电池呢？") is answered knowing what "它" was."""
     last = max((i for i, m in enumerate(case.messages) if m.get("role") == "user"), default=-1)
     question = str(case.messages[last].get("content") or "") if last >= 0 else ""
     history = [m for m in case.messages[:max(last, 0)] if m.get("role") != "system"]
-    with tempfile.TemporaryDirectory(prefix="kapibara-episode-") as tmp:
-        store = SqliteSessionStore(Path(tmp) / "episode.db")
-        before = agent.store
-        try:
-            if history:
-                store.append("episode", history)
-            agent.store = store
-            return agent.run(question, session_id="episode")
-        finally:
-            agent.store = before
-            store.close()
+    return agent.run(question, history=history)
+
+
+def _episode_tokens(records: list[dict[str, Any]]) -> int:
+    """Tokens generated by every model call of an episode's trace."""
+    return sum(int((rec.get("usage") or {}).get("completion_tokens") or 0)
+               for rec in records if rec.get("type") == "model_call")
 
 
 def run_case(
@@ -265,9 +143,13 @@ def run_case(
             if d.usage is not None:
                 res.prompt_tokens, res.completion_tokens = d.usage.prompt_tokens, d.usage.completion_tokens
             res.decision_error = str(d.error) if d.error else None
+            res.stops = dict(d.stops)
+            res.unsupported = list(d.unsupported)
+            res.turn_tokens = res.completion_tokens
             if episodes:
                 out = _run_episode(agent, case)
                 res.answer = str(getattr(out, "answer", None) or getattr(out, "text", "") or "")
+                res.turn_tokens = max(res.turn_tokens, _episode_tokens(out.trace))
     except Exception as exc:  # noqa: BLE001
         # One failing case (server down, prompt over the context window, an agent bug)
         # must not lose a run of hundreds: it is recorded with its message as a bad case
@@ -287,11 +169,6 @@ def run_case(
         if failed:
             res.correct, (res.rule, res.detail) = False, failed
     return res
-
-
-def _is_embedded(model: Model) -> bool:
-    # llama.cpp contexts are not thread-safe; one embedded model runs one request at a time.
-    return type(model).__name__ == "LlamaCppModel" or bool(getattr(model, "serial", False))
 
 
 def run_eval(
@@ -318,7 +195,7 @@ def run_eval(
     if concurrency < 1:
         raise ConfigError("concurrency must be >= 1")
     todo = cases[:limit] if limit else list(cases)
-    workers = 1 if _is_embedded(model) else concurrency
+    workers = concurrency if model.thread_safe else 1
     run = EvalRun(
         dataset=dataset,
         model=getattr(model, "name", type(model).__name__),

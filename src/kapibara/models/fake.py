@@ -12,40 +12,39 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import replace
 
 from kapibara.errors import ConfigError
 from kapibara.models.base import (
+    ChatModel,
+    ChatRequest,
     Completion,
-    Constraint,
     Message,
-    Sampling,
     StreamEvent,
     TextDelta,
     ToolSpec,
     Usage,
 )
+from kapibara.models.toolcalls import parse_tool_calls
 
 Responder = Callable[[list[Message], list[ToolSpec] | None], "str | Completion"]
 
-
-@dataclass
-class FakeCall:
-    messages: list[Message]
-    tools: list[ToolSpec] | None
-    constraint: Constraint | None
-    stop: list[str] | None
-    max_tokens: int | None
+FakeCall = ChatRequest
+"""What ``FakeModel.calls`` records: each request as the model received it."""
 
 
-class FakeModel:
-    """A model whose answers are scripted: a queue of responses or a function."""
+class FakeModel(ChatModel):
+    """A model whose answers are scripted: a queue of responses or a function.
+
+    A request's ``stop`` sequences and ``watch`` apply to scripted text the way a real
+    backend applies them while decoding (text is "generated" 4 characters at a time).
+    """
 
     supports_tools = True
     supports_grammar = True
     supports_json_schema = True
     can_stream = True
+    thread_safe = True
     context_window = 32768
 
     def __init__(
@@ -63,7 +62,7 @@ class FakeModel:
         elif responses is not None:
             self._queue.extend(responses)
         self.default = default
-        self.calls: list[FakeCall] = []
+        self.calls: list[ChatRequest] = []
 
     def enqueue(self, *responses: str | Completion) -> None:
         self._queue.extend(responses)
@@ -80,45 +79,44 @@ class FakeModel:
             hint="enqueue more responses or pass default=...",
         )
 
-    def chat(
-        self,
-        messages: list[Message],
-        *,
-        tools: list[ToolSpec] | None = None,
-        constraint: Constraint | None = None,
-        sampling: Sampling | None = None,
-        stop: list[str] | None = None,
-        max_tokens: int | None = None,
-        stream: bool = False,
-    ) -> Any:
-        self.calls.append(FakeCall(list(messages), tools, constraint, stop, max_tokens))
+    def complete(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        self.calls.append(replace(request, messages=list(request.messages)))
         t0 = time.perf_counter()
-        out = self._next(messages, tools)
-        completion = out if isinstance(out, Completion) else _completion(out, stop, self.name)
+        out = self._next(request.messages, request.tools)
+        completion = out if isinstance(out, Completion) else _completion(out, request, self.name)
         completion.usage.total_s = completion.usage.total_s or (time.perf_counter() - t0)
-        if not stream:
-            return completion
         return _stream(completion)
 
 
-def _completion(text: str, stop: list[str] | None, name: str) -> Completion:
-    from kapibara.agent.parsing import parse_tool_calls
-
-    finish = "stop"
-    for s in stop or []:
+def _watched(text: str, request: ChatRequest) -> tuple[str, str]:
+    """Scripted text as a decoder would end it: at a stop sequence, at ``max_tokens``
+    (3 characters a token) or where ``watch`` stops it. Returns (text, finish_reason)."""
+    for s in request.stop or []:
         if s and s in text:
             text = text[: text.index(s)]
+    finish = "stop"
+    if request.max_tokens is not None and len(text) > 3 * request.max_tokens:
+        text, finish = text[: 3 * request.max_tokens], "length"
+    if request.watch is not None:
+        for end in range(4, len(text) + 4, 4):
+            reason = request.watch(text[:end])
+            if reason:
+                return text[:end], reason
+    return text, finish
+
+
+def _completion(text: str, request: ChatRequest, name: str) -> Completion:
+    text, finish = _watched(text, request)
     parsed = parse_tool_calls(text)
     if parsed.calls:
         finish = "tool_calls"
-    prompt_tokens = 0
     return Completion(
         text=text,
         content=parsed.content if parsed.calls or parsed.error else text,
         tool_calls=parsed.calls,
         finish_reason=finish,
         parse_error=parsed.error,
-        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=max(1, len(text) // 3)),
+        usage=Usage(prompt_tokens=0, completion_tokens=max(1, len(text) // 3)),
         model=name,
     )
 

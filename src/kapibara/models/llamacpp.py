@@ -16,10 +16,8 @@ from __future__ import annotations
 import codecs
 import contextlib
 import ctypes
-import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -30,56 +28,25 @@ from typing import Any
 import numpy as np
 
 from kapibara.errors import BackendError, ModelNotFoundError, require
+from kapibara.models import kvstate
 from kapibara.models.base import (
+    ChatModel,
+    ChatRequest,
     Completion,
     Constraint,
     Message,
-    Sampling,
     StreamEvent,
     TextDelta,
     ToolSpec,
     Usage,
-    final_completion,
 )
+from kapibara.models.bundled import BUNDLED, model_path
+from kapibara.models.toolcalls import parse_tool_calls
 from kapibara.settings import kapibara_home
-
-_STATE_MAGIC = b"KAPIBARA-KV1\n"
 
 
 def _llama_cpp() -> Any:
     return require("llama_cpp", "llama-cpp-python", "llamacpp")
-
-
-def _file_identity(path: Path) -> str:
-    """A cheap fingerprint of a model file: size + first and last MiB + llama.cpp version.
-
-    Hashing the whole file costs seconds; this catches any replacement of the file while
-    staying valid when the file is copied (mtime is not part of it).
-    """
-    h = hashlib.sha256()
-    size = path.stat().st_size
-    h.update(str(size).encode())
-    with path.open("rb") as f:
-        h.update(f.read(1 << 20))
-        f.seek(max(0, size - (1 << 20)))
-        h.update(f.read(1 << 20))
-    h.update(str(getattr(_llama_cpp(), "__version__", "")).encode())
-    return h.hexdigest()
-
-
-def _tokens_key(identity: str, n_ctx: int, tokens: list[int]) -> str:
-    h = hashlib.sha256(f"{identity}:{n_ctx}:".encode())
-    h.update(np.asarray(tokens, dtype=np.int32).tobytes())
-    return h.hexdigest()[:32]
-
-
-def _common_prefix(a: Any, b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if int(x) != y:
-            break
-        n += 1
-    return n
 
 
 @dataclass
@@ -139,7 +106,8 @@ def _load_shared(path: Path, n_ctx: int, threads: int, verbose: bool) -> _Shared
             f"{path} has no chat template (tokenizer.chat_template) in its metadata",
             hint="use an instruct/chat GGUF that carries its chat template",
         )
-    return _Shared(llama=llama, identity=_file_identity(path), template=_compile_template(source))
+    identity = kvstate.file_identity(path, salt=str(getattr(llama_cpp, "__version__", "")))
+    return _Shared(llama=llama, identity=identity, template=_compile_template(source))
 
 
 def _normalise(messages: list[Message]) -> list[Message]:
@@ -165,13 +133,15 @@ def _normalise(messages: list[Message]) -> list[Message]:
     return out
 
 
-class LlamaCppModel:
-    """A GGUF chat model run in-process by llama.cpp. Implements ``kapibara.models.base.Model``."""
+class LlamaCppModel(ChatModel):
+    """A GGUF chat model run in-process by llama.cpp. Implements ``kapibara.models.base.Model``
+    and the ``CountsTokens`` and ``CachesPrefix`` capabilities."""
 
     supports_tools = True
     supports_grammar = True
     supports_json_schema = True
     can_stream = True
+    thread_safe = False  # one llama.cpp context decodes one request at a time (a lock serialises)
 
     def __init__(
         self,
@@ -214,9 +184,6 @@ class LlamaCppModel:
     @classmethod
     def from_name_or_path(cls, target: str, **options: Any) -> LlamaCppModel:
         """A bundled model name (must be pulled) or a path to any GGUF file."""
-        from kapibara.models.bundled import model_path
-        from kapibara.models.registry import BUNDLED
-
         if target in BUNDLED:
             return cls(model_path(target), name=options.pop("name", target), **options)
         candidate = Path(target).expanduser()
@@ -256,25 +223,17 @@ class LlamaCppModel:
     # -- prefix state on disk --------------------------------------------------------
 
     def _state_files(self) -> list[tuple[int, str, Path]]:
-        prefix = f"{self._shared.identity[:16]}-{self.n_ctx}-"
-        out: list[tuple[int, str, Path]] = []
-        if not self.prefix_state_dir.is_dir():
-            return out
-        for p in self.prefix_state_dir.glob(prefix + "*.kvstate"):
-            parts = p.stem.split("-")
-            if len(parts) == 4 and parts[2].isdigit():
-                out.append((int(parts[2]), parts[3], p))
-        return sorted(out, reverse=True)
+        return kvstate.state_files(self.prefix_state_dir, self._shared.identity, self.n_ctx)
 
     def _prefill(self, tokens: list[int]) -> int:
         """Make the KV cache hold ``tokens``; returns how many were already there."""
         llama = self.llama
         self._maybe_load_prefix(tokens)
-        common = _common_prefix(llama.input_ids[: llama.n_tokens], tokens)
-        common = min(common, len(tokens) - 1)  # re-eval at least one token to get fresh logits
-        llama.n_tokens = common
-        llama.eval(tokens[common:])
-        return common
+        keep = kvstate.reusable(llama.input_ids[: llama.n_tokens], tokens, not llama._requires_eval)
+        llama.n_tokens = keep
+        if keep < len(tokens):
+            llama.eval(tokens[keep:])
+        return keep
 
     def save_prefix(self, prefix: str | list[Message], tools: list[ToolSpec] | None = None) -> Path:
         """Prefill a fixed prompt prefix and save its KV state for later processes.
@@ -298,68 +257,40 @@ class LlamaCppModel:
             if n == 0:
                 raise BackendError("llama.cpp returned an empty KV state")
             data = bytes(buf)[:n]
-        key = _tokens_key(self._shared.identity, self.n_ctx, tokens)
-        self.prefix_state_dir.mkdir(parents=True, exist_ok=True)
-        dest = self.prefix_state_dir / f"{self._shared.identity[:16]}-{self.n_ctx}-{len(tokens)}-{key}.kvstate"
-        header = json.dumps(
-            {"n_tokens": len(tokens), "state_bytes": len(data), "model": self.path.name, "n_ctx": self.n_ctx}
-        ).encode()
-        fd, tmp = tempfile.mkstemp(dir=self.prefix_state_dir, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(_STATE_MAGIC + header + b"\n")
-                f.write(np.asarray(tokens, dtype=np.int32).tobytes())
-                f.write(data)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return dest
+        return kvstate.write_state(self.prefix_state_dir, self._shared.identity, self.n_ctx, tokens,
+                                   data, self.path.name)
 
     def ensure_prefix(self, prefix: str | list[Message], tools: list[ToolSpec] | None = None) -> Path:
         """``save_prefix`` unless a state for exactly this prefix is already saved."""
         text = prefix if isinstance(prefix, str) else self.render(prefix, tools, add_generation_prompt=False)
-        tokens = self.tokenize(text)
-        key = _tokens_key(self._shared.identity, self.n_ctx, tokens)
-        for n, saved_key, path in self._state_files():
-            if n == len(tokens) and saved_key[:32] == key[:32]:
-                return path
-        return self.save_prefix(text)
+        found = kvstate.find_state(self.prefix_state_dir, self._shared.identity, self.n_ctx, self.tokenize(text))
+        return found or self.save_prefix(text)
 
     def _maybe_load_prefix(self, tokens: list[int]) -> None:
         """Load the longest saved prefix state that beats what the KV cache already holds."""
         llama = self.llama
-        have = _common_prefix(llama.input_ids[: llama.n_tokens], tokens)
+        have = kvstate.common_prefix(llama.input_ids[: llama.n_tokens], tokens)
         for n, key, path in self._state_files():
             if n <= have or n >= len(tokens):
                 continue
-            if _tokens_key(self._shared.identity, self.n_ctx, tokens[:n]) != key[:32]:
+            if kvstate.tokens_key(self._shared.identity, self.n_ctx, tokens[:n]) != key:
                 continue
             if self._load_state_file(path, tokens[:n]):
                 self.last_loaded_prefix = path
                 return
 
     def _load_state_file(self, path: Path, tokens: list[int]) -> bool:
+        data = kvstate.read_state(path, tokens)
+        if data is None:
+            return False
         llama_cpp = _llama_cpp()
         llama = self.llama
-        raw = path.read_bytes()
-        if not raw.startswith(_STATE_MAGIC):
-            return False
-        head_end = raw.index(b"\n", len(_STATE_MAGIC))
-        header = json.loads(raw[len(_STATE_MAGIC) : head_end])
-        n = int(header["n_tokens"])
-        start = head_end + 1
-        saved = np.frombuffer(raw, dtype=np.int32, count=n, offset=start)
-        if n != len(tokens) or saved.tolist() != tokens:
-            return False
-        data = raw[start + 4 * n :]
-        if len(data) != int(header["state_bytes"]):
-            return False
         buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
         llama.reset()
         if llama_cpp.llama_state_seq_set_data(llama.ctx, buf, len(data), 0) != len(data):
             return False
-        llama.input_ids[:n] = saved
+        n = len(tokens)
+        llama.input_ids[:n] = np.asarray(tokens, dtype=np.intc)
         llama.n_tokens = n
         # Restored state has no logits: llama-cpp-python must decode before sampling,
         # exactly as Llama.load_state() marks it.
@@ -387,30 +318,13 @@ class LlamaCppModel:
                 raise BackendError(f"invalid {key[0]} constraint: {exc}") from exc
         return cache[key]
 
-    def chat(
-        self,
-        messages: list[Message],
-        *,
-        tools: list[ToolSpec] | None = None,
-        constraint: Constraint | None = None,
-        sampling: Sampling | None = None,
-        stop: list[str] | None = None,
-        max_tokens: int | None = None,
-        stream: bool = False,
-    ) -> Any:
-        """One chat completion; with ``stream=True`` an iterator of TextDelta then the Completion."""
-        events = self._run(messages, tools, constraint, sampling or Sampling(), stop or [], max_tokens)
-        return events if stream else final_completion(events)
+    def complete(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        """One request: TextDelta events as tokens are decoded, then the Completion."""
+        return self._run(request)
 
-    def _run(
-        self,
-        messages: list[Message],
-        tools: list[ToolSpec] | None,
-        constraint: Constraint | None,
-        sampling: Sampling,
-        stop: list[str],
-        max_tokens: int | None,
-    ) -> Iterator[StreamEvent]:
+    def _run(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        messages, tools, sampling = request.messages, request.tools, request.sampling
+        stop, max_tokens, watch = request.stop or [], request.max_tokens, request.watch
         t0 = time.perf_counter()
         tokens = self.tokenize(self.render(messages, tools))
         room = self.n_ctx - len(tokens)
@@ -420,7 +334,7 @@ class LlamaCppModel:
                 hint="shorten the conversation or load the model with a larger n_ctx",
             )
         limit = min(max_tokens, room) if max_tokens else room
-        grammar = self._grammar(constraint)
+        grammar = self._grammar(request.constraint)
         llama_cpp = _llama_cpp()
         llama = self.llama
         vocab = llama._model.vocab
@@ -430,11 +344,8 @@ class LlamaCppModel:
         ttft = 0.0
         with self._shared.lock:
             self._maybe_load_prefix(tokens)
-            common = _common_prefix(llama.input_ids[: llama.n_tokens], tokens)
-            # Mirrors Llama.generate: an identical, freshly decoded prompt is not re-evaluated
-            # at all; otherwise at least its last token is, to get fresh logits.
-            exact = common == len(tokens) == llama.n_tokens and not llama._requires_eval
-            cached = common if exact else min(common, len(tokens) - 1)
+            # What llama.generate below keeps of the KV cache (the same rule as _prefill).
+            cached = kvstate.reusable(llama.input_ids[: llama.n_tokens], tokens, not llama._requires_eval)
             if sampling.seed is not None:
                 llama.set_seed(sampling.seed)
             gen = llama.generate(
@@ -464,6 +375,10 @@ class LlamaCppModel:
                         emitted = safe
                     if hit is not None or out_tokens >= limit:
                         break
+                    reason = watch(text) if watch is not None else None
+                    if reason:
+                        finish = reason
+                        break
             except RuntimeError as exc:  # llama_decode failures (e.g. out of KV cells)
                 raise BackendError(f"llama.cpp failed while generating: {exc}") from exc
             finally:
@@ -486,8 +401,6 @@ class LlamaCppModel:
         yield self._completion(text, tools, finish, usage)
 
     def _completion(self, text: str, tools: list[ToolSpec] | None, finish: str, usage: Usage) -> Completion:
-        from kapibara.agent.parsing import parse_tool_calls
-
         if not tools:
             return Completion(text=text, content=text, finish_reason=finish, usage=usage, model=self.name)
         parsed = parse_tool_calls(text)

@@ -17,22 +17,22 @@ import os
 import random
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 import httpx
 
 from kapibara.errors import BackendError
 from kapibara.models.base import (
+    ChatModel,
+    ChatRequest,
     Completion,
-    Constraint,
-    Message,
-    Sampling,
     StreamEvent,
     TextDelta,
     ToolCall,
-    ToolSpec,
     Usage,
+    Watch,
 )
+from kapibara.models.toolcalls import parse_tool_calls
 
 API_KEY_ENVS = ("KAPIBARA_OPENAI_API_KEY", "OPENAI_API_KEY")
 """Environment variables read for the API key, first set wins."""
@@ -46,7 +46,7 @@ _MAX_RETRY_AFTER_S = 60.0  # a server asking for a longer pause is better report
 _sleep = time.sleep  # module attribute so tests can replace the wait
 
 
-class OpenAIModel:
+class OpenAIModel(ChatModel):
     """A chat model behind an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Args:
@@ -74,6 +74,7 @@ class OpenAIModel:
     supports_tools = True
     supports_json_schema = True
     can_stream = True
+    thread_safe = True  # httpx.Client is thread-safe; the server schedules the requests
 
     def __init__(
         self,
@@ -123,93 +124,43 @@ class OpenAIModel:
     def __repr__(self) -> str:
         return f"OpenAIModel({self.model!r}, {self.base_url!r})"
 
-    @overload
-    def chat(
-        self,
-        messages: list[Message],
-        *,
-        tools: list[ToolSpec] | None = None,
-        constraint: Constraint | None = None,
-        sampling: Sampling | None = None,
-        stop: list[str] | None = None,
-        max_tokens: int | None = None,
-        stream: Literal[False] = False,
-    ) -> Completion: ...
-
-    @overload
-    def chat(
-        self,
-        messages: list[Message],
-        *,
-        tools: list[ToolSpec] | None = None,
-        constraint: Constraint | None = None,
-        sampling: Sampling | None = None,
-        stop: list[str] | None = None,
-        max_tokens: int | None = None,
-        stream: Literal[True],
-    ) -> Iterator[StreamEvent]: ...
-
-    def chat(
-        self,
-        messages: list[Message],
-        *,
-        tools: list[ToolSpec] | None = None,
-        constraint: Constraint | None = None,
-        sampling: Sampling | None = None,
-        stop: list[str] | None = None,
-        max_tokens: int | None = None,
-        stream: bool = False,
-    ) -> Completion | Iterator[StreamEvent]:
-        """POST one chat completion. With ``stream=True`` yield deltas then the Completion.
+    def complete(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        """POST one chat completion: deltas then the Completion (one event when not streamed).
 
         Raises BackendError when the server is unreachable, answers an HTTP error, or
-        still answers 429/5xx after ``max_retries`` retries. With ``stream=True`` the
-        request is sent before this returns, so those errors raise here too.
+        still answers 429/5xx after ``max_retries`` retries. The request is sent before
+        this returns, so those errors raise here, not while iterating. A ``watch`` stops
+        a streamed answer early by closing the connection.
         """
-        body = self.request_body(
-            messages,
-            tools=tools,
-            constraint=constraint,
-            sampling=sampling,
-            stop=stop,
-            max_tokens=max_tokens,
-            stream=stream,
-        )
+        body = self.request_body(request)
         # Content is parsed for tool calls only when tools were offered: a JSON answer
         # to a schema constraint must not be mistaken for a call.
-        parse_content = bool(tools) and constraint is None
+        parse_content = bool(request.tools) and request.constraint is None
         t0 = time.perf_counter()
-        response = self._send(body, stream=stream)
-        if stream:
-            return self._stream_events(response, t0, parse_content)
+        response = self._send(body, stream=request.stream)
+        if request.stream:
+            return self._stream_events(response, t0, parse_content, request.watch)
+        data = self._json_body(response)
+        return iter([self._completion_from_json(data, time.perf_counter() - t0, parse_content)])
+
+    def _json_body(self, response: httpx.Response) -> dict[str, Any]:
         try:
             data = response.json()
         except ValueError:
-            raise BackendError(
-                f"{self.base_url} answered with something that is not JSON: {response.text[:200]!r}",
-                hint="check that the URL points at an OpenAI-compatible API (ending in /v1)",
-            ) from None
-        total = time.perf_counter() - t0
+            data, what = None, "something that is not JSON"
+        else:
+            what = "JSON that is not a completion"
         if not isinstance(data, dict):
             raise BackendError(
-                f"{self.base_url} answered with JSON that is not a completion: {response.text[:200]!r}",
+                f"{self.base_url} answered with {what}: {response.text[:200]!r}",
                 hint="check that the URL points at an OpenAI-compatible API (ending in /v1)",
             )
-        return self._completion_from_json(data, total, parse_content)
+        return data
 
-    def request_body(
-        self,
-        messages: list[Message],
-        *,
-        tools: list[ToolSpec] | None = None,
-        constraint: Constraint | None = None,
-        sampling: Sampling | None = None,
-        stop: list[str] | None = None,
-        max_tokens: int | None = None,
-        stream: bool = False,
-    ) -> dict[str, Any]:
-        """The JSON body sent to ``/chat/completions`` for these arguments."""
-        s = sampling or Sampling()
+    def request_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body sent to ``/chat/completions`` for this request."""
+        s, tools, stop, constraint = request.sampling, request.tools, request.stop, request.constraint
+        messages, max_tokens = request.messages, request.max_tokens
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -246,7 +197,7 @@ class OpenAIModel:
                 for part in parents:
                     target = target.setdefault(part, {})
                 target[leaf] = constraint.grammar
-        if stream:
+        if request.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         body.update(self.extra_body)
@@ -271,16 +222,8 @@ class OpenAIModel:
                     f"cannot reach {self.base_url} (timeout {self.timeout_s:g}s)",
                     hint="start the server, or fix the host and port in the URL",
                 ) from exc
-            except httpx.TimeoutException as exc:
-                raise BackendError(
-                    f"no answer from {self.base_url} within the timeout ({self.timeout_s:g}s)",
-                    hint="the server is busy or the request is too long; raise timeout_s",
-                ) from exc
             except httpx.TransportError as exc:
-                raise BackendError(
-                    f"request to {self.base_url} failed: {type(exc).__name__}: {exc}",
-                    hint="check the server's log",
-                ) from exc
+                raise self._transport_error(exc, streaming=False) from exc
             status = response.status_code
             if status < 400:
                 return response
@@ -298,6 +241,20 @@ class OpenAIModel:
                 + f": {message}",
                 hint=_hint_for_status(status),
             )
+
+    def _transport_error(self, exc: httpx.TransportError, *, streaming: bool) -> BackendError:
+        """The one wording of a broken or timed-out exchange (request or stream)."""
+        if isinstance(exc, httpx.TimeoutException):
+            what = "stopped sending" if streaming else "gave no answer"
+            return BackendError(
+                f"{self.base_url} {what} within the timeout ({self.timeout_s:g}s)",
+                hint="the server is busy or the request is too long; raise timeout_s",
+            )
+        what = "stream from" if streaming else "request to"
+        return BackendError(
+            f"{what} {self.base_url} failed: {type(exc).__name__}: {exc}",
+            hint="check the server's log",
+        )
 
     def _backoff(self, attempt: int, retry_after: str | None) -> float:
         """Seconds to wait before retry number ``attempt + 1``."""
@@ -341,7 +298,7 @@ class OpenAIModel:
         )
 
     def _stream_events(
-        self, response: httpx.Response, t0: float, parse_content: bool
+        self, response: httpx.Response, t0: float, parse_content: bool, watch: Watch | None = None
     ) -> Iterator[StreamEvent]:
         """Read server-sent events; tool-call fragments are joined by their index."""
         content: list[str] = []
@@ -389,16 +346,11 @@ class OpenAIModel:
                     if text:
                         content.append(text)
                         yield TextDelta(text)
-        except httpx.TimeoutException as exc:
-            raise BackendError(
-                f"{self.base_url} stopped sending within the timeout ({self.timeout_s:g}s)",
-                hint="the server is busy; raise timeout_s",
-            ) from exc
+                if watch is not None and (reason := watch("".join(content))):
+                    finish = reason
+                    break
         except httpx.TransportError as exc:
-            raise BackendError(
-                f"stream from {self.base_url} broke: {type(exc).__name__}: {exc}",
-                hint="check the server's log",
-            ) from exc
+            raise self._transport_error(exc, streaming=True) from exc
         finally:
             response.close()
         if not events:
@@ -482,8 +434,6 @@ def _build_completion(
             model=model,
         )
     if parse_content:
-        from kapibara.agent.parsing import parse_tool_calls
-
         parsed = parse_tool_calls(content)
         if parsed.calls or parsed.error:
             return Completion(

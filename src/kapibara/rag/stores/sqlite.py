@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from kapibara.rag.hnsw import HnswIndex
-from kapibara.rag.stores import Where, matches
+from kapibara.rag.stores.base import Where, matches
 
 
 class SqliteHnswStore:

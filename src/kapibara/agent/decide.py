@@ -1,0 +1,351 @@
+"""One decision: a model call, then the repair ladder, under the turn's budgets.
+
+``decide`` is a generator: it yields ``token`` events while the model writes and returns
+a ``Decision`` (calls to make, or an answer). The rungs, in the order they are climbed
+(``RUNGS`` in ``repair.py``; each recorded in ``Decision.repairs`` when it fires):
+
+``lenient_parse``    the call was only readable leniently (JSON5, fences, bare JSON, prose)
+``fuzzy_name``       a misspelled tool or parameter name corrected
+``drop_ungrounded``  an optional number the user never said dropped
+``reask``            one re-ask quoting the parse or validation error
+``constrained``      regeneration under a JSON schema / grammar of the tools (or an answer)
+``lookup``           an answer stating facts no tool returned (see ``grounding.py``):
+                     the call is decoded under the offered tools' schema instead
+
+The first three are pure functions of the output (``check``); the last three call the
+model again, each with its own token cap (``Budgets``). An answer that still states
+unsupported facts after them is replaced by an honest one (``agent_ungrounded_answer``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from kapibara.agent.budget import DEADLINE, NOT_A_CALL, REPETITION, Budgets, trim_loop, watch
+from kapibara.agent.events import AgentEvent
+from kapibara.agent.grounding import Grounding
+from kapibara.agent.protocols import Action, AgentProtocol
+from kapibara.agent.repair import (
+    RUNGS,
+    coerce_calls,
+    drop_ungrounded,
+    fuzzy_fix,
+    parse_constrained,
+    tool_constraint,
+    unwrap_schema_echo,
+    validate_calls,
+)
+from kapibara.agent.trace import Trace, call_dict
+from kapibara.models.base import (
+    ChatRequest,
+    Completion,
+    Constraint,
+    Message,
+    Model,
+    Sampling,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
+from kapibara.prompts.loader import render_template
+from kapibara.tools import ToolSet
+
+Gen = Generator[AgentEvent, None, Any]
+
+
+@dataclass
+class Decision:
+    """One model decision after the repair ladder: calls to make, or an answer.
+
+    ``raw`` is the text of the last model output; ``repairs`` lists the rungs that fired;
+    ``malformed`` is True when the ladder did not produce valid calls or a clean answer
+    (``error`` says why; ``calls`` may still hold the invalid calls). ``usage`` sums every
+    model call made. ``stops`` counts the generations stopped early, by reason
+    (``repetition``, ``not_a_call``, ``deadline``, ``length``); ``unsupported`` lists the
+    facts an answer stated that no tool returned (the answer was then replaced).
+    """
+
+    calls: list[ToolCall]
+    text: str
+    raw: str
+    repairs: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    decision_s: float = 0.0
+    ttft_s: float = 0.0
+    malformed: bool = False
+    error: str | None = None
+    thought: str = ""
+    message: Message | None = None
+    """The assistant message to append to the conversation (protocol format)."""
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    """This decision's trace records (its model calls, then the ``decision`` record)."""
+    stops: dict[str, int] = field(default_factory=dict)
+    unsupported: list[str] = field(default_factory=list)
+    out_of_time: bool = False
+
+
+@dataclass
+class Decider:
+    """What the ladder needs for one run: the model, the tools offered, the wire protocol,
+    the run's language and budgets. Built per run by ``Agent``; holds no run results."""
+
+    model: Model
+    tools: ToolSet
+    protocol: AgentProtocol
+    language: str = "zh"
+    sampling: Sampling = field(default_factory=Sampling)
+    budgets: Budgets = field(default_factory=Budgets)
+    deadline: float | None = None
+    """``time.monotonic()`` after which no model call starts and generations stop."""
+    constrained: bool = False
+    repair: bool = True
+    grounding: Grounding | None = None
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+
+@dataclass
+class _Calls:
+    """The model calls of one decision: their usages and early stops, in order."""
+
+    usages: list[Usage] = field(default_factory=list)
+    stops: dict[str, int] = field(default_factory=dict)
+
+    def add(self, completion: Completion) -> None:
+        self.usages.append(completion.usage)
+        reason = completion.finish_reason
+        if reason in (REPETITION, NOT_A_CALL, DEADLINE, "length"):
+            self.stops[reason] = self.stops.get(reason, 0) + 1
+
+
+def decide(d: Decider, messages: list[Message], step: int, trace: Trace) -> Gen:
+    """One decision for ``messages`` (system prompt first) with the whole ladder."""
+    t0 = time.perf_counter()
+    made = _Calls()
+    said = user_text(messages)
+    repairs: list[str] = []
+    # A native decision that turns into prose is stopped early when its answer would be
+    # checked for grounding anyway: an invented list of products is not worth 300 tokens.
+    prose = d.budgets.prose_chars if d.grounding is not None and d.protocol.name == "native" and d.tools.names else None
+    completion = yield from call_model(d, messages, None, step, 0, None, trace, made, d.budgets.decision_tokens, prose)
+    action, error, fired = check(d, completion, None, said)
+    repairs += fired
+    constraint: Constraint | None = None
+    if completion.finish_reason == NOT_A_CALL and not action.calls:
+        action, error, completion = yield from _prose(d, messages, completion, step, trace, made, said, repairs)
+    elif d.constrained and not error and len(action.calls) == 1:
+        # Two stages: the unconstrained output decided to call (and which tool); the call
+        # is decoded again under that tool's schema, with no answer branch. An answer is
+        # kept as written, and an invalid call goes down the ladder, whose constrained rung
+        # admits an answer: a call that cannot be filled in is often a tool that does not
+        # fit (forcing one cost the 0.5B 27 points on BFCL irrelevance). Constraining from
+        # the first token let the 0.5B take the answer branch almost always.
+        constraint = tool_constraint(d.model, d.tools.filter([action.calls[0].name]), allow_answer=False)
+        if constraint is not None:
+            repairs.clear()  # the first stage's rungs only read the decision; the call is redone
+            completion = yield from call_model(d, messages, constraint, step, 1, "constrained_args", trace,
+                                               made, d.budgets.rung_tokens)
+            action, error, fired = check(d, completion, constraint, said)
+            repairs += fired
+    last_constraint = constraint
+    if error and d.repair and not d.out_of_time():
+        repairs.append("reask")
+        reask = [
+            {"role": "assistant", "content": completion.text},
+            {"role": "user", "content": render_template(
+                "reask_error", d.language, error=error, tool_names=", ".join(d.tools.names))},
+        ]
+        completion = yield from call_model(d, messages + reask, constraint, step, 1, "reask", trace, made,
+                                           d.budgets.rung_tokens)
+        action, error, fired = check(d, completion, constraint, said)
+        repairs += fired
+        # The answer stays admitted: forcing a call would make a model that was dumping
+        # every tool act (measured: it added an unasked-for phone to the cart).
+        regen = None if constraint else tool_constraint(d.model, d.tools)
+        if error and regen is not None and not d.out_of_time():
+            repairs.append("constrained")
+            completion = yield from call_model(d, messages, regen, step, 2, "constrained", trace, made,
+                                               d.budgets.rung_tokens)
+            action, error, fired = check(d, completion, regen, said)
+            repairs += fired
+            last_constraint = regen
+    unsupported: list[str] = []
+    if not action.calls and not error and d.grounding is not None:
+        unsupported = d.grounding.unsupported(action.text, evidence(messages))
+        lookup = tool_constraint(d.model, d.tools, allow_answer=False) if unsupported and d.tools.names else None
+        if lookup is not None and not d.out_of_time():
+            # Facts no tool returned: look them up instead (the offered tools' schema, no
+            # answer branch); a call that does not validate leaves the honest answer.
+            repairs.append("lookup")
+            found = yield from call_model(d, messages, lookup, step, 3, "lookup", trace, made, d.budgets.rung_tokens)
+            looked, problem, fired = check(d, found, lookup, said)
+            if looked.calls and not problem:
+                action, completion, unsupported, last_constraint = looked, found, [], lookup
+                repairs += fired
+        if unsupported:
+            action = Action(text=render_template("agent_ungrounded_answer", d.language), thought=action.thought)
+    decision = Decision(
+        calls=action.calls,
+        text=action.text,
+        raw=completion.text,
+        repairs=sorted(set(repairs), key=RUNGS.index),
+        usage=sum_usage(made.usages),
+        decision_s=time.perf_counter() - t0,
+        ttft_s=made.usages[0].ttft_s if made.usages else 0.0,
+        malformed=error is not None,
+        error=error,
+        thought=action.thought,
+        stops=made.stops,
+        unsupported=unsupported,
+        out_of_time=d.out_of_time(),
+    )
+    for i, call in enumerate(decision.calls):
+        call.id = call.id or f"call_{step}_{i}"
+    if (last_constraint is not None or unsupported or completion.finish_reason == NOT_A_CALL) \
+            and not action.calls and not error:
+        decision.message = final_message(d.protocol.name, action.text)  # the answer, not its wrapper
+    else:
+        decision.message = d.protocol.assistant_message(completion, action)
+    trace.add("decision", step=step, calls=[call_dict(c) for c in decision.calls], text=decision.text,
+              thought=decision.thought, raw=decision.raw, repairs=decision.repairs,
+              malformed=decision.malformed, error=error, decision_s=decision.decision_s,
+              ttft_s=decision.ttft_s, usage=decision.usage, stops=decision.stops,
+              unsupported=unsupported)
+    return decision
+
+
+def _prose(d: Decider, messages: list[Message], first: Completion, step: int, trace: Trace, made: _Calls,
+           said: str, repairs: list[str]) -> Gen:
+    """A native decision stopped as prose: an answer candidate.
+
+    With facts no tool returned it stays cut (the grounding step looks them up or says so
+    honestly). Otherwise the answer is written in full under the answer cap: greedy
+    decoding reproduces the cut text, and its prompt is still in the KV cache.
+    """
+    problems = d.grounding.unsupported(first.text, evidence(messages)) if d.grounding else []
+    if problems or d.out_of_time():
+        return Action(text=first.text), None, first
+    completion = yield from call_model(d, messages, None, step, 1, "answer", trace, made, d.budgets.answer_tokens)
+    action, error, fired = check(d, completion, None, said)
+    repairs += fired
+    return action, error, completion
+
+
+def check(d: Decider, completion: Completion, constraint: Constraint | None,
+          said: str) -> tuple[Action, str | None, list[str]]:
+    """Interpret one output and climb the rungs that need no model call.
+
+    Returns (action, the error the model can fix or None, the rungs that fired).
+    """
+    fired: list[str] = []
+    if constraint is not None:
+        out = parse_constrained(completion.text)
+        action = Action(calls=out.calls, text=out.answer or "", error=out.error)
+    else:
+        action = d.protocol.parse(completion)
+    if completion.finish_reason == REPETITION and not action.calls:
+        action.text = trim_loop(action.text)
+    if action.error:
+        return action, action.error, fired
+    if not action.calls:
+        return action, None, fired
+    if action.lenient and constraint is None:
+        if not d.repair:
+            return Action(text=completion.text), render_template(
+                "agent_format_error", d.language, protocol=d.protocol.name), fired
+        fired.append("lenient_parse")
+    if d.repair:
+        action.calls, changes = fuzzy_fix(action.calls, d.tools)
+        if changes:
+            fired.append("fuzzy_name")
+        action.calls, echoed = unwrap_schema_echo(action.calls, d.tools)
+        if echoed:
+            fired.append("lenient_parse")
+        action.calls, dropped = drop_ungrounded(action.calls, d.tools, said)
+        if dropped:
+            fired.append("drop_ungrounded")
+    error = validate_calls(action.calls, d.tools)
+    if error is None:
+        action.calls = coerce_calls(action.calls, d.tools)
+    return action, error, fired
+
+
+def call_model(d: Decider, messages: list[Message], constraint: Constraint | None, step: int, attempt: int,
+               rung: str | None, trace: Trace, made: _Calls, max_tokens: int,
+               prose_chars: int | None = None) -> Gen:
+    """One streamed model call of the ladder; yields token events, traces the call."""
+    req = d.protocol.prepare(messages, d.tools, d.language)
+    request = ChatRequest(messages=req.messages, tools=req.tools, stop=req.stop, sampling=d.sampling,
+                          max_tokens=max_tokens, constraint=constraint)
+    if constraint is not None:
+        allow_answer = constraint.grammar is None or "| answer" in constraint.grammar
+        if constraint.json_schema is not None:
+            allow_answer = any("answer" in o.get("properties", {}) for o in constraint.json_schema.get("anyOf", []))
+        request.messages = request.messages + [{"role": "user", "content": render_template(
+            "agent_constrained_format", d.language, tool_names=", ".join(d.tools.names),
+            allow_answer=allow_answer)}]
+    completion = yield from generate(d.model, request, step, d.deadline, prose_chars)
+    made.add(completion)
+    trace.model_call(step=step, attempt=attempt, rung=rung, protocol=d.protocol.name, request=request,
+                     completion=completion, model=getattr(d.model, "name", ""))
+    return completion
+
+
+def generate(model: Model, request: ChatRequest, step: int, deadline: float | None = None,
+             prose_chars: int | None = None) -> Gen:
+    """Run ``request`` on ``model`` under a watch (loops, the deadline, prose), streaming
+    tokens as events. Returns the Completion (its ``usage.ttft_s`` always set)."""
+    t0 = time.perf_counter()
+    request.watch = watch(deadline=deadline, prose_chars=prose_chars)
+    request.stream = model.can_stream
+    ttft = 0.0
+    completion: Completion | None = None
+    for ev in model.complete(request):
+        if isinstance(ev, TextDelta):
+            ttft = ttft or time.perf_counter() - t0
+            yield AgentEvent("token", ev.text, step)
+        else:
+            completion = ev
+    if completion is None:
+        raise RuntimeError("model stream ended without a final Completion")  # a backend bug
+    if not completion.usage.ttft_s:
+        completion.usage.ttft_s = ttft or time.perf_counter() - t0
+    return completion
+
+
+def final_message(protocol: str, text: str) -> Message:
+    """The assistant message that gives ``text`` as the answer in ``protocol``'s format."""
+    return {"role": "assistant", "content": f"Final Answer: {text}" if protocol == "react" else text}
+
+
+def sum_usage(usages: list[Usage]) -> Usage:
+    """Token counts and times of several calls: sums, and the first call's TTFT and rates."""
+    if not usages:
+        return Usage()
+    first = usages[0]
+    return Usage(
+        prompt_tokens=sum(u.prompt_tokens for u in usages),
+        cached_prompt_tokens=sum(u.cached_prompt_tokens for u in usages),
+        completion_tokens=sum(u.completion_tokens for u in usages),
+        ttft_s=first.ttft_s,
+        total_s=sum(u.total_s for u in usages),
+        prefill_tps=first.prefill_tps,
+        decode_tps=first.decode_tps,
+    )
+
+
+def user_text(messages: list[Message]) -> str:
+    """What the user said in the conversation (the evidence an argument value needs)."""
+    return "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "user")
+
+
+def evidence(messages: list[Message]) -> str:
+    """What an answer's facts may come from: the user's words and every tool result.
+
+    ReAct observations arrive as user messages, so ``user_text`` covers them.
+    """
+    return "\n".join(str(m.get("content") or "") for m in messages if m.get("role") in ("user", "tool"))

@@ -1,0 +1,76 @@
+"""Is an answer grounded? Facts it states must come from the user's words or a tool result.
+
+Small models answer from imagination ("华为畅享20 Pro的价格是1999元。", an invented
+weather report, a list of 18 made-up headphones). An answer that states a fact no tool
+returned is not shown as fact: the agent looks it up (a call) or says honestly that it
+did not. A ``Grounding`` names the unsupported facts of an answer; the generic one checks
+numbers (prices, temperatures, stock, model numbers); a domain adds its own entity names
+(the demo adds its product and brand names, see ``kapibara.demo``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
+
+from kapibara.agent.repair import numbers_in
+
+
+@runtime_checkable
+class Grounding(Protocol):
+    """Names the facts of ``answer`` that ``evidence`` (user's words + tool results) lacks."""
+
+    def unsupported(self, answer: str, evidence: str) -> list[str]: ...
+
+
+SMALL = 10
+"""Numbers up to this are counts and list numbering ("3款", "1."), not facts to check."""
+
+_NUMBER_TEXT = re.compile(r"\d+(?:\.\d+)?")
+
+
+class NumberGrounding:
+    """Every number above ``SMALL`` in the answer must appear in the evidence."""
+
+    def unsupported(self, answer: str, evidence: str) -> list[str]:
+        have = numbers_in(evidence)
+        out: list[str] = []
+        for m in _NUMBER_TEXT.finditer(answer):
+            value = float(m.group(0))
+            if value > SMALL and value not in have and m.group(0) not in out:
+                out.append(m.group(0))
+        return out
+
+
+class NameGrounding:
+    """Known entity names (products, brands) the answer mentions must appear in the evidence.
+
+    ``names`` are the domain's names; matching is case-insensitive substring matching, and
+    a name inside a longer matched name counts once.
+    """
+
+    def __init__(self, names: Iterable[str], min_len: int = 2) -> None:
+        self.names = sorted({n.strip() for n in names if len(n.strip()) >= min_len}, key=len, reverse=True)
+
+    def unsupported(self, answer: str, evidence: str) -> list[str]:
+        low, ev = answer.lower(), evidence.lower()
+        out: list[str] = []
+        for name in self.names:
+            n = name.lower()
+            if n in low and n not in ev and not any(n in o.lower() for o in out):
+                out.append(name)
+        return out
+
+
+class AllOf:
+    """Several groundings: the unsupported facts of each, in order."""
+
+    def __init__(self, *checks: Grounding) -> None:
+        self.checks = checks
+
+    def unsupported(self, answer: str, evidence: str) -> list[str]:
+        out: list[str] = []
+        for check in self.checks:
+            out += [f for f in check.unsupported(answer, evidence) if f not in out]
+        return out

@@ -1,0 +1,114 @@
+"""Turn budgets: loops are caught, prose is not waited on, the deadline ends a turn."""
+
+from __future__ import annotations
+
+import time
+
+from grocery_standin import call
+
+from kapibara.agent import Agent, Budgets
+from kapibara.agent.budget import (
+    DEADLINE,
+    NOT_A_CALL,
+    REPETITION,
+    is_looping,
+    is_prose,
+    looks_like_call_start,
+    trim_loop,
+    watch,
+)
+from kapibara.agent.grounding import NumberGrounding
+from kapibara.models.fake import FakeModel
+
+
+def test_loops_are_recognised():
+    assert is_looping("好的" + "好的好的" * 10)
+    assert is_looping("推荐：\n" + "".join(f"{i}. 华为FreeBuds Pro 3 降噪耳机\n" for i in range(1, 5)))
+    assert not is_looping("1. 华为FreeBuds Pro 3，1499元\n2. 漫步者W820NB，399元\n3. 小米Buds 4，699元")
+    # a short heading that recurs in a real list is not a loop
+    assert not is_looping("\n".join(f"价格：{p}元" for p in (10, 20, 30, 40)))
+
+
+def test_trim_loop_keeps_the_first_copy():
+    text = "推荐这些：\n" + "".join("- 华为FreeBuds Pro 3 降噪耳机\n" for _ in range(5))
+    assert trim_loop(text) == "推荐这些：\n- 华为FreeBuds Pro 3 降噪耳机"
+
+
+def test_prose_is_told_from_a_call_start():
+    assert looks_like_call_start('<tool_call>\n{"name"')
+    assert looks_like_call_start('  {"name": "get_weather"')
+    assert not looks_like_call_start("当然可以！以下是一些适合跑步的耳机")
+    assert is_prose("Sure! Here are some great headphones for running. " * 2, 90)
+    assert not is_prose("好的，我来帮你查一下。", 90)
+
+
+def test_watch_reasons():
+    assert watch(deadline=time.monotonic() - 1)("x") == DEADLINE
+    assert watch(prose_chars=20)("Here is a long answer with no call in it") == NOT_A_CALL
+    w = watch()
+    assert w("ab" * 40) == REPETITION
+
+
+def test_repetition_stops_a_decision_and_the_answer_is_trimmed(tools):
+    loop = "推荐：\n" + "".join("- 蓝牙耳机 跑步专用 防水防汗\n" for _ in range(60))
+    model = FakeModel([loop])
+    result = Agent(model, tools).run("推荐耳机")
+    assert result.answer == "推荐：\n- 蓝牙耳机 跑步专用 防水防汗"
+    record = next(r for r in result.trace if r["type"] == "model_call")
+    assert record["finish_reason"] == REPETITION
+    assert next(r for r in result.trace if r["type"] == "decision")["stops"] == {REPETITION: 1}
+
+
+def test_caps_per_generation(tools):
+    unknown = '<tool_call>{"name": "no_such_tool", "arguments": {}}</tool_call>'
+    model = FakeModel([unknown, unknown, '{"answer": "好的"}'])
+    Agent(model, tools, budgets=Budgets(decision_tokens=100, rung_tokens=40)).run("x")
+    assert [c.max_tokens for c in model.calls] == [100, 40, 40]
+
+
+def test_invented_prose_is_cut_and_looked_up(tools):
+    prose = "Sure! Here are some headphones for running: Sony WF-1000XM4 at $280, Jabra Elite 8 at $199, " * 3
+    model = FakeModel([prose, '{"name": "recommend_products", "arguments": {"category": "耳机"}}', "Found: 漫步者W820NB."])
+    agent = Agent(model, tools, grounding=NumberGrounding(), max_steps=1)
+    result = agent.run("Can you suggest some headphones for running?")
+    first = model.calls[0]
+    assert first.watch is not None
+    decision = next(r for r in result.trace if r["type"] == "decision")
+    assert decision["stops"] == {NOT_A_CALL: 1} and "lookup" in decision["repairs"]
+    assert [c.name for c in result.tool_calls] == ["recommend_products"]
+    assert model.calls[1].constraint is not None  # the look-up is decoded under the tools' schema
+    # the cut text was short: the model did not write 3 copies of the invented list
+    lookup = [r for r in result.trace if r["type"] == "model_call"][0]
+    assert len(lookup["raw"]) < len(prose) / 2
+
+
+def test_grounded_prose_is_continued_as_the_answer(tools):
+    answer = "Hello! I can help you choose products, check promotions, suggest recipes and manage your cart. " * 2
+    model = FakeModel([answer, answer])
+    result = Agent(model, tools, grounding=NumberGrounding()).run("hi, what can you do?")
+    assert result.answer.strip() == answer.strip() and result.tool_calls == []
+    assert [r["rung"] for r in result.trace if r["type"] == "model_call"] == [None, "answer"]
+
+
+def test_an_invented_fact_that_cannot_be_looked_up_is_not_shown(tools):
+    model = FakeModel(["华为畅享20 Pro的价格是1999元。", '{"answer": "还是1999元"}'])
+    result = Agent(model, tools, grounding=NumberGrounding(), max_steps=1).run("华为畅享20 Pro多少钱")
+    assert "1999" not in result.answer and "没有查到" in result.answer
+    decision = next(r for r in result.trace if r["type"] == "decision")
+    assert decision["unsupported"] == ["1999"]
+
+
+def test_facts_from_tool_results_are_fine(tools):
+    model = FakeModel([call("get_promotions", product_name="三文鱼"), "三文鱼满199减20。"])
+    result = Agent(model, tools, grounding=NumberGrounding()).run("三文鱼有优惠吗")
+    assert result.answer == "三文鱼满199减20。"
+    assert len(model.calls) == 2  # no look-up: 199 and 20 came from the tool
+
+
+def test_the_deadline_ends_the_turn_with_a_clear_message(tools):
+    model = FakeModel(["x" * 5000])
+    agent = Agent(model, tools, budgets=Budgets(timeout_s=0.000001))
+    time.sleep(0.001)
+    result = agent.run("推荐耳机")
+    assert result.stop_reason == "deadline"
+    assert "超时" in result.answer
