@@ -10,7 +10,13 @@ token (TTFT) of a ~700-token tool prompt (system prompt + 6 tool schemas + a que
   (c) new process     a fresh process whose first call loads the prefix state saved by
                       ``LlamaCppModel.save_prefix``; beside it (a') a fresh process without it
 
-Target: (c) <= 10% of (a) for the 0.5B. The physical bound on decode speed is
+Target: (c) <= 10% of (a) for the 0.5B.
+
+``--compare-build NATIVE.whl`` measures instead what the portable llama.cpp build costs:
+prefill and decode tokens/s of the installed, portable build (AVX2 baseline, no AMX,
+``src/kapibara/models/llamacpp_build.txt``) against a ``-march=native`` build without AMX
+(``NATIVE=1 scripts/install_llama_cpp.sh DIR`` makes one), each in fresh processes,
+alternated over several rounds; the table goes into models.md beside the rest. The physical bound on decode speed is
 memory bandwidth / model bytes (each token reads every weight once); bandwidth is
 measured here with a numpy copy of a large array, in the same run.
 
@@ -107,6 +113,69 @@ def child(path: str, threads: int, prefix_dir: str) -> None:
         "cached_prompt_tokens": done.usage.cached_prompt_tokens,
         "loaded_state": str(model.last_loaded_prefix) if model.last_loaded_prefix else None,
     }))
+
+
+BUILD_PROMPT = [{"role": "user", "content": "请详细介绍一下如何挑选新鲜的水果和蔬菜，分点说明，越详细越好。"}]
+
+
+def build_child(path: str, threads: int) -> None:
+    """In a fresh process (PYTHONPATH picks the build): prefill and decode tokens/s."""
+    import llama_cpp
+
+    from kapibara.models.llamacpp import LlamaCppModel
+
+    model = LlamaCppModel(path, threads=threads, shared=False, prefix_state_dir=tempfile.mkdtemp())
+    model.chat([{"role": "user", "content": "hi"}], max_tokens=1)  # pages the weights in
+    prefill, decode = [], []
+    for i in range(3):
+        cold = LlamaCppModel(path, threads=threads, shared=False, prefix_state_dir=tempfile.mkdtemp())
+        done = cold.chat(_messages(QUESTIONS[i % len(QUESTIONS)]), tools=TOOLS, max_tokens=1)
+        prefill.append(done.usage.prefill_tps)
+        long = model.chat(BUILD_PROMPT, max_tokens=128)
+        decode.append(long.usage.decode_tps)
+    print(json.dumps({
+        "system_info": llama_cpp.llama_print_system_info().decode(),
+        "llama_cpp_file": llama_cpp.__file__,
+        "prefill_tps": statistics.median(prefill),
+        "decode_tps": statistics.median(decode),
+    }))
+
+
+def compare_builds(native_wheel: Path, path: Path, threads: int, rounds: int) -> dict[str, Any]:
+    """Portable (installed) vs native wheel, alternated in fresh processes."""
+    import zipfile
+
+    import llama_cpp
+
+    native_dir = Path(tempfile.mkdtemp(prefix="kapibara-native-"))
+    with zipfile.ZipFile(native_wheel) as zf:
+        zf.extractall(native_dir)
+    builds = {"portable": None, "native": native_dir}
+    runs: dict[str, list[dict[str, Any]]] = {"portable": [], "native": []}
+    for _ in range(rounds):
+        for name, where in builds.items():
+            env = dict(os.environ)
+            if where is not None:
+                env["PYTHONPATH"] = f"{where}{os.pathsep}{env.get('PYTHONPATH', '')}"
+            out = subprocess.run([sys.executable, __file__, "--build-child", str(path), "--threads", str(threads)],
+                                 capture_output=True, text=True, check=True, env=env)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{name}: prefill {row['prefill_tps']:.0f} tok/s, decode {row['decode_tps']:.1f} tok/s",
+                  file=sys.stderr)
+            runs[name].append(row)
+    assert runs["native"][0]["llama_cpp_file"].startswith(str(native_dir)), "the native build was not the one loaded"
+    out: dict[str, Any] = {"rounds": rounds, "llama_cpp_python": llama_cpp.__version__}
+    for name, rows in runs.items():
+        out[name] = {
+            "system_info": rows[0]["system_info"],
+            "prefill_tps": statistics.median(r["prefill_tps"] for r in rows),
+            "decode_tps": statistics.median(r["decode_tps"] for r in rows),
+            "prefill_all": [round(r["prefill_tps"], 1) for r in rows],
+            "decode_all": [round(r["decode_tps"], 2) for r in rows],
+        }
+    out["prefill_ratio"] = out["portable"]["prefill_tps"] / out["native"]["prefill_tps"]
+    out["decode_ratio"] = out["portable"]["decode_tps"] / out["native"]["decode_tps"]
+    return out
 
 
 def _run_child(path: Path, threads: int, prefix_dir: Path) -> dict[str, Any]:
@@ -231,6 +300,22 @@ def markdown(result: dict[str, Any]) -> str:
             f"{r['ttft_in_process_s']:.2f} s | {r['ttft_new_process_saved_s']:.2f} s | "
             f"{r['ttft_new_process_cold_s']:.2f} s | {r['c_over_a'] * 100:.1f}% | {target} |"
         )
+    b = result.get("builds")
+    if b:
+        lines += [
+            "",
+            f"## What the portable llama.cpp build costs ({b['date']}, 0.5B, {b['rounds']} alternated rounds of fresh processes)",
+            "",
+            "| build | compiled for | prefill tok/s (median) | decode tok/s (median) | all rounds prefill / decode |",
+            "|---|---|---|---|---|",
+        ]
+        for name in ("portable", "native"):
+            r = b[name]
+            feats = " ".join(f.split(" = ")[0].strip() for f in r["system_info"].split("|")[1:] if f.strip().endswith("= 1"))
+            lines.append(f"| {name} | {feats} | {r['prefill_tps']:.0f} | {r['decode_tps']:.1f} | "
+                         f"{r['prefill_all']} / {r['decode_all']} |")
+        lines += ["", f"Portable / native: prefill {b['prefill_ratio'] * 100:.0f}%, decode {b['decode_ratio'] * 100:.0f}% "
+                  f"({b['cpu']}; {b['note']})."]
     lines += ["", "Gap to targets and bounds:", ""]
     for r in result["models"]:
         lines.append(
@@ -254,9 +339,31 @@ def main() -> None:
     ap.add_argument("--render", action="store_true", help="only rewrite models.md from models.json")
     ap.add_argument("--child")
     ap.add_argument("--prefix-dir")
+    ap.add_argument("--build-child")
+    ap.add_argument("--compare-build", type=Path, help="a -march=native wheel to measure the portable build against")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     if args.child:
         child(args.child, args.threads, args.prefix_dir)
+        return
+    if args.build_child:
+        build_child(args.build_child, args.threads)
+        return
+    if args.compare_build:
+        from kapibara.models.bundled import model_path
+
+        builds = compare_builds(args.compare_build, model_path("qwen2.5-coder-0.5b"), args.threads, args.rounds)
+        builds["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        builds["cpu"] = machine()["cpu"]
+        flags = Path("/proc/cpuinfo").read_text().split()
+        builds["note"] = ("this CPU has no AVX-512 or AMX, so -march=native adds only what AVX2 machines share"
+                          if "avx512f" not in flags else "this CPU has AVX-512: -march=native used it")
+        path = RESULTS / "models.json"
+        result = json.loads(path.read_text(encoding="utf-8"))
+        result["builds"] = builds
+        path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (RESULTS / "models.md").write_text(markdown(result), encoding="utf-8")
+        print(markdown(result))
         return
 
     if args.render:

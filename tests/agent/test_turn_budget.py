@@ -112,3 +112,11 @@ def test_the_deadline_ends_the_turn_with_a_clear_message(tools):
     result = agent.run("推荐耳机")
     assert result.stop_reason == "deadline"
     assert "超时" in result.answer
+
+
+def test_an_answer_cut_by_the_deadline_is_not_shown_half_written(tools):
+    model = FakeModel(["根据工具查询结果，推荐的手机是小米14，价格3999元，亮点是徕卡影像。" * 3])
+    agent = Agent(model, tools, budgets=Budgets(timeout_s=0.000001))
+    time.sleep(0.001)
+    d = agent.decide([{"role": "user", "content": "推荐手机"}])
+    assert d.text.startswith("抱歉") and "超时" in d.text

@@ -173,8 +173,11 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace) -> Gen:
             action, error, fired = check(d, completion, regen, said)
             repairs += fired
             last_constraint = regen
+    if completion.finish_reason == DEADLINE and not action.calls:  # never show half an answer
+        seconds = int(d.budgets.timeout_s)
+        action, error = Action(text=render_template("agent_turn_timeout", d.language, seconds=seconds)), None
     unsupported: list[str] = []
-    if not action.calls and not error and d.grounding is not None:
+    if not action.calls and not error and d.grounding is not None and completion.finish_reason != DEADLINE:
         unsupported = d.grounding.unsupported(action.text, evidence(messages))
         lookup = tool_constraint(d.model, d.tools, allow_answer=False) if unsupported and d.tools.names else None
         if lookup is not None and not d.out_of_time():

@@ -17,7 +17,7 @@ from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from kapibara.agent.budget import Budgets
+from kapibara.agent.budget import DEADLINE, Budgets
 from kapibara.agent.decide import Decider, Decision, decide, evidence, final_message, generate
 from kapibara.agent.events import AgentEvent
 from kapibara.agent.grounding import Grounding
@@ -276,6 +276,8 @@ class Agent:
         completion = yield from generate(self.model, request, step, run.decider.deadline)
         run.trace.model_call(step=step, attempt=0, rung="answer_from_observations", protocol=self.protocol.name,
                              request=request, completion=completion, model=self.model.name)
+        if completion.finish_reason == DEADLINE:  # a half-written answer is worse than the results
+            return render_template("agent_results_answer", run.language, observations=observations)
         parsed = parse_react(completion.text)
         answer = parsed.answer if parsed.answer is not None else parse_tool_calls(completion.text).content
         if parsed.thought:
