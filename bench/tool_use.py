@@ -77,12 +77,10 @@ def to_result(row: dict[str, Any]) -> CaseResult:
 
 
 def agent_factory(max_tokens: int) -> Any:
-    def make(model: Any, toolset: Any, config: str, prompt: Any = None) -> Any:
-        from kapibara.agent import Agent
+    def make(model: Any, toolset: Any, config: str, prompt: Any = None, **options: Any) -> Any:
+        from kapibara.evals.runner import default_agent_factory
 
-        if config == "react":
-            return Agent(model, toolset, prompt=prompt, protocol="react", max_tokens=max_tokens)
-        return Agent(model, toolset, prompt=prompt, protocol="native", constrained=(config == "constrained"), max_tokens=max_tokens)
+        return default_agent_factory(model, toolset, config, prompt, max_tokens=max_tokens, **options)
 
     return make
 

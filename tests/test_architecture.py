@@ -19,7 +19,7 @@ LAYERS = {
     "toolsets": 4, "rag": 4,
     "memory": 5,
     "agent": 6,
-    "demo": 7, "evals": 7,
+    "demo": 7, "evals": 7, "optimize": 7,
     "doctor": 8, "commands": 8,
     "cli": 9,
 }

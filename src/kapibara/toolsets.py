@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kapibara.errors import DataError
 
@@ -29,12 +29,14 @@ if TYPE_CHECKING:
 class ToolsetEntry:
     """A registered tool set. ``specs`` builds the JSON specs; ``toolset`` (optional) the
     callable tools, so an eval episode can act; ``prompt`` (optional) the prompt that
-    belongs to them."""
+    belongs to them; ``agent_options`` (optional) the rest of the domain's default agent
+    (``Agent`` keyword arguments: prompts per language, router, example bank, grounding)."""
 
     name: str
     specs: Callable[[], list[ToolSpec]]
     toolset: Callable[[], ToolSet] | None = None
     prompt: Callable[[], Prompt] | None = None
+    agent_options: Callable[[], dict[str, Any]] | None = None
 
 
 _REGISTRY: dict[str, ToolsetEntry] = {}
@@ -45,12 +47,13 @@ def register_toolset(
     specs_factory: Callable[[], list[ToolSpec]],
     toolset_factory: Callable[[], ToolSet] | None = None,
     prompt_factory: Callable[[], Prompt] | None = None,
+    agent_options: Callable[[], dict[str, Any]] | None = None,
 ) -> ToolsetEntry:
     """Make ``name`` resolve to these factories (called lazily, on each lookup).
 
     Registering a name again replaces the entry.
     """
-    entry = ToolsetEntry(name, specs_factory, toolset_factory, prompt_factory)
+    entry = ToolsetEntry(name, specs_factory, toolset_factory, prompt_factory, agent_options)
     _REGISTRY[name] = entry
     return entry
 

@@ -60,3 +60,20 @@ def test_a_missing_catalog_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match="build_demo_catalog"):
         Catalog(tmp_path / "nope.db")
+
+
+def test_shipped_example_bank_is_built_from_the_dev_split_only(tmp_path):
+    """The demo's example bank equals what its builder makes from dev.jsonl; no test-split
+    question is in it (the router is measured on the test split)."""
+    import json
+    from pathlib import Path
+
+    from kapibara.demo.agent import build_examples, shipped_examples_path
+
+    data = Path(__file__).resolve().parents[2] / "src" / "kapibara" / "evals" / "data" / "domain"
+    built = build_examples(data / "dev.jsonl", tmp_path / "examples.jsonl")
+    assert (tmp_path / "examples.jsonl").read_bytes() == shipped_examples_path().read_bytes()
+    test_questions = {json.loads(line)["messages"][-1]["content"]
+                      for line in (data / "test.jsonl").read_text(encoding="utf-8").splitlines()}
+    assert not {e.question for e in built} & test_questions
+    assert len(built) >= 150

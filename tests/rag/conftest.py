@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -13,36 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
-
-
-class HashEmbedder:
-    """Bag of character bigrams hashed into 256 dims: similar texts get similar vectors,
-    with no model to load (tests of plumbing, not of embedding quality)."""
-
-    name = "hash-test"
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.texts = 0
-
-    def embed_batch(self, texts: list[str]) -> np.ndarray:
-        self.calls += 1
-        self.texts += len(texts)
-        out = np.zeros((len(texts), 256), dtype=np.float32)
-        for i, t in enumerate(texts):
-            t = t.lower()
-            for j in range(max(1, len(t) - 1)):
-                h = int.from_bytes(hashlib.md5(t[j : j + 2].encode()).digest()[:4], "little")
-                out[i, h % 256] += 1.0
-        n = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(n == 0, 1, n)
-
-
-@pytest.fixture
-def hash_embedder() -> HashEmbedder:
-    return HashEmbedder()
 
 
 def _free_port() -> int:

@@ -27,7 +27,7 @@ from typing import Any
 from kapibara.agent.budget import DEADLINE, NOT_A_CALL, REPETITION, Budgets, trim_loop, watch
 from kapibara.agent.events import AgentEvent
 from kapibara.agent.grounding import Grounding
-from kapibara.agent.protocols import Action, AgentProtocol
+from kapibara.agent.protocols import EXAMPLE, Action, AgentProtocol
 from kapibara.agent.repair import (
     RUNGS,
     coerce_calls,
@@ -38,6 +38,7 @@ from kapibara.agent.repair import (
     unwrap_schema_echo,
     validate_calls,
 )
+from kapibara.agent.router import Route
 from kapibara.agent.trace import Trace, call_dict
 from kapibara.models.base import (
     ChatRequest,
@@ -85,6 +86,8 @@ class Decision:
     stops: dict[str, int] = field(default_factory=dict)
     unsupported: list[str] = field(default_factory=list)
     out_of_time: bool = False
+    route: Route | None = None
+    """Where the router sent the question (None without a router)."""
 
 
 @dataclass
@@ -103,6 +106,9 @@ class Decider:
     constrained: bool = False
     repair: bool = True
     grounding: Grounding | None = None
+    lookup_at: float = 0.5
+    """With a ``choose`` route, an answer is looked up among the routed tools when the
+    router's tool share is at least this."""
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -122,19 +128,45 @@ class _Calls:
             self.stops[reason] = self.stops.get(reason, 0) + 1
 
 
-def decide(d: Decider, messages: list[Message], step: int, trace: Trace) -> Gen:
-    """One decision for ``messages`` (system prompt first) with the whole ladder."""
+def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: Route | None = None) -> Gen:
+    """One decision for ``messages`` (system prompt first) with the whole ladder.
+
+    With a ``route`` (``router.py``): ``call`` decodes the routed tool's call directly
+    under its schema; ``choose`` lets the model decide, and an answer written where the
+    router expected a tool is looked up among the routed tools.
+    """
     t0 = time.perf_counter()
     made = _Calls()
     said = user_text(messages)
     repairs: list[str] = []
+    lookup_tools = d.tools.filter(route.tools) if route is not None and route.tools else d.tools
+    if route is not None and route.mode == "call":
+        routed = tool_constraint(d.model, lookup_tools, allow_answer=False)
+        if routed is not None:
+            completion = yield from call_model(d, messages, routed, step, 0, "routed", trace, made,
+                                               d.budgets.rung_tokens)
+            action, error, fired = check(d, completion, routed, said)
+            if action.calls and not error:
+                return _finish(d, action, completion, ["routed", *fired], made, t0, step, trace, [], routed,
+                               route)
+    expects_tool = route is not None and route.mode == "choose" and route.tool_share >= d.lookup_at
     # A native decision that turns into prose is stopped early when its answer would be
-    # checked for grounding anyway: an invented list of products is not worth 300 tokens.
-    prose = d.budgets.prose_chars if d.grounding is not None and d.protocol.name == "native" and d.tools.names else None
+    # checked anyway (grounding, or a router expecting a tool): an invented list of
+    # products is not worth 300 tokens.
+    watch_prose = (d.grounding is not None or expects_tool) and d.protocol.name == "native" and d.tools.names
+    prose = d.budgets.prose_chars if watch_prose else None
     completion = yield from call_model(d, messages, None, step, 0, None, trace, made, d.budgets.decision_tokens, prose)
     action, error, fired = check(d, completion, None, said)
     repairs += fired
     constraint: Constraint | None = None
+    if not action.calls and not error and expects_tool and not d.out_of_time():
+        # The router expected a tool and the model answered: decode a call among the routed
+        # tools instead (the 0.5B answers follow-ups such as "有优惠吗" from imagination).
+        looked = yield from _lookup(d, messages, lookup_tools, step, trace, made, said)
+        if looked is not None:
+            action, completion, fired = looked
+            return _finish(d, action, completion, sorted({*repairs, "lookup", *fired}, key=RUNGS.index), made,
+                           t0, step, trace, [], completion_constraint(d, lookup_tools), route)
     if completion.finish_reason == NOT_A_CALL and not action.calls:
         action, error, completion = yield from _prose(d, messages, completion, step, trace, made, said, repairs)
     elif d.constrained and not error and len(action.calls) == 1:
@@ -179,18 +211,25 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace) -> Gen:
     unsupported: list[str] = []
     if not action.calls and not error and d.grounding is not None and completion.finish_reason != DEADLINE:
         unsupported = d.grounding.unsupported(action.text, evidence(messages))
-        lookup = tool_constraint(d.model, d.tools, allow_answer=False) if unsupported and d.tools.names else None
-        if lookup is not None and not d.out_of_time():
+        if unsupported and lookup_tools.names and not d.out_of_time():
             # Facts no tool returned: look them up instead (the offered tools' schema, no
             # answer branch); a call that does not validate leaves the honest answer.
             repairs.append("lookup")
-            found = yield from call_model(d, messages, lookup, step, 3, "lookup", trace, made, d.budgets.rung_tokens)
-            looked, problem, fired = check(d, found, lookup, said)
-            if looked.calls and not problem:
-                action, completion, unsupported, last_constraint = looked, found, [], lookup
+            looked = yield from _lookup(d, messages, lookup_tools, step, trace, made, said)
+            if looked is not None:
+                action, completion, fired = looked
+                unsupported, last_constraint = [], completion_constraint(d, lookup_tools)
                 repairs += fired
         if unsupported:
             action = Action(text=render_template("agent_ungrounded_answer", d.language), thought=action.thought)
+    return _finish(d, action, completion, repairs, made, t0, step, trace, unsupported, last_constraint, route,
+                   error)
+
+
+def _finish(d: Decider, action: Action, completion: Completion, repairs: list[str], made: _Calls, t0: float,
+            step: int, trace: Trace, unsupported: list[str], constraint: Constraint | None,
+            route: Route | None, error: str | None = None) -> Decision:
+    """The Decision, its conversation message and its trace record."""
     decision = Decision(
         calls=action.calls,
         text=action.text,
@@ -205,10 +244,11 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace) -> Gen:
         stops=made.stops,
         unsupported=unsupported,
         out_of_time=d.out_of_time(),
+        route=route,
     )
     for i, call in enumerate(decision.calls):
         call.id = call.id or f"call_{step}_{i}"
-    if (last_constraint is not None or unsupported or completion.finish_reason == NOT_A_CALL) \
+    if (constraint is not None or unsupported or completion.finish_reason == NOT_A_CALL) \
             and not action.calls and not error:
         decision.message = final_message(d.protocol.name, action.text)  # the answer, not its wrapper
     else:
@@ -217,8 +257,25 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace) -> Gen:
               thought=decision.thought, raw=decision.raw, repairs=decision.repairs,
               malformed=decision.malformed, error=error, decision_s=decision.decision_s,
               ttft_s=decision.ttft_s, usage=decision.usage, stops=decision.stops,
-              unsupported=unsupported)
+              unsupported=unsupported, route=route.to_dict() if route is not None else None)
     return decision
+
+
+def completion_constraint(d: Decider, tools: ToolSet) -> Constraint | None:
+    return tool_constraint(d.model, tools, allow_answer=False)
+
+
+def _lookup(d: Decider, messages: list[Message], tools: ToolSet, step: int, trace: Trace, made: _Calls,
+            said: str) -> Gen:
+    """A call decoded under ``tools``' schema with no answer branch; None if it does not validate."""
+    constraint = tool_constraint(d.model, tools, allow_answer=False)
+    if constraint is None:
+        return None
+    found = yield from call_model(d, messages, constraint, step, 3, "lookup", trace, made, d.budgets.rung_tokens)
+    looked, problem, fired = check(d, found, constraint, said)
+    if looked.calls and not problem:
+        return looked, found, fired
+    return None
 
 
 def _prose(d: Decider, messages: list[Message], first: Completion, step: int, trace: Trace, made: _Calls,
@@ -342,8 +399,10 @@ def sum_usage(usages: list[Usage]) -> Usage:
 
 
 def user_text(messages: list[Message]) -> str:
-    """What the user said in the conversation (the evidence an argument value needs)."""
-    return "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "user")
+    """What the user said in the conversation (the evidence an argument value needs);
+    retrieved example turns are not the user's words."""
+    return "\n".join(str(m.get("content") or "") for m in messages
+                     if m.get("role") == "user" and m.get("name") != EXAMPLE)
 
 
 def evidence(messages: list[Message]) -> str:
@@ -351,4 +410,5 @@ def evidence(messages: list[Message]) -> str:
 
     ReAct observations arrive as user messages, so ``user_text`` covers them.
     """
-    return "\n".join(str(m.get("content") or "") for m in messages if m.get("role") in ("user", "tool"))
+    return "\n".join(str(m.get("content") or "") for m in messages
+                     if m.get("role") in ("user", "tool") and m.get("name") != EXAMPLE)

@@ -20,9 +20,11 @@ from typing import Any, Literal
 from kapibara.agent.budget import DEADLINE, Budgets
 from kapibara.agent.decide import Decider, Decision, decide, evidence, final_message, generate
 from kapibara.agent.events import AgentEvent
+from kapibara.agent.examples import ExampleBank
 from kapibara.agent.grounding import Grounding
 from kapibara.agent.parsing import parse_react
 from kapibara.agent.protocols import OBSERVATION, get_protocol
+from kapibara.agent.router import Route, Router
 from kapibara.agent.trace import Trace
 from kapibara.errors import ConfigError
 from kapibara.memory.budget import approx_tokens, fit_to_budget, message_tokens
@@ -108,6 +110,10 @@ class Agent:
         memory: Any = None,
         budgets: Budgets | None = None,
         grounding: Grounding | None = None,
+        router: Router | None = None,
+        examples: ExampleBank | None = None,
+        shots: int = 4,
+        shot_floor: float = 0.3,
     ) -> None:
         if max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {max_steps}")
@@ -133,6 +139,10 @@ class Agent:
         self.language = language or (next(iter(self.prompts)) if len(self.prompts) == 1 else None)
         self.grounding = grounding
         self.memory = memory
+        self.router = router
+        self.examples = examples
+        self.shots = shots
+        self.shot_floor = shot_floor
 
     @property
     def prompt(self) -> Prompt | None:
@@ -159,7 +169,8 @@ class Agent:
                 reason = "deadline"
                 break
             step += 1
-            d: Decision = yield from decide(run.decider, self._context(run, turn), step, run.trace)
+            messages, route = self._prepare(run, turn, first=step == 1)
+            d: Decision = yield from decide(run.decider, messages, step, run.trace, route)
             if d.thought:
                 yield AgentEvent("thought", d.thought, step)
             if d.malformed and not d.calls:  # the model sees its error and tries again
@@ -211,7 +222,9 @@ class Agent:
         if not messages or messages[0].get("role") != "system":
             messages = self._system_messages(self.prompt_for(language), language) + list(messages)
         trace = Trace(run_id=uuid.uuid4().hex, session_id=ctx.session_id if ctx else None)
-        gen = decide(self._decider(language), messages, 1, trace)
+        system, rest = messages[:1], list(messages[1:])
+        route = self.route(rest)
+        gen = decide(self._decider(language), system + self._shots(rest, route) + rest, 1, trace, route)
         while True:
             try:
                 next(gen)
@@ -323,6 +336,36 @@ class Agent:
         if prompt is None:
             return [{"role": "system", "content": render_template("agent_default_system", language)}]
         return list(prompt.render([], self.tools, protocol="react" if self.protocol.name == "react" else "native"))
+
+    def route(self, conversation: list[Message]) -> Route | None:
+        """Where the router sends this conversation (None without a router)."""
+        return self.router.route(conversation, self.tools.names) if self.router is not None else None
+
+    def _shots(self, conversation: list[Message], route: Route | None) -> list[Message]:
+        """The retrieved few-shot examples as example turns (empty without a bank).
+
+        The examples nearest to the conversation, diverse across tools and including
+        no-call ones; with a route, only examples of the routed tools (or no call).
+        """
+        if self.examples is None or not len(self.examples) or self.shots <= 0:
+            return []
+        allowed = route.tools if route is not None and route.mode != "answer" and route.tools else self.tools.names
+        hits = [(ex, sim) for ex, sim in self.examples.search(conversation, k=self.shots, floor=self.shot_floor,
+                                                              allowed=allowed) if ex.calls or ex.answer]
+        turns: list[Message] = []
+        for ex, _sim in reversed(hits):  # the nearest example last, closest to the question
+            turns += self.protocol.example_turns(ex.question, ex.calls, ex.answer)
+        return turns
+
+    def _prepare(self, run: Run, turn: list[Message], first: bool) -> tuple[list[Message], Route | None]:
+        """The messages of one decision and its route. The first decision of a turn is
+        routed and gets retrieved examples; later ones (after tool results) decide freely."""
+        messages = self._context(run, turn)
+        if not first:
+            return messages, None
+        route = self.route(messages[1:])
+        shots = self._shots(messages[1:], route)
+        return messages[:1] + shots + messages[1:], route
 
     def _context(self, run: Run, turn: list[Message]) -> list[Message]:
         """System prompt + as much recent history as fits + the whole current turn."""

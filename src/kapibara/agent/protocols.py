@@ -66,6 +66,13 @@ class AgentProtocol(Protocol):
 
     def observations(self, results: list[Any], language: str = "zh") -> list[Message]: ...
 
+    def example_turns(self, question: str, calls: list[ToolCall], answer: str) -> list[Message]: ...
+
+
+EXAMPLE = "example"
+"""The ``name`` of retrieved few-shot example turns: not the user's words, so never
+evidence for an answer or an argument (``decide.evidence``)."""
+
 
 def result_text(result: Any) -> str:
     """The text the model reads for one ToolResult (its error when it failed)."""
@@ -100,6 +107,13 @@ class NativeProtocol:
         if action.calls:
             msg["tool_calls"] = [c.to_openai() for c in action.calls]
         return msg
+
+    def example_turns(self, question: str, calls: list[ToolCall], answer: str) -> list[Message]:
+        """A user turn and the assistant's calls (or answer), as the model writes them."""
+        reply: Message = {"role": "assistant", "content": answer if not calls else "", "name": EXAMPLE}
+        if calls:
+            reply["tool_calls"] = [c.to_openai() for c in calls]
+        return [{"role": "user", "content": question, "name": EXAMPLE}, reply]
 
     def observations(self, results: list[Any], language: str = "zh") -> list[Message]:
         return [
@@ -155,6 +169,15 @@ class ReactProtocol:
             lines.append(f"Action: {call.name}")
             lines.append(f"Action Input: {json.dumps(call.arguments, ensure_ascii=False)}")
         return {"role": "assistant", "content": "\n".join(lines)}
+
+    def example_turns(self, question: str, calls: list[ToolCall], answer: str) -> list[Message]:
+        """A user turn and the assistant's ReAct step (or final answer) for it."""
+        if calls:
+            step = self.assistant_message(Completion(text=""), Action(calls=calls))["content"]
+        else:
+            step = f"Final Answer: {answer}"
+        return [{"role": "user", "content": question, "name": EXAMPLE},
+                {"role": "assistant", "content": step, "name": EXAMPLE}]
 
     def observations(self, results: list[Any], language: str = "zh") -> list[Message]:
         # One user message holding every observation of the step, in the order called.

@@ -33,7 +33,7 @@ from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
 from kapibara.tools.schema import standard_schema
 
-RUNGS = ("lenient_parse", "fuzzy_name", "drop_ungrounded", "reask", "constrained", "lookup")
+RUNGS = ("routed", "lenient_parse", "fuzzy_name", "drop_ungrounded", "reask", "constrained", "lookup")
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
 FUZZY_MARGIN = 8.0

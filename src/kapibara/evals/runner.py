@@ -46,13 +46,14 @@ def build_toolset(specs: list[ToolSpec]) -> Any:
     return ToolSet(tools)
 
 
-def default_agent_factory(model: Model, toolset: Any, config: str, prompt: Any = None) -> Any:
-    """``Agent`` for a configuration (``native``, ``react`` or ``constrained``)."""
+def default_agent_factory(model: Model, toolset: Any, config: str, prompt: Any = None, **options: Any) -> Any:
+    """``Agent`` for a configuration (``native``, ``react`` or ``constrained``); ``options``
+    are the tool set's default agent settings (router, examples, grounding, prompts)."""
     from kapibara.agent import Agent
 
     if config == "react":
-        return Agent(model, toolset, prompt=prompt, protocol="react")
-    return Agent(model, toolset, prompt=prompt, protocol="native", constrained=(config == "constrained"))
+        return Agent(model, toolset, prompt=prompt, protocol="react", **options)
+    return Agent(model, toolset, prompt=prompt, protocol="native", constrained=(config == "constrained"), **options)
 
 
 def toolset_prompt(tools: list[ToolSpec] | str) -> Any:
@@ -64,6 +65,14 @@ def toolset_prompt(tools: list[ToolSpec] | str) -> Any:
         factory = toolset_entry(tools).prompt
         return factory() if factory is not None else None
     return None
+
+
+def toolset_options(tools: list[ToolSpec] | str) -> dict[str, Any]:
+    """The default agent settings registered with a named tool set (none for inline tools)."""
+    if isinstance(tools, str):
+        factory = toolset_entry(tools).agent_options
+        return dict(factory()) if factory is not None else {}
+    return {}
 
 
 def _demo_or_specs(case: Case, specs: list[ToolSpec], episodes: bool) -> Any:
@@ -132,7 +141,11 @@ def run_case(
                 # counted as made, but marked so the strict-format rate stays visible.
                 res.repairs = ["lenient_parse"]
         else:
-            agent = agent_factory(model, _demo_or_specs(case, specs, episodes), config, toolset_prompt(case.tools))
+            options = toolset_options(case.tools)
+            toolset = _demo_or_specs(case, specs, episodes)
+            prompt = options.pop("prompt", None) or toolset_prompt(case.tools)
+            agent = agent_factory(model, toolset, config, prompt, **options) if options else \
+                agent_factory(model, toolset, config, prompt)
             d = agent.decide(case.messages)
             res.decision_s = d.decision_s or (time.perf_counter() - t0)
             calls = list(d.calls)

@@ -1,0 +1,126 @@
+"""The example bank, routing, and retrieved few-shot in the decision (fake model and a
+hash embedder: plumbing, not embedding quality)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kapibara.agent import Agent
+from kapibara.agent.examples import NO_TOOL, Example, ExampleBank, routing_text
+from kapibara.agent.router import DescriptionRouter, ExampleRouter, vote
+from kapibara.errors import DataError
+from kapibara.models.base import ToolCall
+from kapibara.models.fake import FakeModel
+
+
+def weather(city: str) -> Example:
+    return Example.make(f"{city}明天天气怎么样", calls=[ToolCall("get_weather", {"city": city, "date": "明天"})])
+
+
+@pytest.fixture
+def bank(hash_embedder):
+    examples = [weather(c) for c in ("北京", "上海", "广州", "深圳")]
+    examples += [Example.make(f"{p}有优惠吗", calls=[ToolCall("get_promotions", {"product_name": p})])
+                 for p in ("草莓", "车厘子", "三文鱼")]
+    examples += [Example.make(q, answer="你好！我可以帮你买菜。") for q in ("你好", "你是谁", "今天心情不错")]
+    return ExampleBank(examples, embedder=hash_embedder)
+
+
+def test_bank_round_trips_and_rejects_bad_files(bank, tmp_path):
+    path = bank.save(tmp_path / "examples.jsonl")
+    again = ExampleBank.load(path)
+    assert [e.id for e in again] == [e.id for e in bank]
+    assert again.examples[0].calls[0].arguments == {"city": "北京", "date": "明天"}
+    assert not again.add(weather("北京"))  # the same example twice is one example
+    assert len(ExampleBank.load(tmp_path / "missing.jsonl")) == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "assistant", "content": "hi"}]}\n', encoding="utf-8")
+    with pytest.raises(DataError, match="must end with the user's message"):
+        ExampleBank.load(bad)
+    bad.write_text("not json\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.jsonl:1"):
+        ExampleBank.load(bad)
+
+
+def test_remove_by_unique_prefix(bank):
+    first = bank.examples[0]
+    assert bank.remove(first.id[:6]) is first
+    with pytest.raises(DataError, match="no example"):
+        bank.remove("zzzz")
+
+
+def test_search_is_diverse_and_respects_the_floor(bank):
+    hits = bank.search([{"role": "user", "content": "杭州明天天气怎么样"}], k=4, per_label=2)
+    labels = [e.label for e, _ in hits]
+    assert labels[:2] == ["get_weather", "get_weather"] and labels.count("get_weather") == 2
+    assert bank.search([{"role": "user", "content": "杭州明天天气怎么样"}], k=4, floor=0.99) == []
+
+
+def test_routing_text_carries_the_previous_question():
+    msgs = [{"role": "user", "content": "三文鱼多少钱"}, {"role": "assistant", "content": "168元"},
+            {"role": "user", "content": "有优惠吗"}]
+    assert routing_text(msgs) == "三文鱼多少钱\n有优惠吗"
+    assert routing_text([{"role": "user", "content": "x", "name": "example"}]) == ""
+
+
+def test_vote_weights_the_nearest():
+    scores = vote([("a", 0.9), ("b", 0.5), ("b", 0.5), ("b", 0.5)], sharpness=8)
+    assert next(iter(scores)) == "a"
+    assert vote([("a+b", 0.5)]) == {"a": 0.5, "b": 0.5}
+
+
+def test_example_router_modes(bank):
+    names = ["get_weather", "get_promotions", "view_cart"]
+    router = ExampleRouter(bank, k=3, call_at=0.7, answer_at=0.7)
+    assert router.route([{"role": "user", "content": "杭州明天天气怎么样"}], names).mode == "call"
+    assert router.route([{"role": "user", "content": "杭州明天天气怎么样"}], names).tools == ["get_weather"]
+    assert router.route([{"role": "user", "content": "你好呀"}], names).mode == "answer"
+    # tools outside the tool set never route: only their examples' labels that fit count
+    only = router.route([{"role": "user", "content": "杭州明天天气怎么样"}], ["view_cart"])
+    assert only.mode in ("answer", "choose") and "get_weather" not in only.tools
+
+
+def test_description_router_ranks_tools(hash_embedder):
+    router = DescriptionRouter(hash_embedder, top=1)
+    router.describe({"get_weather": "get_weather: 查询城市天气", "view_cart": "view_cart: 查看购物车"})
+    r = router.route([{"role": "user", "content": "北京天气"}], ["get_weather", "view_cart"])
+    assert r.mode == "choose" and r.tools == ["get_weather"] and r.source == "descriptions"
+
+
+def test_a_routed_call_is_decoded_under_the_tool_schema(tools, bank):
+    model = FakeModel(['{"name": "get_weather", "arguments": {"city": "杭州", "date": "明天"}}'])
+    agent = Agent(model, tools, router=ExampleRouter(bank, k=3, call_at=0.7), examples=bank, shots=2)
+    d = agent.decide([{"role": "user", "content": "杭州明天天气怎么样"}])
+    assert [c.name for c in d.calls] == ["get_weather"] and d.repairs == ["routed"]
+    assert d.route is not None and d.route.mode == "call"
+    request = model.calls[0]
+    names = {o["properties"]["name"]["const"] for o in request.constraint.json_schema["anyOf"]}
+    assert names == {"get_weather"}  # only the routed tool, and no answer branch
+    shots = [m for m in request.messages if m.get("name") == "example"]
+    assert shots and all("天气" in m["content"] for m in shots if m["role"] == "user")
+
+
+def test_an_answer_where_the_router_expects_a_tool_is_looked_up(tools, bank):
+    model = FakeModel(["草莓没有优惠。", '{"name": "get_promotions", "arguments": {"product_name": "草莓"}}'])
+    router = ExampleRouter(bank, k=3, call_at=0.99)  # unsure: the model chooses
+    d = Agent(model, tools, router=router, shots=0).decide([{"role": "user", "content": "草莓有什么优惠吗"}])
+    assert d.route.mode == "choose" and "lookup" in d.repairs
+    assert [c.name for c in d.calls] == ["get_promotions"]
+
+
+def test_no_call_questions_stay_answers(tools, bank):
+    model = FakeModel(["你好！我可以帮你买菜。"])
+    d = Agent(model, tools, router=ExampleRouter(bank, k=3), examples=bank).decide([{"role": "user", "content": "你好"}])
+    assert d.calls == [] and d.text == "你好！我可以帮你买菜。" and d.route.mode == "answer"
+
+
+def test_example_turns_are_not_evidence(tools, bank):
+    # an example's words must not make an invented value look grounded
+    from kapibara.agent.decide import evidence, user_text
+
+    turns = Agent(FakeModel([]), tools).protocol.example_turns("北京168元的三文鱼", [], "好的")
+    assert evidence(turns) == "" and user_text(turns) == ""
+    assert json.dumps(turns, ensure_ascii=False).count("example") == 2
+    assert NO_TOOL == "__none__"
