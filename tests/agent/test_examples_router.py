@@ -124,3 +124,12 @@ def test_example_turns_are_not_evidence(tools, bank):
     assert evidence(turns) == "" and user_text(turns) == ""
     assert json.dumps(turns, ensure_ascii=False).count("example") == 2
     assert NO_TOOL == "__none__"
+
+
+def test_a_call_where_the_router_is_sure_no_tool_is_needed_is_answered_instead(tools, bank):
+    model = FakeModel([json.dumps({"name": "recommend_recipes", "arguments": {"dish_or_ingredient": "红烧肉"}}),
+                       "不客气，再见！"])
+    d = Agent(model, tools, router=ExampleRouter(bank, k=3, answer_at=0.5), shots=0).decide(
+        [{"role": "user", "content": "你好"}])
+    assert d.route.mode == "answer" and d.calls == [] and d.text == "不客气，再见！"
+    assert model.calls[1].tools is None  # the answer is written with no tools offered

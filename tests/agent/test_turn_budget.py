@@ -120,3 +120,19 @@ def test_an_answer_cut_by_the_deadline_is_not_shown_half_written(tools):
     time.sleep(0.001)
     d = agent.decide([{"role": "user", "content": "推荐手机"}])
     assert d.text.startswith("抱歉") and "超时" in d.text
+
+
+def test_an_invented_required_value_becomes_a_question(tools):
+    from kapibara.agent.repair import missing_required, text_grounded
+
+    assert text_grounded("三斤车厘子", "整点车厘子，来个三斤") and text_grounded("北京", "What's the weather in Beijing")
+    assert not text_grounded("北京", "帮我看看明天的天气")
+    model = FakeModel([call("get_weather", city="北京")])
+    d = Agent(model, tools, ask_missing=True).decide([{"role": "user", "content": "帮我看看明天的天气"}])
+    assert d.calls == [] and "ask" in d.repairs and "城市" in d.text
+    # the value given earlier in the conversation is grounded: no question
+    history = [{"role": "user", "content": "上海热吗"}, {"role": "assistant", "content": "要查哪天？"},
+               {"role": "user", "content": "明天"}]
+    d = Agent(FakeModel([call("get_weather", city="上海")]), tools, ask_missing=True).decide(history)
+    assert [c.name for c in d.calls] == ["get_weather"]
+    assert missing_required([], tools, "") is None

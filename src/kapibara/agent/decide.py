@@ -11,6 +11,8 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``constrained``      regeneration under a JSON schema / grammar of the tools (or an answer)
 ``lookup``           an answer stating facts no tool returned (see ``grounding.py``):
                      the call is decoded under the offered tools' schema instead
+``ask``              a call whose required argument the conversation never gave (an
+                     invented city, plate number, date): the user is asked for it instead
 
 The first three are pure functions of the output (``check``); the last three call the
 model again, each with its own token cap (``Budgets``). An answer that still states
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kapibara.agent.budget import DEADLINE, NOT_A_CALL, REPETITION, Budgets, trim_loop, watch
@@ -33,6 +35,8 @@ from kapibara.agent.repair import (
     coerce_calls,
     drop_ungrounded,
     fuzzy_fix,
+    missing_required,
+    parameter_label,
     parse_constrained,
     tool_constraint,
     unwrap_schema_echo,
@@ -106,6 +110,10 @@ class Decider:
     constrained: bool = False
     repair: bool = True
     grounding: Grounding | None = None
+    ask_missing: bool = False
+    """Ask for a required argument the conversation never gave instead of sending the
+    model's invention (rung ``ask``). Off by default: in benchmark tool sets many values
+    are derived from the question, not copied (``"New York, NY"``); a domain turns it on."""
     lookup_at: float = 0.5
     """With a ``choose`` route, an answer is looked up among the routed tools when the
     router's tool share is at least this."""
@@ -148,7 +156,7 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
             action, error, fired = check(d, completion, routed, said)
             if action.calls and not error:
                 return _finish(d, action, completion, ["routed", *fired], made, t0, step, trace, [], routed,
-                               route)
+                               route, evidence_text=evidence(messages))
     expects_tool = route is not None and route.mode == "choose" and route.tool_share >= d.lookup_at
     # A native decision that turns into prose is stopped early when its answer would be
     # checked anyway (grounding, or a router expecting a tool): an invented list of
@@ -159,6 +167,15 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
     action, error, fired = check(d, completion, None, said)
     repairs += fired
     constraint: Constraint | None = None
+    if route is not None and route.mode == "answer" and (action.calls or error) and not d.out_of_time():
+        # The router is sure no tool is needed, and the model reached for one anyway: on the
+        # dev split every such call was wrong (a recipe for "谢谢，今天就到这吧"). The answer
+        # is written with no tools offered.
+        plain = replace(d, tools=ToolSet([]), grounding=None)
+        completion = yield from call_model(plain, messages, None, step, 1, "answer", trace, made,
+                                           d.budgets.answer_tokens)
+        action, error = Action(text=plain.protocol.parse(completion).text or completion.text), None
+        return _finish(d, action, completion, [*repairs, "routed"], made, t0, step, trace, [], Constraint(), route)
     if not action.calls and not error and expects_tool and not d.out_of_time():
         # The router expected a tool and the model answered: decode a call among the routed
         # tools instead (the 0.5B answers follow-ups such as "有优惠吗" from imagination).
@@ -166,7 +183,8 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         if looked is not None:
             action, completion, fired = looked
             return _finish(d, action, completion, sorted({*repairs, "lookup", *fired}, key=RUNGS.index), made,
-                           t0, step, trace, [], completion_constraint(d, lookup_tools), route)
+                           t0, step, trace, [], completion_constraint(d, lookup_tools), route,
+                           evidence_text=evidence(messages))
     if completion.finish_reason == NOT_A_CALL and not action.calls:
         action, error, completion = yield from _prose(d, messages, completion, step, trace, made, said, repairs)
     elif d.constrained and not error and len(action.calls) == 1:
@@ -211,7 +229,7 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
     unsupported: list[str] = []
     if not action.calls and not error and d.grounding is not None and completion.finish_reason != DEADLINE:
         unsupported = d.grounding.unsupported(action.text, evidence(messages))
-        if unsupported and lookup_tools.names and not d.out_of_time():
+        if unsupported and lookup_tools.names and not d.out_of_time() and (route is None or route.mode != "answer"):
             # Facts no tool returned: look them up instead (the offered tools' schema, no
             # answer branch); a call that does not validate leaves the honest answer.
             repairs.append("lookup")
@@ -223,13 +241,23 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         if unsupported:
             action = Action(text=render_template("agent_ungrounded_answer", d.language), thought=action.thought)
     return _finish(d, action, completion, repairs, made, t0, step, trace, unsupported, last_constraint, route,
-                   error)
+                   error, evidence_text=evidence(messages))
 
 
 def _finish(d: Decider, action: Action, completion: Completion, repairs: list[str], made: _Calls, t0: float,
             step: int, trace: Trace, unsupported: list[str], constraint: Constraint | None,
-            route: Route | None, error: str | None = None) -> Decision:
-    """The Decision, its conversation message and its trace record."""
+            route: Route | None, error: str | None = None, evidence_text: str = "") -> Decision:
+    """The Decision, its conversation message and its trace record.
+
+    A call whose required argument the conversation never gave becomes a question to the
+    user (rung ``ask``): its next message supplies the value, and the call follows then.
+    """
+    missing = missing_required(action.calls, d.tools, evidence_text) if action.calls and d.ask_missing else None
+    if missing is not None:
+        what = parameter_label(d.tools, *missing)
+        action = Action(text=render_template("agent_ask_missing", d.language, what=what), thought=action.thought)
+        repairs = [*repairs, "ask"]
+        constraint = constraint or Constraint()  # the message is the question, not the call's raw text
     decision = Decision(
         calls=action.calls,
         text=action.text,

@@ -114,6 +114,7 @@ class Agent:
         examples: ExampleBank | None = None,
         shots: int = 4,
         shot_floor: float = 0.3,
+        ask_missing: bool = False,
     ) -> None:
         if max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {max_steps}")
@@ -143,6 +144,7 @@ class Agent:
         self.examples = examples
         self.shots = shots
         self.shot_floor = shot_floor
+        self.ask_missing = ask_missing
 
     @property
     def prompt(self) -> Prompt | None:
@@ -329,7 +331,8 @@ class Agent:
         deadline = time.monotonic() + self.budgets.timeout_s if self.budgets.timeout_s else None
         return Decider(model=self.model, tools=self.tools, protocol=self.protocol, language=language,
                        sampling=self.sampling, budgets=self.budgets, deadline=deadline,
-                       constrained=self.constrained, repair=self.repair, grounding=self.grounding)
+                       constrained=self.constrained, repair=self.repair, grounding=self.grounding,
+                       ask_missing=self.ask_missing)
 
     def _system_messages(self, prompt: Prompt | None, language: str) -> list[Message]:
         """The prompt's messages before the question (system part and few-shot examples)."""

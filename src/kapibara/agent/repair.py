@@ -33,7 +33,7 @@ from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
 from kapibara.tools.schema import standard_schema
 
-RUNGS = ("routed", "lenient_parse", "fuzzy_name", "drop_ungrounded", "reask", "constrained", "lookup")
+RUNGS = ("routed", "lenient_parse", "fuzzy_name", "drop_ungrounded", "reask", "constrained", "lookup", "ask")
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
 FUZZY_MARGIN = 8.0
@@ -187,6 +187,70 @@ def drop_ungrounded(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
                 dropped.append(f"{call.name}: {key}={value} is not in the user's words")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
     return out, dropped
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def _norm(text: str) -> str:
+    return _PUNCT.sub("", text.lower())
+
+
+def _longest_common(a: str, b: str) -> int:
+    """Length of the longest common substring (a is short: a value, b the evidence)."""
+    best = 0
+    for i in range(len(a)):
+        for j in range(i + best + 1, len(a) + 1):
+            if a[i:j] in b:
+                best = j - i
+            else:
+                break
+    return best
+
+
+def text_grounded(value: str, evidence: str) -> bool:
+    """Whether a string value could come from the evidence: it appears there, or shares at
+    least two characters in a row with it ("三斤车厘子" / "来个三斤车厘子"). A value in a script
+    the evidence does not use (a Chinese city for an English question) cannot be judged
+    and counts as grounded: the tool itself resolves names across languages."""
+    v, e = _norm(value), _norm(evidence)
+    if not v or v in e:
+        return True
+    if (_CJK.search(v) and not _CJK.search(e)) or (_LATIN.search(v) and not _CJK.search(v) and not _LATIN.search(e)):
+        return True
+    return _longest_common(v, e) >= min(2, len(v))
+
+
+def missing_required(calls: list[ToolCall], tools: Any, evidence: str) -> tuple[str, str] | None:
+    """The first required string argument whose value appears nowhere in the conversation
+    (the user's words, earlier turns, tool results): (tool, parameter), or None.
+
+    Small models invent what the user left out (a plate number, a city, a date) instead
+    of asking; the agent asks instead of sending the invented value.
+    """
+    for call in calls:
+        tool = tools.get(call.name)
+        schema = (tool.parameters or {}) if tool is not None else {}
+        props = schema.get("properties", {})
+        for key in schema.get("required", []):
+            value = call.arguments.get(key)
+            if not isinstance(value, str) or props.get(key, {}).get("enum"):
+                continue
+            if value == props.get(key, {}).get("default"):
+                continue
+            if not text_grounded(value, evidence):
+                return call.name, key
+    return None
+
+
+def parameter_label(tools: Any, tool_name: str, param: str) -> str:
+    """What to call a parameter when asking for it: its description's first clause."""
+    tool = tools.get(tool_name)
+    desc = str(((tool.parameters or {}).get("properties", {}).get(param, {}) if tool else {}).get("description") or "")
+    first = re.split(r"[，,。(（;；]|例如|e\.g\.", desc, maxsplit=1)[0].strip()
+    return first or param
 
 
 _SCHEMA_KEYS = {"type", "properties", "required", "description", "title"}

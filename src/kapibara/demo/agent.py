@@ -61,7 +61,7 @@ def demo_agent_options(language: str | None = None, *, route: bool = True) -> di
     """
     langs = [language] if language else ["zh", "en"]
     options: dict[str, Any] = {"prompt": {lang: demo_prompt(lang) for lang in langs},
-                               "grounding": demo_grounding(), "shots": 0}
+                               "grounding": demo_grounding(), "shots": 0, "ask_missing": True}
     if route:
         bank, router = _bank_and_router(str(kapibara_home() / "examples.jsonl"))
         options.update(router=router, examples=bank)

@@ -276,11 +276,14 @@ DATASETS = (
 
 
 def domain_path(split: str) -> Path:
-    """Path of the bundled grocery-assistant domain set split (``dev`` or ``test``)."""
+    """Path of a bundled grocery-assistant domain set split: ``dev``, ``test``, and the
+    requests that leave out a required value (with complete counterparts):
+    ``missing_dev``, ``missing_test``."""
     from importlib.resources import files
 
-    if split not in ("dev", "test"):
-        raise DataError(f"unknown domain split {split!r}", hint="use domain:dev or domain:test")
+    if split not in ("dev", "test", "missing_dev", "missing_test"):
+        raise DataError(f"unknown domain split {split!r}",
+                        hint="use domain:dev, domain:test, domain:missing_dev or domain:missing_test")
     return Path(str(files("kapibara.evals") / "data" / "domain" / f"{split}.jsonl"))
 
 
