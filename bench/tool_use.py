@@ -76,10 +76,23 @@ def to_result(row: dict[str, Any]) -> CaseResult:
     return CaseResult(**{k: v for k, v in row.items() if k in names})
 
 
+# "routed": native, with a DescriptionRouter offering the model only the two tools whose
+# descriptions are nearest the question (the "routing from descriptions, no examples").
+BENCH_CONFIGS = (*CONFIGS, "routed")
+_EMBEDDER: list[Any] = []
+
+
 def agent_factory(max_tokens: int) -> Any:
     def make(model: Any, toolset: Any, config: str, prompt: Any = None, **options: Any) -> Any:
         from kapibara.evals.runner import default_agent_factory
 
+        if config == "routed":
+            from kapibara.agent.router import DescriptionRouter
+            from kapibara.rag.embedders import load_embedder
+
+            _EMBEDDER[:] = _EMBEDDER or [load_embedder("use")]
+            options = {**options, "router": DescriptionRouter(_EMBEDDER[0], top=2)}
+            config = "native"
         return default_agent_factory(model, toolset, config, prompt, max_tokens=max_tokens, **options)
 
     return make
@@ -87,9 +100,9 @@ def agent_factory(max_tokens: int) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     configs = [c for c in args.configs.split(",") if c]
-    bad = [c for c in configs if c not in CONFIGS]
+    bad = [c for c in configs if c not in BENCH_CONFIGS]
     if bad:
-        print(f"unknown config(s) {bad}; use {CONFIGS}", file=sys.stderr)
+        print(f"unknown config(s) {bad}; use {BENCH_CONFIGS}", file=sys.stderr)
         return 2
     datasets = {d: load_dataset(d)[: args.limit] for d in args.datasets.split(",")}
     cache_path = Path(args.cache)

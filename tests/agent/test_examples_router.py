@@ -86,7 +86,18 @@ def test_description_router_ranks_tools(hash_embedder):
     router = DescriptionRouter(hash_embedder, top=1)
     router.describe({"get_weather": "get_weather: 查询城市天气", "view_cart": "view_cart: 查看购物车"})
     r = router.route([{"role": "user", "content": "北京天气"}], ["get_weather", "view_cart"])
-    assert r.mode == "choose" and r.tools == ["get_weather"] and r.source == "descriptions"
+    assert r.mode == "narrow" and r.tools == ["get_weather"] and r.source == "descriptions"
+    # no more tools than it would offer: nothing to narrow
+    assert router.route([{"role": "user", "content": "北京天气"}], ["view_cart"]).mode == "choose"
+
+
+def test_a_narrow_route_offers_only_the_routed_tools_and_the_model_may_answer(tools, hash_embedder):
+    model = FakeModel(["你好！"])
+    agent = Agent(model, tools, router=DescriptionRouter(hash_embedder, top=1))  # Agent describes the tools
+    d = agent.decide([{"role": "user", "content": "杭州明天天气怎么样"}])
+    offered = [t["function"]["name"] for t in model.calls[0].tools]
+    assert d.route.mode == "narrow" and offered == d.route.tools and len(offered) == 1
+    assert d.text == "你好！" and "lookup" not in d.repairs  # no "no tool" signal: never forced to call
 
 
 def test_a_routed_call_is_decoded_under_the_tool_schema(tools, bank):

@@ -147,6 +147,8 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
     made = _Calls()
     said = user_text(messages)
     repairs: list[str] = []
+    if route is not None and route.mode == "narrow" and route.tools:
+        d = replace(d, tools=d.tools.filter(route.tools))  # only the routed tools are offered
     lookup_tools = d.tools.filter(route.tools) if route is not None and route.tools else d.tools
     if route is not None and route.mode == "call":
         routed = tool_constraint(d.model, lookup_tools, allow_answer=False)

@@ -24,7 +24,7 @@ from kapibara.agent.examples import ExampleBank
 from kapibara.agent.grounding import Grounding
 from kapibara.agent.parsing import parse_react
 from kapibara.agent.protocols import OBSERVATION, get_protocol
-from kapibara.agent.router import Route, Router
+from kapibara.agent.router import DescriptionRouter, Route, Router
 from kapibara.agent.trace import Trace
 from kapibara.errors import ConfigError
 from kapibara.memory.budget import approx_tokens, fit_to_budget, message_tokens
@@ -141,6 +141,8 @@ class Agent:
         self.grounding = grounding
         self.memory = memory
         self.router = router
+        if isinstance(router, DescriptionRouter):
+            router.describe({t.name: f"{t.name}: {t.description}" for t in self.tools})
         self.examples = examples
         self.shots = shots
         self.shot_floor = shot_floor

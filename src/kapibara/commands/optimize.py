@@ -23,7 +23,8 @@ from rich.progress import (
 
 def optimize_cmd(
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="fewshot (bad-case few-shot), opro or apo")] = "fewshot",
-    train: Annotated[str, typer.Option("--train", help="cases to learn from (a validation part is held out of them)")] = "domain:dev",
+    train: Annotated[str, typer.Option("--train", help="cases to learn from (a validation part is held out of them); "
+                                       "also liar:train, bbh:TASK:train")] = "domain:dev",
     test: Annotated[str, typer.Option("--test", help="cases the winner is compared on at the end (never selected on)")] = "domain:test",
     model: Annotated[str | None, typer.Option("--model", "-m", help="the executor: the agent's model [default: settings]")] = None,
     teacher: Annotated[str | None, typer.Option("--teacher", help="model spec that writes instructions (opro, apo), e.g. qwen2.5-coder-1.5b")] = None,
@@ -41,6 +42,7 @@ def optimize_cmd(
     from kapibara.models.registry import load_configured
     from kapibara.optimize.program import Program
     from kapibara.optimize.run import STRATEGIES, optimize
+    from kapibara.optimize.tasks import is_text_case, start_program
     from kapibara.rag.embedders import CachedEmbedder, load_embedder
     from kapibara.settings import kapibara_home
 
@@ -53,7 +55,13 @@ def optimize_cmd(
     test_cases = load_dataset(test)[:limit] if limit else load_dataset(test)
     executor = load_configured(model)
     teacher_model = load_configured(teacher) if teacher else None
-    start = Program.load(program) if program else _demo_program()
+    text_task = bool(train_cases) and is_text_case(train_cases[0])
+    if program:
+        start = Program.load(program)
+    else:
+        start = start_program(train_cases[0].category) if text_task else _demo_program()
+    if text_task and language not in start.prompts:
+        language = next(iter(start.prompts))  # LIAR/BBH programs are English
     embedder = CachedEmbedder(load_embedder("use"), kapibara_home() / "embeddings" / "use.db")
     out_dir = out or Path("optimize-out") / strategy
     total = budget or len(train_cases) * 4

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -272,7 +273,50 @@ DATASETS = (
     [f"bfcl:{c}" for c in BFCL_CATEGORIES]
     + [f"hammerbench:{n}" for n in HAMMERBENCH_FILES]
     + ["domain:dev", "domain:test"]
+    + [f"liar:{s}" for s in ("train", "test")]
+    + [f"bbh:{t}:{s}" for t in ("navigate", "sports_understanding", "causal_judgement", "boolean_expressions")
+       for s in ("train", "test")]
 )
+
+# Prompt-optimisation tasks (not tool use): one user message, a label to answer.
+# ``meta.kind == "text"`` marks them; ``answer.target`` is the right label.
+LIAR_LABELS = ("No", "Yes")  # LIAR's label 1 is a lie: "Yes" (as in the APO/ProTeGi code)
+BBH_TRAIN_FRACTION = 0.4  # OPRO trains on a small part of each BBH task and tests on the rest
+
+
+def text_case(case_id: str, task: str, text: str, target: str, labels: list[str]) -> Case:
+    return Case(id=case_id, category=task, messages=[{"role": "user", "content": text}], tools=[],
+                expected=[], answer={"target": target, "example": target},
+                meta={"kind": "text", "task": task, "labels": labels})
+
+
+def liar_cases(split: str) -> list[Case]:
+    """LIAR statements as the APO paper uses them: is the statement a lie (Yes) or not (No)?"""
+    if split not in ("train", "test"):
+        raise DataError(f"no LIAR split {split!r}", hint="use liar:train or liar:test")
+    rows = _read_jsonl(data_dir() / "promptopt" / "liar" / f"{split}.jsonl")
+    return [text_case(f"liar-{split}-{i:04d}", "liar", str(r["text"]), LIAR_LABELS[int(r["label"])], list(LIAR_LABELS))
+            for i, r in enumerate(rows)]
+
+
+def bbh_cases(spec: str) -> list[Case]:
+    """A BIG-Bench Hard task split ``TASK:train|test``: a seeded 40/60 split of its examples."""
+    task, _, split = spec.partition(":")
+    path = data_dir() / "promptopt" / "bbh" / f"{task}.json"
+    if split not in ("train", "test") or not path.is_file():
+        raise DataError(f"no BBH dataset {spec!r}", hint="use bbh:TASK:train|test with TASK one of navigate, "
+                        "sports_understanding, causal_judgement, boolean_expressions")
+    try:
+        examples = json.loads(path.read_text(encoding="utf-8"))["examples"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{path}: not a BBH task file: {exc}") from None
+    labels = sorted({str(e["target"]) for e in examples})
+    order = list(range(len(examples)))
+    random.Random(0).shuffle(order)
+    cut = round(len(order) * BBH_TRAIN_FRACTION)
+    chosen = sorted(order[:cut] if split == "train" else order[cut:])
+    return [text_case(f"bbh-{task}-{i:03d}", task, str(examples[i]["input"]), str(examples[i]["target"]), labels)
+            for i in chosen]
 
 
 def domain_path(split: str) -> Path:
@@ -300,6 +344,10 @@ def load_dataset(spec: str) -> list[Case]:
         return hammerbench_cases(name)
     if sep and kind == "domain":
         return load_cases(domain_path(name))
+    if sep and kind == "liar":
+        return liar_cases(name)
+    if sep and kind == "bbh":
+        return bbh_cases(name)
     path = Path(spec)
     if path.is_file():
         return load_file(path)

@@ -57,6 +57,8 @@ def with_instruction(prompt: Prompt, text: str) -> Prompt:
 
 def expected_text(case: Case) -> str:
     """What the right action is, in words the teacher reads."""
+    if case.meta.get("kind") == "text":
+        return str((case.answer or {}).get("target", ""))
     if not case.expected:
         return "直接回答，不调用工具 / answer directly, no tool"
     calls = []

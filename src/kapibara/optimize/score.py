@@ -20,6 +20,7 @@ from kapibara.evals.cases import Case
 from kapibara.evals.runner import run_case
 from kapibara.models.base import Model
 from kapibara.optimize.program import Program
+from kapibara.optimize.tasks import is_text_case, run_text_case
 
 
 class BudgetSpent(KapibaraError):
@@ -64,8 +65,11 @@ class Scorer:
             if key not in self.cache:
                 if self.budget is not None and self.spent >= self.budget:
                     raise BudgetSpent(f"evaluation budget of {self.budget} cases spent")
-                options = options if options is not None else program.agent_options(self.embedder)
-                self.cache[key] = self._run(case, options)
+                if is_text_case(case):
+                    self.cache[key] = self._run_text(case, program)
+                else:
+                    options = options if options is not None else program.agent_options(self.embedder)
+                    self.cache[key] = self._run(case, options)
                 self.spent += 1
                 if self.log:
                     self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +92,15 @@ class Scorer:
 
         r = run_case(case, self.model, "native", agent_factory=factory)
         return Outcome(case.id, r.correct, r.rule, r.calls, r.text[:300], round(r.decision_s, 3))
+
+    def _run_text(self, case: Case, program: Program) -> Outcome:
+        """A LIAR/BBH case: one completion under the program's prompt (``optimize.tasks``)."""
+        right, rule, reply, seconds = run_text_case(case, self.model, _text_prompt(program))
+        return Outcome(case.id, right, rule, [], reply[:300], round(seconds, 3))
+
+
+def _text_prompt(program: Program) -> Any:
+    return program.prompts.get("en") or next(iter(program.prompts.values()))
 
 
 def minibatch(cases: Sequence[Case], size: int, rng: random.Random) -> list[Case]:
