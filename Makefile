@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= llamacpp,server,postgres,rag,vector,plot,bench,dev
+EXTRAS ?= llamacpp,server,postgres,mcp,rag,vector,plot,bench,dev
 MODEL ?= qwen2.5-coder-0.5b
 Q ?= 我想买一款拍照好的手机，有推荐吗？
 

@@ -16,10 +16,10 @@ LAYERS = {
     "models": 1,
     "prompts": 2,
     "tools": 3,
-    "toolsets": 4, "rag": 4,
+    "toolsets": 4, "rag": 4, "mcp": 4,
     "memory": 5,
     "agent": 6,
-    "demo": 7, "evals": 7, "optimize": 7,
+    "demo": 7, "evals": 7, "optimize": 7, "serve": 7,
     "doctor": 8, "commands": 8,
     "cli": 9,
 }

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     session_db: str | None = None
     language: Literal["auto", "zh", "en"] = "auto"
     """``auto``: answer in the language of the user's message."""
+    api_keys: str | None = None
+    """Keys ``kapibara serve`` accepts (``Authorization: Bearer KEY``), comma-separated."""
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

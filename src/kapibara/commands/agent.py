@@ -33,7 +33,11 @@ SessionOption = Annotated[
 ]
 ToolsOption = Annotated[
     str | None,
-    typer.Option("--tools", help="MODULE:FUNCTION returning a ToolSet [default: the grocery demo's tools]"),
+    typer.Option("--tools", help="MODULE:FUNCTION returning a ToolSet, or a tools YAML/JSON file [default: the grocery demo's tools]"),
+]
+McpOption = Annotated[
+    list[str] | None,
+    typer.Option("--mcp", help='add the tools of an MCP server: a command line ("python -m my_server") or a URL; repeatable'),
 ]
 PromptOption = Annotated[
     str | None, typer.Option("--prompt", help="a prompt YAML file [default: the grocery demo's prompt]")
@@ -76,9 +80,13 @@ def _load_tools(spec: str | None) -> Any:
                 hint="pass --tools MODULE:FUNCTION returning a ToolSet",
             ) from exc
         return demo_toolset()
+    if spec.lower().endswith((".yaml", ".yml", ".json")):
+        from kapibara.mcp import load_tools_with_mcp
+
+        return load_tools_with_mcp(spec)[0]  # its MCP clients close at exit
     module, _, attr = spec.partition(":")
     if not module or not attr:
-        raise ConfigError(f"bad --tools {spec!r}", hint="use MODULE:FUNCTION, e.g. mytools:toolset")
+        raise ConfigError(f"bad --tools {spec!r}", hint="use MODULE:FUNCTION, e.g. mytools:toolset, or a tools.yaml file")
     try:
         target = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
@@ -98,6 +106,7 @@ def build_agent(
     language: str | None = None,
     timeout: float | None = None,
     program: str | None = None,
+    mcp: list[str] | None = None,
 ) -> Agent:
     """The agent the CLI runs: options, then settings, then the demo's defaults."""
     from kapibara.agent import Budgets
@@ -108,6 +117,12 @@ def build_agent(
 
     if protocol not in ("native", "react"):
         raise ConfigError(f"unknown protocol {protocol!r}", hint="use --protocol native or --protocol react")
+    toolset = _load_tools(tools)
+    if mcp:  # the servers' tools join the others (before a model loads: fail fast); closed at exit
+        from kapibara.mcp import mcp_tools, quiet_sdk_logs
+
+        quiet_sdk_logs()
+        toolset = toolset + mcp_tools(mcp)[0]
     settings = Settings.load(model=model, language=language)
     llm = load_configured(settings.model)
     fixed = None if settings.language == "auto" else settings.language
@@ -129,7 +144,7 @@ def build_agent(
         options = demo_agent_options(fixed, route=_has_embedder())
     return Agent(
         llm,
-        _load_tools(tools),
+        toolset,
         protocol=protocol,  # type: ignore[arg-type]
         max_steps=max_steps,
         constrained=constrained,
@@ -215,11 +230,12 @@ def run_command(
     language: LanguageOption = None,
     timeout: TimeoutOption = None,
     program: ProgramOption = None,
+    mcp: McpOption = None,
 ) -> None:
     """Answer one question with the agent (by default: the grocery demo on the bundled model)."""
     from kapibara.prompts.loader import detect_language
 
-    agent = build_agent(model, protocol, tools, prompt, db, max_steps, constrained, user, language, timeout, program)
+    agent = build_agent(model, protocol, tools, prompt, db, max_steps, constrained, user, language, timeout, program, mcp)
     agent.cache_prefix(agent.language or detect_language(question))  # later processes skip this prefill
     if as_json:
         result = agent.run(question, session_id=session, user_id=user or "")
@@ -247,12 +263,13 @@ def chat_command(
     language: LanguageOption = None,
     timeout: TimeoutOption = None,
     program: ProgramOption = None,
+    mcp: McpOption = None,
 ) -> None:
     """Chat with the agent. /exit or Ctrl-D leaves; --session resumes a conversation."""
     import uuid
 
     agent = build_agent(model, protocol, tools, prompt, db, max_steps, user=user, language=language,
-                        timeout=timeout, program=program)
+                        timeout=timeout, program=program, mcp=mcp)
     session_id = session or uuid.uuid4().hex
     console = Console()
     console.print(Text(f"session {session_id} · /exit to leave", style="dim"))

@@ -106,6 +106,11 @@ def tools_from_config(data: Any, source: str = "<config>") -> ToolSet:
             label += f" ('{raw['name']}')"
         if not isinstance(raw, dict):
             raise ToolDefinitionError(f"{label}: each tool must be a mapping, got {type(raw).__name__}", hint=_HINT)
+        if "mcp" in raw:  # MCP lives a layer above tools; its loader reads these entries
+            raise ToolDefinitionError(
+                f"{label}: an 'mcp' entry needs the MCP-aware loader",
+                hint="use kapibara.mcp.load_tools_with_mcp(path), or kapibara run --tools FILE",
+            )
         try:
             entry = ToolEntry.model_validate(raw)
         except ValidationError as exc:
