@@ -8,7 +8,7 @@ EXTRAS ?= llamacpp,server,postgres,mcp,rag,vector,plot,bench,dev
 MODEL ?= qwen2.5-coder-0.5b
 Q ?= 我想买一款拍照好的手机，有推荐吗？
 
-.PHONY: demo test lint install llama-cpp postgres-bin bench-models bench-tool-use bench-retrieval clean
+.PHONY: demo test lint install llama-cpp postgres-bin chromium bench-models bench-tool-use bench-retrieval clean
 
 # llama-cpp-python compiles from source (~7 min once): scripts/install_llama_cpp.sh builds
 # it with the portable flags of src/kapibara/models/llamacpp_build.txt and caches that
@@ -26,7 +26,7 @@ demo: install
 	$(BIN)/kapibara models pull $(MODEL)
 	$(BIN)/kapibara run "$(Q)"
 
-test: install postgres-bin
+test: install postgres-bin chromium
 	$(BIN)/kapibara models pull $(MODEL)
 	$(BIN)/python -m pytest -q
 
@@ -40,6 +40,14 @@ postgres-bin:
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 	  else echo "PostgreSQL server programs are missing: run 'sudo apt-get install postgresql'"; exit 1; fi; }
+
+# The web UI's tests drive Debian's chromium with Playwright (its own browser download
+# does not work everywhere); CI=true makes a missing browser a failure, not a skip.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
 
 bench-models: install
 	$(BIN)/python bench/models.py

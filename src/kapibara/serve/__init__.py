@@ -7,7 +7,9 @@
 ``schema`` (the OpenAI wire format), ``passthrough`` (one decision for a client's tools),
 ``agents`` (agent mode and sessions), ``streaming`` (SSE chunks), ``queue`` (one model
 shared fairly), ``worker`` (generation in a thread, cancellable), ``auth``, ``metrics``,
-``errors``.
+``errors``; the web UI at ``/`` (``ui/``) and its routes: ``console`` (the routes),
+``sessions`` (sessions and their traces as the UI shows them), ``knowledge`` (upload and
+search knowledge bases).
 """
 
 from kapibara.serve.agents import DEFAULT_AGENTS, SESSION_HEADER, AgentSpec

@@ -151,7 +151,9 @@ def create_app(
         request.state.t0 = time.perf_counter()
         authorize(request.headers.get("authorization"), cfg.api_keys)
 
-    add_routes(app, state, auth)  # the web UI at / and the /v1/kapibara/* routes it uses
+    # the web UI at / and the /v1/kapibara/* routes it uses
+    add_routes(app, auth, sessions_store=table.store if table else None, embedder=state.embedder,
+               max_upload_bytes=cfg.max_upload_bytes)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -35,8 +35,11 @@ def asset(name: str) -> str:
     return resources.files("kapibara.serve").joinpath("ui", name).read_text(encoding="utf-8")
 
 
-def add_routes(app: Any, state: Any, auth: Callable[..., None]) -> None:
-    """Register the page and the ``/v1/kapibara/*`` routes on ``app`` (``state``: ``Served``)."""
+def add_routes(app: Any, auth: Callable[..., None], *, sessions_store: SessionStore | None,
+               embedder: knowledge.EmbedderSource, max_upload_bytes: int) -> None:
+    """Register the page and the ``/v1/kapibara/*`` routes on ``app``: ``auth`` guards them,
+    ``sessions_store`` is the agents' (None: no agents, no sessions), ``embedder`` the
+    server's (knowledge bases use it)."""
     import fastapi
     from fastapi.responses import Response
     from starlette.concurrency import run_in_threadpool
@@ -55,9 +58,9 @@ def add_routes(app: Any, state: Any, auth: Callable[..., None]) -> None:
         return Response(asset(name), media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
 
     def store() -> SessionStore:
-        if state.agents is None:
+        if sessions_store is None:
             raise APIError(404, "this server runs no agents, so it keeps no sessions", code="no_session_store")
-        return state.agents.store  # type: ignore[no-any-return]
+        return sessions_store
 
     @app.get(f"{PREFIX}/sessions", dependencies=guarded)
     async def list_sessions() -> dict[str, Any]:
@@ -86,7 +89,7 @@ def add_routes(app: Any, state: Any, auth: Callable[..., None]) -> None:
 
     @app.post(f"{PREFIX}/kb/{{name}}/documents", dependencies=guarded)
     async def upload(name: str, request: Request) -> dict[str, Any]:
-        limit = state.config.max_upload_bytes
+        limit = max_upload_bytes
         too_big = APIError(413, f"an upload may have at most {limit} bytes", code="request_too_large")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -103,10 +106,9 @@ def add_routes(app: Any, state: Any, auth: Callable[..., None]) -> None:
             data = await part.read()
             if len(data) > limit:
                 raise too_big
-            reports.append(await run_in_threadpool(knowledge.upload, name, part.filename or "", data,
-                                                   state.embedder))
+            reports.append(await run_in_threadpool(knowledge.upload, name, part.filename or "", data, embedder))
         return {"object": "list", "kb": name, "data": reports}
 
     @app.get(f"{PREFIX}/kb/{{name}}/search", dependencies=guarded)
     async def search(name: str, q: str = "", k: int = 5, mode: str = "hybrid") -> dict[str, Any]:
-        return await run_in_threadpool(knowledge.search, name, q, max(1, min(k, 50)), mode, state.embedder)
+        return await run_in_threadpool(knowledge.search, name, q, max(1, min(k, 50)), mode, embedder)

@@ -8,6 +8,7 @@ for a changed file. Blocking functions: the routes run them in a thread.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,10 @@ from kapibara.settings import kapibara_home
 
 EmbedderSource = Callable[[], Embedder] | None
 """The server's embedder (loaded on first use); None lets a knowledge base load its own."""
+
+_INGEST = threading.Lock()
+"""Uploads are ingested one at a time: two ingests into one knowledge base at once would
+write its vector store from two handles (``kb ingest`` has the same rule, one process)."""
 
 
 def names() -> list[str]:
@@ -54,13 +59,14 @@ def upload(name: str, filename: str, data: bytes, embedder: EmbedderSource) -> d
         raise bad_request(f"unsupported file type {Path(safe).suffix or '(none)'}: use one of "
                           f"{', '.join(sorted(SUPPORTED))}", "file", "unsupported_file_type")
     path = _folder(name) / "uploads" / safe
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, data)
-    base = _open(name, embedder)
-    try:
-        report = base.ingest(path)
-    finally:
-        base.close()
+    with _INGEST:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
+        base = _open(name, embedder)
+        try:
+            report = base.ingest(path)
+        finally:
+            base.close()
     if report.skipped:
         raise bad_request(f"{safe} was not ingested: {report.skipped[str(path.resolve())]}", "file", "unreadable_file")
     return {"kb": name, "file": safe, **report.to_dict()}

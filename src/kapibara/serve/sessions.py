@@ -48,7 +48,8 @@ def _turn(run_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _model_call(record: dict[str, Any]) -> dict[str, Any]:
-    usage = record.get("usage") if isinstance(record.get("usage"), dict) else {}
+    found = record.get("usage")
+    usage: dict[str, Any] = found if isinstance(found, dict) else {}
     return {
         "step": record.get("step"), "attempt": record.get("attempt"), "rung": record.get("rung"),
         "finish_reason": record.get("finish_reason"), "parse_error": record.get("parse_error"),

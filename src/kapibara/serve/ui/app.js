@@ -85,7 +85,7 @@ async function loadModels() {
   select.replaceChildren(...ids.map((id) => el("option", { value: id }, isAgent(id) ? `${id} (agent)` : id)));
   const saved = localStorage.getItem(MODEL_STORAGE);
   if (saved && ids.includes(saved)) select.value = saved;
-  $("conn").textContent = `${ids.length} served`;
+  $("conn").textContent = `${ids.length} models and agents served`;
   await loadSessions();
 }
 
@@ -202,7 +202,7 @@ async function send(question) {
     const parts = [`${seconds} s`];
     if (usage) parts.push(`${usage.prompt_tokens} + ${usage.completion_tokens} tokens`);
     if (ext.stop_reason) parts.push(`stop: ${ext.stop_reason}`);
-    status.replaceChildren(parts.join(" · "));
+    status.replaceChildren(el("span", {}, parts.join(" · ")));
     for (const rung of ext.repairs || []) status.append(el("span", { class: "badge" }, rung));
     if (agent && ui.session) {
       status.append(el("button", { type: "button", "data-testid": "show-trace", onclick: () => showView("traces") }, "trace"));
@@ -293,10 +293,9 @@ function table(columns, rows) {
 
 function renderTurn(turn, n) {
   const when = turn.started_at ? new Date(turn.started_at * 1000).toLocaleTimeString() : "";
-  const head = el("div", { class: "meta" }, when, `${fmt(turn.seconds)} s`, `stop: ${turn.stop_reason || "?"}`,
-    `model: ${turn.model || "?"}`);
-  if (turn.repairs.length) head.append("repairs:", ...turn.repairs.map((r) => el("span", { class: "badge" }, r)));
-  else head.append("no repairs");
+  const head = el("div", { class: "meta" }, ...[when, `${fmt(turn.seconds)} s`, `stop: ${turn.stop_reason || "?"}`,
+    `model: ${turn.model || "?"}`, turn.repairs.length ? "repairs:" : "no repairs"].map((t) => el("span", {}, t)));
+  head.append(...turn.repairs.map((r) => el("span", { class: "badge", "data-testid": "repair" }, r)));
   const card = el("div", { class: "trace", "data-testid": "trace-turn" },
     el("h3", {}, `Turn ${n}: ${turn.question || ""}`), head);
   card.append(el("div", { class: "muted" }, `model calls (${turn.model_calls.length})`),
@@ -313,7 +312,7 @@ function renderTurn(turn, n) {
   }
   if (turn.tool_calls.length) {
     card.append(el("div", { class: "muted" }, `tool calls (${turn.tool_calls.length})`),
-      table([["step", (t) => fmt(t.step)], ["tool", (t) => t.name], ["arguments", (t) => el("pre", {}, pretty(t.arguments))],
+      table([["step", (t) => fmt(t.step)], ["tool", (t) => t.name], ["arguments", (t) => el("pre", {}, typeof t.arguments === "string" ? t.arguments : JSON.stringify(t.arguments))],
         ["seconds", (t) => fmt(t.duration_s, 3), true], ["error", (t) => t.error || ""],
         ["output", (t) => el("pre", {}, t.output || "")]], turn.tool_calls));
   }
