@@ -13,17 +13,16 @@ is needed only when the file has an ``mcp:`` entry. MCP tools come after the fil
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kapibara.errors import ToolDefinitionError
 from kapibara.mcp.client import McpClient
 from kapibara.tools import ToolSet
 from kapibara.tools import tools_from_config as local_tools_from_config
+from kapibara.tools.config import read_tools_file
 
 _HINT = "see docs/mcp.md, 'In a tools file'"
 
@@ -55,17 +54,7 @@ def load_tools_with_mcp(path: str | Path) -> tuple[ToolSet, list[McpClient]]:
     Returns the tools and the connected clients (close them when done; open ones are
     closed at exit). A bad file raises ``ToolDefinitionError`` naming the entry.
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ToolDefinitionError(f"{p}: cannot read tools file: {exc.strerror}", hint=_HINT) from exc
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        kind = "JSON" if p.suffix.lower() == ".json" else "YAML"
-        raise ToolDefinitionError(f"{p}: not valid {kind}: {exc}", hint=_HINT) from exc
-    return tools_with_mcp_from_config(data, source=str(p))
+    return tools_with_mcp_from_config(read_tools_file(path), source=str(path))
 
 
 def tools_with_mcp_from_config(data: Any, source: str = "<config>") -> tuple[ToolSet, list[McpClient]]:

@@ -302,6 +302,25 @@ def _stream_end(state: Served, request: Any, status: int | None) -> None:
     _observe(state, request, status)
 
 
+async def _guarded(state: Served, request: Any, body: AsyncIterator[str]) -> AsyncIterator[str]:
+    """A stream's ending, whichever way: an error after the stream began goes into it as an
+    OpenAI error chunk, and the request is observed once (cancelled when it never ended)."""
+    status: int | None = None
+    try:
+        async for chunk in body:
+            yield chunk
+        status = 200
+    except Cancelled:
+        pass
+    except Exception as exc:  # noqa: BLE001 - the stream has begun: the error goes in it
+        error = _failure(state, exc)
+        status = error.status
+        state.metrics.error(error.kind)
+        yield sse(error.body())
+    finally:
+        _stream_end(state, request, status)
+
+
 def _generation_done(state: Served, req: schema.ChatCompletionRequest, ttft: float | None, usage: Usage) -> None:
     state.metrics.observe_generation(req.model, ttft, usage.completion_tokens, usage.total_s)
 
@@ -327,9 +346,11 @@ async def _model_reply(request: Any, state: Served, req: schema.ChatCompletionRe
     return body
 
 
-async def _model_stream(request: Any, state: Served, req: schema.ChatCompletionRequest, job: Job) -> AsyncIterator[str]:
-    cid, t0, ttft, sent, status = schema.completion_id(), request.state.t0, None, "", None
-    try:
+def _model_stream(request: Any, state: Served, req: schema.ChatCompletionRequest, job: Job) -> AsyncIterator[str]:
+    cid, t0 = schema.completion_id(), request.state.t0
+
+    async def body() -> AsyncIterator[str]:
+        ttft, sent = None, ""
         yield sse(schema.chunk(cid, req.model, {"role": "assistant", "content": ""}))
         async for piece in job.events(request.is_disconnected):
             assert isinstance(piece, Piece)
@@ -348,17 +369,9 @@ async def _model_stream(request: Any, state: Served, req: schema.ChatCompletionR
         if req.wants_usage():
             yield sse(schema.usage_chunk(cid, req.model, reply.usage))
         yield DONE
-        status = 200
         _generation_done(state, req, ttft, reply.usage)
-    except Cancelled:
-        pass
-    except Exception as exc:  # noqa: BLE001 - the stream has begun: the error goes in it
-        error = _failure(state, exc)
-        status = error.status
-        state.metrics.error(error.kind)
-        yield sse(error.body())
-    finally:
-        _stream_end(state, request, status)
+
+    return _guarded(state, request, body())
 
 
 # -- agent mode --------------------------------------------------------------------------
@@ -387,15 +400,16 @@ async def _agent_reply(request: Any, state: Served, req: schema.ChatCompletionRe
                                   extension(result, steps))
 
 
-async def _agent_stream(request: Any, state: Served, req: schema.ChatCompletionRequest, job: Job,
-                        turn: Turn) -> AsyncIterator[str]:
+def _agent_stream(request: Any, state: Served, req: schema.ChatCompletionRequest, job: Job,
+                  turn: Turn) -> AsyncIterator[str]:
     """Steps stream as they happen (``kapibara.step`` on empty deltas); the answer comes
     when the run ends: a grounding may still replace a small model's answer, so its
     tokens are not shown before it is checked."""
-    cid, status = schema.completion_id(), None
-    steps: list[dict[str, Any]] = []
-    result = None
-    try:
+    cid = schema.completion_id()
+
+    async def body() -> AsyncIterator[str]:
+        steps: list[dict[str, Any]] = []
+        result = None
         yield sse(schema.chunk(cid, req.model, {"role": "assistant", "content": ""},
                                extension={"session": turn.session_id}))
         async for event in job.events(request.is_disconnected):
@@ -414,13 +428,5 @@ async def _agent_stream(request: Any, state: Served, req: schema.ChatCompletionR
         if req.wants_usage():
             yield sse(schema.usage_chunk(cid, req.model, usage))
         yield DONE
-        status = 200
-    except Cancelled:
-        pass
-    except Exception as exc:  # noqa: BLE001 - the stream has begun: the error goes in it
-        error = _failure(state, exc)
-        status = error.status
-        state.metrics.error(error.kind)
-        yield sse(error.body())
-    finally:
-        _stream_end(state, request, status)
+
+    return _guarded(state, request, body())

@@ -77,16 +77,21 @@ def load_tools(path: str | Path) -> ToolSet:
 
     A bad file raises ``ToolDefinitionError`` naming the file, the entry and the problem.
     """
+    return tools_from_config(read_tools_file(path), source=str(path))
+
+
+def read_tools_file(path: str | Path) -> Any:
+    """The parsed content of a YAML or JSON tools file; ``ToolDefinitionError`` naming the
+    file when it cannot be read or parsed."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ToolDefinitionError(f"{p}: cannot read tools file: {exc.strerror}", hint=_HINT) from exc
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ToolDefinitionError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {exc}", hint=_HINT) from exc
-    return tools_from_config(data, source=str(p))
 
 
 def tools_from_config(data: Any, source: str = "<config>") -> ToolSet:
