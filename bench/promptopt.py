@@ -55,6 +55,34 @@ def f1_yes(scorer: Scorer, program: Any, cases: list[Any]) -> float | None:
     return round(100 * 2 * tp / (2 * tp + fp + fn), 1) if tp else 0.0
 
 
+def answer_mix(scorer: Scorer, program: Any, cases: list[Any]) -> dict[str, int]:
+    """How often each label was answered (a model that always says "No" shows here)."""
+    labels = cases[0].meta.get("labels") or []
+    out: dict[str, int] = {}
+    for o in scorer.outcomes(program, cases):
+        got = label_of(o.text, labels) or "(none)"
+        out[got] = out.get(got, 0) + 1
+    return out
+
+
+def evaluations(folder: Path, test: list[Any]) -> int:
+    """Case evaluations the strategy made on train/validation (all runs of this folder)."""
+    ids = {c.id for c in test}
+    rows = [json.loads(line) for line in (folder / "scores.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    return sum(r["case_id"] not in ids for r in rows)
+
+
+def all_answers(folder: Path, labels: list[str]) -> dict[str, Any]:
+    """Every scored reply of the run, whatever the program: how many programs were tried
+    and which labels came back (one label only: no instruction changed a prediction)."""
+    rows = [json.loads(line) for line in (folder / "scores.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    seen: dict[str, int] = {}
+    for r in rows:
+        got = label_of(r["text"], labels) or "(none)"
+        seen[got] = seen.get(got, 0) + 1
+    return {"programs": len({r["program"] for r in rows}), "replies": len(rows), "labels": seen}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default="liar:apo,navigate:opro", help="TASK:STRATEGY,...")
@@ -85,13 +113,21 @@ def main() -> None:
         winner = Program.load(folder / "program")
         scorer = Scorer(executor, log=folder / "scores.jsonl")  # every test case is cached: free
         out["runs"].append({
-            "task": task, "strategy": strategy, "train": len(train), "test": len(test),
+            "task": task, "strategy": strategy, "train": len(train), "test": len(test), "budget": args.budget,
             "start": report.start, "winner": report.winner, "p_value": report.p_value, "changed": report.changed,
             "spent": report.spent, "start_f1": f1_yes(scorer, start_program(task), test),
             "winner_f1": f1_yes(scorer, winner, test),
+            "start_answers": answer_mix(scorer, start_program(task), test),
+            "winner_answers": answer_mix(scorer, winner, test),
+            "evaluations": evaluations(folder, test),
+            "all_answers": all_answers(folder, list(test[0].meta.get("labels") or [])),
             "start_instruction": start_program(task).prompts["en"].role,
             "winner_instruction": "\n".join([winner.prompts["en"].role, *winner.prompts["en"].constraints]),
         })
+    done = {(r["task"], r["strategy"]) for r in out["runs"]}
+    if (RESULTS / "promptopt.json").is_file():  # runs made earlier (another --runs) are kept
+        earlier = json.loads((RESULTS / "promptopt.json").read_text(encoding="utf-8"))
+        out["runs"] = [r for r in earlier.get("runs", []) if (r["task"], r["strategy"]) not in done] + out["runs"]
     write_atomic(RESULTS / "promptopt.json", json.dumps(out, ensure_ascii=False, indent=1))
     write_atomic(RESULTS / "promptopt.md", render(out))
     print(render(out))
@@ -101,10 +137,11 @@ def render(out: dict[str, Any]) -> str:
     lines = [
         "# Prompt optimisation on LIAR and BBH (bench/promptopt.py)",
         "",
-        f"{out['date']}; executor {out['executor']}, teacher {out['teacher']}; {out['machine'].get('cpu', '')}",
+        f"{out['date']}; executor {out['executor']}, teacher {out['teacher']}; {out['machine'].get('processor', '')} "
+        f"({out['machine'].get('cpus', '?')} CPUs). Evaluations: scored train/validation cases (the budget's unit).",
         "",
-        "| task | strategy | start acc | winner acc | start F1 | winner F1 | McNemar p | n test | evaluations |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| task | strategy | start acc | winner acc | start F1 | winner F1 | answers (start -> winner) | McNemar p | n test | evaluations |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in out["runs"]:
         s, w = r["start"], r["winner"]
@@ -112,11 +149,21 @@ def render(out: dict[str, Any]) -> str:
         def acc(d: dict[str, Any]) -> str:
             return f"{d['accuracy']:.1f}% ({d['ci'][0]:.0f}-{d['ci'][1]:.0f})"
 
+        def mix(d: dict[str, int]) -> str:
+            return ", ".join(f"{k} {v}" for k, v in sorted(d.items()))
+
         def f1(v: float | None) -> str:
             return "-" if v is None else f"{v:.1f}"
 
         lines.append(f"| {r['task']} | {r['strategy']} | {acc(s)} | {acc(w)} | {f1(r['start_f1'])} | {f1(r['winner_f1'])} "
-                     f"| {r['p_value']:.3g} | {r['test']} | {r['spent']} |")
+                     f"| {mix(r['start_answers'])} -> {mix(r['winner_answers'])} | {r['p_value']:.3g} | {r['test']} | {r['evaluations']} |")
+    lines += ["", "Every reply scored in each run, over all the instructions tried:", ""]
+    for r in out["runs"]:
+        a = r["all_answers"]
+        labels = ", ".join(f"{k} {v}" for k, v in sorted(a["labels"].items()))
+        lines.append(f"- {r['task']} / {r['strategy']}: {a['programs']} instructions, {a['replies']} replies: {labels}"
+                     + (" - the executor gave the same label whatever the instruction, so no instruction can "
+                        "change its accuracy" if len(a["labels"]) == 1 else ""))
     lines += ["", "Instructions (start -> winner):", ""]
     for r in out["runs"]:
         lines += [f"- **{r['task']} / {r['strategy']}**: \"{r['start_instruction']}\" -> "
