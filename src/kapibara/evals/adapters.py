@@ -277,6 +277,7 @@ DATASETS = (
     + [f"bbh:{t}:{s}" for t in ("navigate", "sports_understanding", "causal_judgement", "boolean_expressions")
        for s in ("train", "test")]
 )
+BBH_TASKS = ("navigate", "sports_understanding", "causal_judgement", "boolean_expressions")
 
 # Prompt-optimisation tasks (not tool use): one user message, a label to answer.
 # ``meta.kind == "text"`` marks them; ``answer.target`` is the right label.
@@ -302,10 +303,9 @@ def liar_cases(split: str) -> list[Case]:
 def bbh_cases(spec: str) -> list[Case]:
     """A BIG-Bench Hard task split ``TASK:train|test``: a seeded 40/60 split of its examples."""
     task, _, split = spec.partition(":")
+    if split not in ("train", "test") or task not in BBH_TASKS:
+        raise DataError(f"no BBH dataset {spec!r}", hint=f"use bbh:TASK:train|test with TASK one of {', '.join(BBH_TASKS)}")
     path = data_dir() / "promptopt" / "bbh" / f"{task}.json"
-    if split not in ("train", "test") or not path.is_file():
-        raise DataError(f"no BBH dataset {spec!r}", hint="use bbh:TASK:train|test with TASK one of navigate, "
-                        "sports_understanding, causal_judgement, boolean_expressions")
     try:
         examples = json.loads(path.read_text(encoding="utf-8"))["examples"]
     except (OSError, ValueError, KeyError) as exc:
