@@ -73,3 +73,13 @@ def test_opro_improves_a_text_task_instruction(tmp_path):
         start_program("liar"), cases("t", 4), cases("v", 6))
     assert "parity" in best.prompts["en"].role
     assert scorer.accuracy(best, cases("x", 6)) == 1.0
+
+
+def test_a_limit_spreads_over_categories_in_file_order():
+    from kapibara.optimize.run import spread
+
+    cs = [text_case(f"a{i}", "a", "x", "No", ["No", "Yes"]) for i in range(5)] + \
+         [text_case(f"b{i}", "b", "x", "No", ["No", "Yes"]) for i in range(2)]
+    assert [c.id for c in spread(cs, 4)] == ["a0", "b0", "a1", "b1"]
+    assert [c.id for c in spread(cs, 6)] == ["a0", "b0", "a1", "b1", "a2", "a3"]
+    assert len(spread(cs, None)) == 7 and len(spread(cs, 99)) == 7

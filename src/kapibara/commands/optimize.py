@@ -31,7 +31,7 @@ def optimize_cmd(
     program: Annotated[Path | None, typer.Option("--program", help="start from this program folder [default: the demo's]")] = None,
     budget: Annotated[int | None, typer.Option("--budget", help="most case evaluations on train/validation")] = 400,
     val_fraction: Annotated[float, typer.Option("--val-fraction", min=0.05, max=0.9)] = 0.3,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="use only the first N train and test cases")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="use N train and N test cases, taken across categories")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     language: Annotated[str, typer.Option("--language", "-l", help="which prompt to optimise")] = "zh",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder [default: optimize-out/STRATEGY]")] = None,
@@ -41,7 +41,7 @@ def optimize_cmd(
     from kapibara.evals.adapters import load_dataset
     from kapibara.models.registry import load_configured
     from kapibara.optimize.program import Program
-    from kapibara.optimize.run import STRATEGIES, optimize
+    from kapibara.optimize.run import STRATEGIES, optimize, spread
     from kapibara.optimize.tasks import is_text_case, start_program
     from kapibara.rag.embedders import CachedEmbedder, load_embedder
     from kapibara.settings import kapibara_home
@@ -51,8 +51,8 @@ def optimize_cmd(
 
         raise ConfigError(f"unknown strategy {strategy!r}", hint="use " + "|".join(STRATEGIES))
     console = Console(stderr=True)
-    train_cases = load_dataset(train)[:limit] if limit else load_dataset(train)
-    test_cases = load_dataset(test)[:limit] if limit else load_dataset(test)
+    train_cases = spread(load_dataset(train), limit)
+    test_cases = spread(load_dataset(test), limit)
     executor = load_configured(model)
     teacher_model = load_configured(teacher) if teacher else None
     text_task = bool(train_cases) and is_text_case(train_cases[0])

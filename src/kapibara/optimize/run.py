@@ -56,6 +56,23 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
+def spread(cases: list[Case], n: int | None) -> list[Case]:
+    """``n`` cases taken round-robin across categories, in file order (all when ``n`` is
+    None): a small run sees every kind of case, not only the first category's."""
+    if n is None or n >= len(cases):
+        return list(cases)
+    by_cat: dict[str, list[Case]] = {}
+    for c in cases:
+        by_cat.setdefault(c.category, []).append(c)
+    queues = list(by_cat.values())
+    out: list[Case] = []
+    while len(out) < n:
+        for q in queues:
+            if q and len(out) < n:
+                out.append(q.pop(0))
+    return out
+
+
 def split(cases: list[Case], val_fraction: float, seed: int) -> tuple[list[Case], list[Case]]:
     """Train and validation parts of the training cases (seeded, stratified by category)."""
     rng = random.Random(seed)
