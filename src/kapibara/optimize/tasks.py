@@ -18,17 +18,8 @@ import time
 from kapibara.evals.cases import Case
 from kapibara.models.base import Model, Sampling
 from kapibara.optimize.program import Program
-from kapibara.prompts import Prompt
+from kapibara.prompts import Prompt, render_template
 
-# The starting instructions: the APO paper's initial LIAR prompt; for BBH a plain task
-# statement (OPRO starts from an empty or "Let's solve the problem." instruction).
-START_INSTRUCTIONS = {
-    "liar": "Determine whether the Statement is a lie (Yes) or not (No) based on the Context and other information.",
-    "navigate": "Decide whether following the instructions returns you to the starting point.",
-    "sports_understanding": "Decide whether the sentence about sports is plausible.",
-    "causal_judgement": "Answer the question about causation the way a typical person would.",
-    "boolean_expressions": "Evaluate the Boolean expression.",
-}
 MAX_TOKENS = 24  # a label, and room for a short preamble the instruction may ask for
 
 
@@ -38,14 +29,14 @@ def is_text_case(case: Case) -> bool:
 
 def start_program(task: str) -> Program:
     """The program an optimisation of ``task`` starts from (one English prompt)."""
-    role = START_INSTRUCTIONS.get(task, "Answer the question.")
+    role = render_template("text_task_start", "en", task=task)
     return Program({"en": Prompt(role=role, language="en")}, [], {"task": task})
 
 
 def user_turn(case: Case) -> str:
     labels = ", ".join(case.meta.get("labels") or [])
     text = str(case.messages[-1].get("content") or "")
-    return f"{text}\n\nAnswer with one of: {labels}." if labels else text
+    return render_template("text_task_question", "en", text=text, labels=labels) if labels else text
 
 
 def label_of(reply: str, labels: list[str]) -> str | None:
