@@ -15,6 +15,7 @@ Q4_K_M builds, so the anchors are a reference point, not the same model.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -79,7 +80,13 @@ def to_result(row: dict[str, Any]) -> CaseResult:
 # "routed": native, with a DescriptionRouter offering the model only the two tools whose
 # descriptions are nearest the question (the "routing from descriptions, no examples").
 BENCH_CONFIGS = (*CONFIGS, "routed")
-_EMBEDDER: list[Any] = []
+
+
+@functools.cache
+def embedder() -> Any:
+    from kapibara.rag.embedders import load_embedder
+
+    return load_embedder("use")
 
 
 def agent_factory(max_tokens: int) -> Any:
@@ -88,10 +95,8 @@ def agent_factory(max_tokens: int) -> Any:
 
         if config == "routed":
             from kapibara.agent.router import DescriptionRouter
-            from kapibara.rag.embedders import load_embedder
 
-            _EMBEDDER[:] = _EMBEDDER or [load_embedder("use")]
-            options = {**options, "router": DescriptionRouter(_EMBEDDER[0], top=2)}
+            options = {**options, "router": DescriptionRouter(embedder(), top=2)}
             config = "native"
         return default_agent_factory(model, toolset, config, prompt, max_tokens=max_tokens, **options)
 
