@@ -20,8 +20,9 @@ LAYERS = {
     "memory": 5,
     "agent": 6,
     "demo": 7, "evals": 7, "optimize": 7, "serve": 7,
-    "doctor": 8, "commands": 8,
-    "cli": 9,
+    "finetune": 8,
+    "doctor": 9, "commands": 9,
+    "cli": 10,
 }
 
 

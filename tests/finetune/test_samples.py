@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from kapibara.errors import DataError
+from kapibara.finetune.samples import (
+    Sample,
+    call_message,
+    load_samples,
+    reply_message,
+    save_samples,
+)
+from kapibara.models.base import ToolCall
+
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "weather",
+                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+
+
+def _call_sample() -> Sample:
+    return Sample("s1", [{"role": "user", "content": "北京天气"},
+                         call_message([ToolCall("get_weather", {"city": "北京"})])], TOOLS, "test", "weather")
+
+
+def test_round_trip_keeps_every_field(tmp_path):
+    s = _call_sample()
+    s.rejected = reply_message("北京今天晴")
+    path = save_samples(tmp_path / "a.jsonl", [s, Sample("s2", [{"role": "user", "content": "hi"},
+                                                                 reply_message("Hello!")], TOOLS, "t", "no_call")])
+    back = load_samples(path)
+    assert [b.to_dict() for b in back] == [s.to_dict(), back[1].to_dict()]
+    assert back[0].target_calls[0].arguments == {"city": "北京"}
+    assert back[0].rejected == {"role": "assistant", "content": "北京今天晴"}
+    assert back[1].target["content"] == "Hello!" and back[1].last_user == "hi"
+
+
+@pytest.mark.parametrize(("mutate", "needle"), [
+    (lambda d: d["messages"].insert(0, {"role": "system", "content": "x"}), "system"),
+    (lambda d: d["messages"].pop(), "last message must be the target assistant turn"),
+    (lambda d: d["messages"][-1]["tool_calls"][0]["function"].update(arguments="{bad"), "not JSON"),
+    (lambda d: d["messages"][-1]["tool_calls"][0]["function"].update(arguments={"city": "x"}), "JSON string"),
+    (lambda d: d["messages"][-1]["tool_calls"][0]["function"].update(name="nope"), "not among its tools"),
+    (lambda d: d.update(extra=1), "unknown field"),
+    (lambda d: d["messages"].append({"role": "assistant", "content": ""}), "neither tool_calls nor content"),
+])
+def test_a_bad_line_is_one_error_naming_the_line(tmp_path, mutate, needle):
+    d = _call_sample().to_dict()
+    mutate(d)
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(_call_sample().to_dict()) + "\n" + json.dumps(d) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        load_samples(path)
+    assert needle in err.value.message and "bad.jsonl:2" in err.value.message
+    assert "\n" not in err.value.message
+
+
+def test_save_refuses_a_bad_sample_and_leaves_the_file_alone(tmp_path):
+    path = tmp_path / "out.jsonl"
+    path.write_text("old\n", encoding="utf-8")
+    bad = Sample("x", [{"role": "user", "content": "hi"}])
+    with pytest.raises(DataError):
+        save_samples(path, [_call_sample(), bad])
+    assert path.read_text(encoding="utf-8") == "old\n"
+
+
+def test_missing_file_says_how_to_make_one(tmp_path):
+    with pytest.raises(DataError) as err:
+        load_samples(tmp_path / "none.jsonl")
+    assert "kapibara data build" in (err.value.hint or "")
