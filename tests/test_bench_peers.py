@@ -1,0 +1,98 @@
+"""bench/peers.py's measuring parts, offline: the logging proxy, the recording tools and
+the scoring of an intercepted first decision (no peer framework, no model)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import peer_adapters as pa  # noqa: E402
+import peers  # noqa: E402
+
+from kapibara.demo.tools import TOOL_FUNCTIONS  # noqa: E402
+from kapibara.evals.cases import case_from_dict, resolve_tools  # noqa: E402
+
+CALL = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "北京"}'}}
+
+
+@pytest.fixture()
+def upstream() -> Any:
+    seen: list[dict[str, Any]] = []
+
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            seen.append(body)
+            data = json.dumps({"id": "x", "model": body["model"], "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                 "finish_reason": "tool_calls"}], "usage": {"prompt_tokens": 321, "completion_tokens": 9}}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def post(url: str, body: dict[str, Any]) -> Any:
+    import httpx
+
+    return httpx.post(url + "/chat/completions", json=body, timeout=10)
+
+
+def test_proxy_records_usage_streams_one_chunk_and_refuses_after_a_call(upstream: Any) -> None:
+    url, seen = upstream
+    proxy = peers.Proxy(url, "served-name")
+    try:
+        r = post(proxy.url, {"model": "local", "messages": [], "stream": True, "stream_options": {"include_usage": True}})
+        assert r.headers["content-type"] == "text/event-stream"
+        chunk = json.loads(r.text.split("\n\n")[0].removeprefix("data: "))
+        assert chunk["choices"][0]["delta"]["tool_calls"][0]["index"] == 0
+        assert seen[0]["model"] == "served-name" and "stream" not in seen[0]  # upstream asked non-streamed
+        assert proxy.capture.requests[0]["prompt_tokens"] == 321
+        proxy.capture.record("get_weather", {"city": "北京"})
+        assert post(proxy.url, {"model": "local", "messages": []}).status_code == 400  # the first decision is over
+        assert proxy.capture.refused == 1 and len(seen) == 1
+    finally:
+        proxy.close()
+
+
+def test_recording_tools_keep_signature_and_record_instead_of_running() -> None:
+    got: list[tuple[str, dict[str, Any]]] = []
+    tools = pa.recording_tools(TOOL_FUNCTIONS, lambda n, a: got.append((n, a)) or "ok")
+    import inspect
+
+    add = next(t for t in tools if t.__name__ == "add_to_cart")
+    assert list(inspect.signature(add).parameters) == ["product_name", "quantity"]  # ctx left out
+    assert add(product_name="牛奶", quantity=2) == {"result": "ok"}
+    assert got == [("add_to_cart", {"product_name": "牛奶", "quantity": 2})]
+
+
+def test_defaults_a_framework_injected_are_dropped_and_the_call_is_scored() -> None:
+    call = {"name": "get_weather", "arguments": {"city": "北京", "date": ""}}
+    requests = [{"tool_calls": [CALL]}]
+    assert peers.model_arguments(call, requests)["arguments"] == {"city": "北京"}
+    case = case_from_dict({"id": "w", "category": "weather", "messages": [{"role": "user", "content": "北京天气"}],
+                           "tools": "demo", "expected": [{"get_weather": {"city": ["北京"]}}]})
+    from kapibara.models.base import ToolCall
+
+    specs = resolve_tools("demo")
+    assert peers.score(case, [ToolCall("get_weather", {"city": "北京"})], specs, {})["correct"]
+    wrong = peers.score(case, [], specs, {"malformed": True, "text": "<tool_call>{"})
+    assert not wrong["correct"] and wrong["rule"] == "malformed"
