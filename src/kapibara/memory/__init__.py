@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kapibara.errors import ConfigError
-from kapibara.memory.base import SessionInfo, SessionNotFound, SessionStore
+from kapibara.memory.base import SessionConflict, SessionInfo, SessionNotFound, SessionStore
 from kapibara.memory.budget import approx_tokens, fit_to_budget, message_tokens
 from kapibara.memory.sqlite import SqliteSessionStore, default_path
 
@@ -23,6 +23,7 @@ ENV_VAR = "KAPIBARA_SESSION_DB"
 __all__ = [
     "ENV_VAR",
     "PostgresSessionStore",
+    "SessionConflict",
     "SessionInfo",
     "SessionNotFound",
     "SessionStore",

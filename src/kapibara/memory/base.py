@@ -17,6 +17,7 @@ import dataclasses
 import datetime as _dt
 import json
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Protocol, runtime_checkable
@@ -37,6 +38,56 @@ class SessionNotFound(KapibaraError):
             hint="kapibara sessions list",
         )
         self.session_id = session_id
+
+
+class SessionConflict(KapibaraError):
+    """Another writer appended to the session after this store last read it."""
+
+    def __init__(self, session_id: str, seen: int, found: int) -> None:
+        super().__init__(
+            f"session {session_id!r} was changed by another writer while this turn ran "
+            f"(read {seen} messages, found {found}); this turn's messages were not saved",
+            hint="run one conversation per session at a time; ask again to continue from the latest history",
+        )
+        self.session_id = session_id
+
+
+class SeenCounts:
+    """Optimistic concurrency on a session's message sequence number, per store instance.
+
+    ``messages()`` records how many messages this instance saw; an ``append`` to a session
+    it has read goes through only when the session still has exactly that many (plus what
+    this instance appended since), so two processes running turns on one session cannot
+    interleave their messages: the second writer gets :class:`SessionConflict`. Sessions
+    this instance never read are appended to blindly (logs, imports, tests).
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def saw(self, session_id: str, count: int) -> None:
+        """Record a read of ``count`` messages."""
+        with self._lock:
+            self._seen[session_id] = count
+
+    def claim(self, session_id: str, found: int, adding: int) -> None:
+        """Inside an append's transaction, where the session holds ``found`` messages:
+        raise SessionConflict when this instance last saw another count, else count the
+        ``adding`` messages about to be written as seen."""
+        with self._lock:
+            seen = self._seen.get(session_id)
+            if seen is None:
+                return
+            if seen != found:
+                # Forget it: the next turn reads the history again and starts from there.
+                del self._seen[session_id]
+                raise SessionConflict(session_id, seen, found)
+            self._seen[session_id] = found + adding
+
+    def forget(self, session_id: str) -> None:
+        with self._lock:
+            self._seen.pop(session_id, None)
 
 
 @dataclass(frozen=True)
@@ -64,7 +115,9 @@ class SessionStore(Protocol):
     def append(self, session_id: str, messages: list[Message]) -> None:
         """Append messages to a session (created if new) in one transaction.
 
-        A process killed mid-call loses only these messages, never earlier ones.
+        A process killed mid-call loses only these messages, never earlier ones. When
+        this store read the session with ``messages`` and another writer appended since,
+        raises :class:`SessionConflict` and stores nothing (see :class:`SeenCounts`).
         """
         ...
 

@@ -20,6 +20,7 @@ from typing import Any
 from kapibara.errors import BackendError, DataError, require
 from kapibara.memory.base import (
     Message,
+    SeenCounts,
     SessionInfo,
     SessionNotFound,
     check_messages,
@@ -82,6 +83,7 @@ class PostgresSessionStore:
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        self._seen = SeenCounts()
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             for stmt in _SCHEMA:
@@ -143,6 +145,13 @@ class PostgresSessionStore:
         check_messages(messages)
         rows = [dumps(m, "message") for m in messages]
         title = title_of(messages)
+        try:
+            self._append(session_id, rows, title)
+        except BaseException:
+            self._seen.forget(session_id)  # rolled back: the next turn reads the history again
+            raise
+
+    def _append(self, session_id: str, rows: list[str], title: str | None) -> None:
         with self._tx() as cur:
             self._lock_session(cur, session_id)
             if title:
@@ -155,6 +164,8 @@ class PostgresSessionStore:
                 (session_id,),
             )
             (last,) = cur.fetchone()
+            # The session row is locked: no other writer can append before this commits.
+            self._seen.claim(session_id, last + 1, len(rows))
             if rows:
                 cur.executemany(
                     "INSERT INTO kapibara_messages (session_id, seq, message) "
@@ -169,7 +180,9 @@ class PostgresSessionStore:
                 "SELECT message FROM kapibara_messages WHERE session_id = %s ORDER BY seq",
                 (session_id,),
             )
-            return [row[0] for row in cur.fetchall()]
+            out = [row[0] for row in cur.fetchall()]
+        self._seen.saw(session_id, len(out))
+        return out
 
     def get_state(self, session_id: str) -> dict[str, Any]:
         """The tool state of a session; ``{}`` when unset or unknown."""
@@ -234,6 +247,7 @@ class PostgresSessionStore:
 
     def delete(self, session_id: str) -> bool:
         """Delete a session and everything in it; False if it did not exist."""
+        self._seen.forget(session_id)
         with self._tx() as cur:
             cur.execute("DELETE FROM kapibara_sessions WHERE session_id = %s", (session_id,))
             return bool(cur.rowcount > 0)

@@ -20,6 +20,7 @@ from typing import Any
 from kapibara.errors import BackendError, DataError
 from kapibara.memory.base import (
     Message,
+    SeenCounts,
     SessionInfo,
     SessionNotFound,
     check_messages,
@@ -71,6 +72,7 @@ class SqliteSessionStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._seen = SeenCounts()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -148,6 +150,14 @@ class SqliteSessionStore:
         title = title_of(messages)
         now = time.time()
         conn = self._conn()
+        try:
+            self._append(conn, session_id, rows, title, now)
+        except BaseException:
+            self._seen.forget(session_id)  # rolled back: the next turn reads the history again
+            raise
+
+    def _append(self, conn: sqlite3.Connection, session_id: str, rows: list[str], title: str | None,
+                now: float) -> None:
         with self._write(conn):
             self._touch(conn, session_id, now)
             if title:
@@ -159,6 +169,7 @@ class SqliteSessionStore:
                 "SELECT COALESCE(MAX(seq), -1) FROM messages WHERE session_id = ?",
                 (session_id,),
             ).fetchone()
+            self._seen.claim(session_id, last + 1, len(rows))
             conn.executemany(
                 "INSERT INTO messages (session_id, seq, message, created_at) VALUES (?, ?, ?, ?)",
                 [(session_id, last + 1 + i, row, now) for i, row in enumerate(rows)],
@@ -169,7 +180,9 @@ class SqliteSessionStore:
         cur = self._conn().execute(
             "SELECT message FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
         )
-        return [loads(row[0]) for row in cur]
+        out = [loads(row[0]) for row in cur]
+        self._seen.saw(session_id, len(out))
+        return out
 
     def get_state(self, session_id: str) -> dict[str, Any]:
         """The tool state of a session; ``{}`` when unset or unknown."""
@@ -231,6 +244,7 @@ class SqliteSessionStore:
     def delete(self, session_id: str) -> bool:
         """Delete a session and everything in it; False if it did not exist."""
         conn = self._conn()
+        self._seen.forget(session_id)
         with self._write(conn):
             # Children first: does not rely on foreign_keys being on for old files.
             conn.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
