@@ -6,6 +6,7 @@ Each area's commands live in ``kapibara/commands/<area>.py``. User mistakes
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -47,20 +48,43 @@ def _usage_error_types() -> tuple[type[BaseException], ...]:
 _USAGE_ERRORS = _usage_error_types()
 
 
+_OS_HINTS = {
+    errno.ENOSPC: "free some disk space (or point the output elsewhere) and run it again",
+    errno.EDQUOT: "free some disk space (or point the output elsewhere) and run it again",
+    errno.EACCES: "choose a path you may write to",
+    errno.EROFS: "choose a path on a writable file system",
+}
+
+
+def _fail(message: str, hint: str | None) -> int:
+    """Print a user's mistake as one error line and its hint; exit code 2."""
+    # escape: messages hold brackets (e.g. kapibara[llamacpp]) that rich would eat as markup
+    _err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    if hint:
+        _err.print(f"  hint: {escape(hint)}", highlight=False, soft_wrap=True)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     try:
         # Non-standalone mode returns a command's typer.Exit code instead of raising it.
         rv = app(args=argv, standalone_mode=False)
     except KapibaraError as exc:
-        # escape: messages hold brackets (e.g. kapibara[llamacpp]) that rich would eat as markup
-        _err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
-        if exc.hint:
-            _err.print(f"  hint: {escape(exc.hint)}", highlight=False, soft_wrap=True)
-        return 2
+        return _fail(exc.message, exc.hint)
     except KeyboardInterrupt:
         _err.print("interrupted")
         return 130
+    except UnicodeDecodeError as exc:
+        # A loader that read a file without naming it in an error of its own: still one line.
+        return _fail(f"a file given is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                     "save the file as UTF-8 (kapibara reads YAML, JSON and text files as UTF-8)")
+    except RecursionError:
+        return _fail("an input is nested too deeply to read", "flatten the file's structure")
+    except OSError as exc:
+        # The disk is full, a folder is read-only...: what the user must fix, not a bug.
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}", _OS_HINTS.get(exc.errno or 0, "check the path and try again"))
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:

@@ -234,6 +234,8 @@ def dataset_format(path: str | Path) -> DatasetFormat:
         raise _unreadable(path, "empty file")
     try:
         whole: Any = json.loads(text)
+    except RecursionError:
+        raise _unreadable(path, "JSON nested too deeply") from None
     except json.JSONDecodeError:
         # More than one JSON value: JSONL. Judge by its first line.
         first_line = next(line for line in text.splitlines() if line.strip())
@@ -241,6 +243,8 @@ def dataset_format(path: str | Path) -> DatasetFormat:
             whole = json.loads(first_line)
         except json.JSONDecodeError:
             raise _unreadable(path, "neither JSON nor JSONL") from None
+        except RecursionError:
+            raise _unreadable(path, "JSON nested too deeply") from None
     if isinstance(whole, list):
         if whole and _is_hammer_item(whole[0]):
             return "hammerbench"

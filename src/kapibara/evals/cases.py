@@ -185,6 +185,8 @@ def load_cases(path: str | Path) -> list[Case]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise _problem(where, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+            except RecursionError:
+                raise _problem(where, "JSON nested too deeply") from None
             case = case_from_dict(obj, where)
             if case.id in seen:
                 raise _problem(where, f"duplicate case id {case.id!r}")

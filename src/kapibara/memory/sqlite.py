@@ -114,7 +114,7 @@ class SqliteSessionStore:
             except sqlite3.Error as exc:
                 raise BackendError(
                     f"cannot open the session database {self.path}: {exc}",
-                    hint="check the path and its permissions, or pass another with --db",
+                    hint="check the path, its permissions and the free disk space, or pass another with --db",
                 ) from exc
             self._local.conn = conn
             with self._lock:
@@ -125,13 +125,23 @@ class SqliteSessionStore:
     def _write(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE takes the write lock up front, so two writers never both read the
         # same next seq and then collide on commit.
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            # A full disk, a lock held past busy_timeout, a read-only file: one clear line.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise BackendError(
+                f"the session database {self.path} refused the write: {exc}",
+                hint="check the free disk space and the file's permissions; nothing of this write was saved",
+            ) from exc
 
     def _touch(self, conn: sqlite3.Connection, session_id: str, now: float) -> None:
         conn.execute(

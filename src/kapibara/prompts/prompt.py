@@ -125,16 +125,23 @@ class Prompt(BaseModel):
     def from_yaml(cls, path: str | Path) -> Prompt:
         """Load a prompt written in YAML; a bad file raises ConfigError naming file and field."""
         p = Path(path)
+        hint = "a prompt file is UTF-8 YAML with at least 'role'; see `kapibara optimize` output for an example"
         try:
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(f"{p}: cannot read prompt file: {exc.strerror}") from exc
+            raise ConfigError(f"{p}: cannot read prompt file: {exc.strerror}",
+                              hint="check the path given with --prompt") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})", hint=hint) from None
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: invalid YAML: {exc}", hint="check indentation and quoting") from exc
+            first = " ".join(str(exc).split())[:200]
+            raise ConfigError(f"{p}: invalid YAML: {first}", hint="check indentation and quoting") from exc
+        except RecursionError:
+            raise ConfigError(f"{p}: nested too deeply to read", hint=hint) from None
         if not isinstance(data, dict):
-            raise ConfigError(f"{p}: a prompt file must be a mapping with at least 'role'")
+            raise ConfigError(f"{p}: a prompt file must be a mapping with at least 'role'", hint=hint)
         return cls.from_dict(data, source=str(p))
 
     @classmethod

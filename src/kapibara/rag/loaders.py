@@ -118,6 +118,8 @@ def _load_json(text: str, source: str) -> list[Document]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LoadError(f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    except RecursionError:
+        raise LoadError("JSON nested too deeply to read") from None
     records = data if isinstance(data, list) else data.get("data", [data]) if isinstance(data, dict) else []
     if not isinstance(records, list):
         records = [data]
@@ -136,6 +138,8 @@ def _load_jsonl(text: str, source: str) -> list[Document]:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
             raise LoadError(f"invalid JSON on line {n}: {exc.msg}") from exc
+        except RecursionError:
+            raise LoadError(f"JSON on line {n} nested too deeply to read") from None
         if d := _record_doc(rec, source, n - 1):
             docs.append(d)
     if not docs:
