@@ -66,6 +66,8 @@ from kapibara.prompts.loader import detect_language  # noqa: E402
 from serve import free_port, server  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Findings written by hand after reading the cache (configuration notes); appended to the report.
+NOTES = RESULTS / "peers_notes.md"
 BIN = Path(sys.executable).parent
 MODELS = {"0.5b": "qwen2.5-coder-0.5b", "1.5b": "qwen2.5-coder-1.5b"}
 SETS = {"domain": "domain:test", "multiple": "bfcl:multiple", "irrelevance": "bfcl:irrelevance"}
@@ -187,8 +189,7 @@ class Proxy:
         stream = bool(body.pop("stream", False))
         body.pop("stream_options", None)
         t = time.perf_counter()
-        r = self.http.post(self.upstream + path.removeprefix("/v1") if path.startswith("/v1") else path,
-                           json=body)
+        r = self.http.post(self.upstream + path, json=body)
         rec: dict[str, Any] = {"latency_s": round(time.perf_counter() - t, 3), "status": r.status_code,
                                "stream": stream, "tool_choice": body.get("tool_choice"), "tools": len(body.get("tools") or [])}
         if r.status_code != 200:
@@ -443,15 +444,30 @@ def key(short: str, row: str, case_id: str) -> str:
     return f"{short}|{row}|{case_id}"
 
 
+def one_case(row: Row, case: Case, servers: Servers, models: dict[str, Any], short: str, threads: int) -> dict[str, Any]:
+    """One case through one row (kapibara's models are loaded once per process, in ``models``)."""
+    if row.framework != "kapibara":
+        return run_peer(row, case, servers.proxy(row.server))
+    if row.name not in models:
+        from kapibara.models.registry import load_model
+
+        if row.server == "inprocess":
+            models[row.name] = load_model(f"llamacpp:{MODELS[short]}", threads=threads)
+        else:  # llama-cpp-python's server takes json_object with a schema, not json_schema
+            spec = f"openai:{servers.model_name(row.server)}@{servers.url(row.server)}/v1"
+            models[row.name] = load_model(spec, schema_format="json_object", timeout_s=600.0, max_retries=0)
+    return run_kapibara(case, models[row.name])
+
+
 def run(args: argparse.Namespace) -> int:
     import logging
 
     from tqdm import tqdm
 
-    logging.getLogger("qwen_agent_logger").setLevel(logging.WARNING)  # it logs every request's token count
 
     rows = ROWS if args.rows == "all" else [ROW_BY_NAME[r] for r in args.rows.split(",")]
     missing = missing_peers()
+    logging.getLogger("qwen_agent_logger").setLevel(logging.WARNING)  # it logs every request's token count
     unrunnable = {r.name: "; ".join(f"{d}: {missing[d]}" for d in r.needs if d in missing) for r in rows
                   if any(d in missing for d in r.needs)}
     for name, why in unrunnable.items():
@@ -469,7 +485,8 @@ def run(args: argparse.Namespace) -> int:
         if not todo:
             continue
         servers = Servers(short, args.threads)
-        inproc = None
+        models: dict[str, Any] = {}
+        warmed: set[str] = set()
         try:
             bar = tqdm(todo, desc=short, unit="case", file=sys.stderr)
             for _s, case, row in bar:
@@ -477,20 +494,10 @@ def run(args: argparse.Namespace) -> int:
                     print(f"budget of {args.budget_s}s spent; rerun to resume", file=sys.stderr)
                     break
                 bar.set_postfix_str(row.name)
-                if row.framework == "kapibara":
-                    if row.server == "inprocess":
-                        if inproc is None:
-                            from kapibara.models.registry import load_model
-
-                            inproc = load_model(f"llamacpp:{MODELS[short]}", threads=args.threads)
-                        out = run_kapibara(case, inproc)
-                    else:
-                        from kapibara.models.registry import load_model
-
-                        spec = f"openai:{servers.model_name(row.server)}@{servers.url(row.server)}/v1"
-                        out = run_kapibara(case, load_model(spec))
-                else:
-                    out = run_peer(row, case, servers.proxy(row.server))
+                if row.name not in warmed:  # first use in this process: loads, imports, caches; not timed
+                    one_case(row, case, servers, models, short, args.threads)
+                    warmed.add(row.name)
+                out = one_case(row, case, servers, models, short, args.threads)
                 k = key(short, row.name, case.id)
                 cache[k] = {"key": k, "model": short, "row": row.name, **out}
                 with cache_path.open("a", encoding="utf-8") as fh:
@@ -569,6 +576,21 @@ def report(data: dict[str, list[Case]], rows: list[Row], models: list[str], cach
     for (short, name, s), run in runs.items():
         fails = metrics(run.results)["failed_rules"]
         md.append(f"| {short} | {s} | {name} | " + ", ".join(f"{k} {v}" for k, v in fails.items()) + " |")
+    md += ["", "## What failed cases looked like (most common per row: error, or the first reply's start)", ""]
+    for (short, name, s), run in runs.items():
+        seen: dict[str, int] = {}
+        for r in run.results:
+            if r.correct:
+                continue
+            hit = cache[key(short, name, r.id)]
+            what = hit.get("error") or f"{r.rule}: {(hit.get('raw') or hit.get('text') or '').strip()[:70]!r}"
+            what = re.sub(r"\s+", " ", re.sub(r"127\.0\.0\.1:\d+", "HOST", str(what)))[:160]
+            seen[what] = seen.get(what, 0) + 1
+        top = sorted(seen.items(), key=lambda kv: -kv[1])[:3]
+        if top:
+            md.append(f"- {short} {s} **{name}**: " + "; ".join(f"{n}x `{w.replace('`', chr(39))}`" for w, n in top))
+    if NOTES.exists():
+        md += ["", NOTES.read_text(encoding="utf-8").strip()]
     md += ["", "## Versions and server flags", ""] + [f"- {k} {v}" for k, v in versions().items()]
     md += [f"- `{kind}`: `{' '.join(a if '/' not in a else Path(a).name for a in argv)}`"
            + (" with KAPIBARA_N_CTX=8192" if kind == "kapibara" else "") for kind, argv in flags.items()]
