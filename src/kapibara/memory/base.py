@@ -13,11 +13,13 @@ without ``\\u`` escapes (Chinese stays readable in the database), and a small
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
 import math
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Protocol, runtime_checkable
@@ -38,6 +40,60 @@ class SessionNotFound(KapibaraError):
             hint="kapibara sessions list",
         )
         self.session_id = session_id
+
+
+class _Held:
+    """A thread's connection, closed when the thread ends and its locals are dropped."""
+
+    __slots__ = ("conn", "__weakref__")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def __del__(self) -> None:
+        # Runs as the owning thread exits; a connection already closed or broken raises
+        # its driver's error here, and there is nobody left to tell.
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
+class ThreadConnections:
+    """One database connection per thread, closed when that thread ends.
+
+    The server runs every request in a new worker thread: connections kept in a plain list
+    piled up, one per request, until the process ran out of file descriptors (SQLite) or the
+    server's ``max_connections`` (PostgreSQL); measured in ``bench/reliability.py``.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: weakref.WeakSet[_Held] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        """This thread's connection, or None."""
+        held = getattr(self._local, "held", None)
+        return held.conn if held is not None else None
+
+    def put(self, conn: Any) -> None:
+        """Make ``conn`` this thread's connection."""
+        held = _Held(conn)
+        self._local.held = held
+        with self._lock:
+            self._all.add(held)
+
+    def open_count(self) -> int:
+        """Connections held now, across all live threads."""
+        with self._lock:
+            return len(self._all)
+
+    def close_all(self) -> None:
+        """Close every connection (from any thread)."""
+        with self._lock:
+            helds, self._all = list(self._all), weakref.WeakSet()
+        self._local = threading.local()
+        for held in helds:
+            held.conn.close()
 
 
 class SessionConflict(KapibaraError):

@@ -12,7 +12,6 @@ hold NUL characters (``\\u0000``); everything else round-trips exactly.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +22,7 @@ from kapibara.memory.base import (
     SeenCounts,
     SessionInfo,
     SessionNotFound,
+    ThreadConnections,
     check_messages,
     check_session_id,
     dumps,
@@ -80,9 +80,7 @@ class PostgresSessionStore:
         self._psycopg = require("psycopg", "psycopg[binary]", "postgres")
         self.dsn = dsn
         self.where = describe_dsn(dsn)
-        self._local = threading.local()
-        self._all: list[Any] = []
-        self._lock = threading.Lock()
+        self._conns = ThreadConnections()
         self._seen = SeenCounts()
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
@@ -92,7 +90,7 @@ class PostgresSessionStore:
     # -- connections -------------------------------------------------------------
 
     def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
+        conn = self._conns.get()
         if conn is not None and not conn.closed and not conn.broken:
             return conn
         params = self._psycopg.conninfo.conninfo_to_dict(self.dsn)
@@ -106,9 +104,7 @@ class PostgresSessionStore:
                 f"cannot connect to PostgreSQL at {self.where}: {first}",
                 hint="start the server, or check the URL given with --db / KAPIBARA_SESSION_DB",
             ) from exc
-        self._local.conn = conn
-        with self._lock:
-            self._all.append(conn)
+        self._conns.put(conn)
         return conn
 
     @contextmanager
@@ -289,11 +285,7 @@ class PostgresSessionStore:
 
     def close(self) -> None:
         """Close every connection this store opened (from any thread)."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
+        self._conns.close_all()
 
     def __enter__(self) -> PostgresSessionStore:
         return self

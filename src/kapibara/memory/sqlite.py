@@ -10,7 +10,6 @@ be shared by threads running at once.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from kapibara.memory.base import (
     SeenCounts,
     SessionInfo,
     SessionNotFound,
+    ThreadConnections,
     check_messages,
     check_session_id,
     dumps,
@@ -69,9 +69,7 @@ class SqliteSessionStore:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_path()
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._conns = ThreadConnections()
         self._seen = SeenCounts()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +91,7 @@ class SqliteSessionStore:
     # -- connections -------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        conn: sqlite3.Connection | None = self._conns.get()
         if conn is None:
             try:
                 # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each call is
@@ -116,9 +114,7 @@ class SqliteSessionStore:
                     f"cannot open the session database {self.path}: {exc}",
                     hint="check the path, its permissions and the free disk space, or pass another with --db",
                 ) from exc
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+            self._conns.put(conn)
         return conn
 
     @contextmanager
@@ -290,11 +286,7 @@ class SqliteSessionStore:
 
     def close(self) -> None:
         """Close every connection this store opened (from any thread)."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
+        self._conns.close_all()
 
     def __enter__(self) -> SqliteSessionStore:
         return self

@@ -11,6 +11,7 @@ store.
 
 # No ``from __future__ import annotations``: FastAPI reads the route functions'
 # annotations (``Request``, imported inside ``create_app``) at runtime.
+import asyncio
 import logging
 import threading
 import time
@@ -68,6 +69,9 @@ class ServeConfig:
     """Requests served at once by a model that declares ``thread_safe``; others get one."""
     max_upload_bytes: int = 20 * 1024 * 1024
     """The largest document the web UI may upload into a knowledge base (``kb ingest``'s limit)."""
+    body_timeout_s: float = 30.0
+    """How long a request body may take to arrive; a slower one gets 408 (a client trickling
+    bytes must not hold a connection and a worker forever)."""
 
 
 @dataclass
@@ -120,6 +124,16 @@ def create_app(
     app = fastapi.FastAPI(title="kapibara", summary="OpenAI-compatible API for kapibara agents and models",
                           docs_url=None, redoc_url=None)
     app.state.kapibara = state
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            spec = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            app.openapi_schema = schema.document(spec, [*state.models, *(table.names if table else [])])
+        return app.openapi_schema
+
+    app.openapi = openapi
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> Any:
@@ -249,7 +263,8 @@ def _lazy(embedder: Embedder | Callable[[], Embedder] | None) -> Callable[[], Em
 
 
 async def _body(request: Any, cfg: ServeConfig) -> bytes:
-    """The request body, refused with 413 past ``max_body_bytes`` (before reading it all)."""
+    """The request body, refused with 413 past ``max_body_bytes`` (before reading it all)
+    and with 408 when it has not all arrived within ``body_timeout_s``."""
     too_big = APIError(413, f"the request body is larger than {cfg.max_body_bytes} bytes",
                        code="request_too_large")
     declared = request.headers.get("content-length")
@@ -257,7 +272,17 @@ async def _body(request: Any, cfg: ServeConfig) -> bytes:
         raise too_big
     parts: list[bytes] = []
     size = 0
-    async for part in request.stream():
+    stream = request.stream().__aiter__()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + cfg.body_timeout_s
+    while True:
+        try:
+            part = await asyncio.wait_for(stream.__anext__(), max(0.0, deadline - loop.time()))
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise APIError(408, f"the request body did not arrive within {cfg.body_timeout_s:g} s",
+                           code="request_timeout", headers={"Connection": "close"}) from None
         size += len(part)
         if size > cfg.max_body_bytes:
             raise too_big

@@ -238,3 +238,62 @@ def usage_chunk(cid: str, model: str, usage: Usage) -> dict[str, Any]:
     """The last chunk when ``stream_options.include_usage`` is set: no choices, the usage."""
     return {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
             "choices": [], "usage": usage_dict(usage)}
+
+
+# -- the OpenAPI document ------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal's body: OpenAI's error format."""
+
+    error: ErrorDetail
+
+
+BODIES: dict[tuple[str, str], type[BaseModel]] = {
+    ("post", "/v1/chat/completions"): ChatCompletionRequest,
+    ("post", "/v1/embeddings"): EmbeddingRequest,
+}
+"""Routes that read their body themselves (to refuse an oversized one before parsing it)."""
+
+
+def document(spec: dict[str, Any], served: list[str]) -> dict[str, Any]:
+    """Complete FastAPI's OpenAPI ``spec`` with what the routes do by hand: the request
+    bodies (``model`` limited to the ``served`` names), OpenAI error bodies for every
+    refusal, server-sent events and the metrics' plain text, so a client generator or a
+    schema fuzzer sees the API as it behaves."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+
+    def ref(model: type[BaseModel]) -> dict[str, str]:
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(found.pop("$defs", {}))
+        schemas[model.__name__] = found
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    error = {"description": "an OpenAI-style error", "content": {"application/json": {"schema": ref(ErrorResponse)}}}
+    for path, item in spec.get("paths", {}).items():
+        for method, op in item.items():
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)  # validation errors answer 400 in OpenAI's format
+            responses["default"] = error
+            model = BODIES.get((method, path))
+            if model is not None:
+                body = ref(model)
+                if model is ChatCompletionRequest or model is EmbeddingRequest:
+                    props = schemas[model.__name__].setdefault("properties", {})
+                    props["model"] = {**props.get("model", {}), "enum": served}
+                op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+            if (method, path) == ("post", "/v1/chat/completions"):
+                responses["200"] = {"description": "a chat.completion, or chunks as server-sent events",
+                                    "content": {"application/json": {"schema": {"type": "object"}},
+                                                "text/event-stream": {"schema": {"type": "string"}}}}
+            if (method, path) == ("get", "/metrics"):
+                responses["200"] = {"description": "Prometheus text format",
+                                    "content": {"text/plain": {"schema": {"type": "string"}}}}
+    return spec
