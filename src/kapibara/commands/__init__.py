@@ -7,7 +7,7 @@ import importlib
 import typer
 
 # One module per area under kapibara/commands/, each defining register(app: typer.Typer).
-AREAS = ["models", "agent", "sessions", "evals", "kb", "doctor", "examples", "optimize", "mcp", "serve", "data"]
+AREAS = ["models", "agent", "sessions", "evals", "kb", "doctor", "examples", "optimize", "mcp", "serve", "data", "finetune"]
 
 
 def register(app: typer.Typer) -> None:

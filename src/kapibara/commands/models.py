@@ -19,12 +19,12 @@ from rich.table import Table
 
 from kapibara.models.base import Completion, Sampling, TextDelta
 
-models_app = typer.Typer(help="List and pull the bundled local models.", no_args_is_help=True)
+models_app = typer.Typer(help="List and pull the bundled local models; list tuned ones.", no_args_is_help=True)
 
 
 @models_app.command("list")
 def list_cmd() -> None:
-    """Show the known bundled models and which are present in the cache."""
+    """Show the known bundled models and which are present in the cache, then tuned models."""
     from kapibara.models.bundled import list_models
 
     table = Table("name", "present", "size", "description")
@@ -36,6 +36,30 @@ def list_cmd() -> None:
     console.print(table)
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False)
+    _list_tuned(console)
+
+
+def _list_tuned(console: Console) -> None:
+    """Tuned models (``kapibara finetune export``): what each serves and its metadata."""
+    from kapibara.models.tuned import TunedModel, list_tuned
+
+    records = list_tuned()
+    if not records:
+        return
+    table = Table("tuned", "base", "serves", "size", "created", "metadata")
+    broken = []
+    for rec in records:
+        if not isinstance(rec, TunedModel):
+            broken.append(rec)
+            continue
+        served = rec.merged_gguf or rec.adapter_gguf
+        size = f"{served.stat().st_size / 1e6:,.1f} MB" if served and served.is_file() else "missing"
+        kind = "merged" if rec.merged_gguf else "base + adapter"
+        meta = ", ".join(f"{k}={v}" for k, v in rec.metadata.items() if k not in ("source", "export_s"))
+        table.add_row(rec.name, rec.base, kind, size, rec.created[:16].replace("T", " "), meta[:60])
+    console.print(table)
+    for exc in broken:
+        console.print(f"broken: {exc}", soft_wrap=True, highlight=False)
 
 
 @models_app.command("pull")

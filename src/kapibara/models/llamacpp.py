@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from kapibara.errors import BackendError, ModelNotFoundError, require
-from kapibara.models import kvstate
+from kapibara.models import kvstate, tuned
 from kapibara.models.base import (
     ChatModel,
     ChatRequest,
@@ -61,7 +61,7 @@ class _Shared:
     grammars: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
-_SHARED: dict[tuple[str, int, int], _Shared] = {}
+_SHARED: dict[tuple[str, int, int, str], _Shared] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -85,7 +85,7 @@ def _compile_template(source: str) -> Any:
     return env.from_string(source)
 
 
-def _load_shared(path: Path, n_ctx: int, threads: int, verbose: bool) -> _Shared:
+def _load_shared(path: Path, n_ctx: int, threads: int, verbose: bool, lora_path: Path | None = None) -> _Shared:
     llama_cpp = _llama_cpp()
     try:
         llama = llama_cpp.Llama(
@@ -94,11 +94,14 @@ def _load_shared(path: Path, n_ctx: int, threads: int, verbose: bool) -> _Shared
             n_threads=threads,
             n_threads_batch=threads,
             verbose=verbose,
+            lora_path=str(lora_path) if lora_path else None,
         )
     except (ValueError, RuntimeError) as exc:
+        what = f"{path} with the LoRA adapter {lora_path}" if lora_path else str(path)
         raise BackendError(
-            f"llama.cpp could not load {path}: {exc}",
-            hint="check that the file is a GGUF model this llama-cpp-python version supports",
+            f"llama.cpp could not load {what}: {exc}",
+            hint="check that the adapter was exported for this base model" if lora_path
+            else "check that the file is a GGUF model this llama-cpp-python version supports",
         ) from exc
     source = llama.metadata.get("tokenizer.chat_template")
     if not source:
@@ -106,7 +109,11 @@ def _load_shared(path: Path, n_ctx: int, threads: int, verbose: bool) -> _Shared
             f"{path} has no chat template (tokenizer.chat_template) in its metadata",
             hint="use an instruct/chat GGUF that carries its chat template",
         )
-    identity = kvstate.file_identity(path, salt=str(getattr(llama_cpp, "__version__", "")))
+    salt = str(getattr(llama_cpp, "__version__", ""))
+    if lora_path:
+        # an adapter changes every KV entry: saved prefix states must not cross over
+        salt += ":lora:" + kvstate.file_identity(lora_path)
+    identity = kvstate.file_identity(path, salt=salt)
     return _Shared(llama=llama, identity=identity, template=_compile_template(source))
 
 
@@ -153,45 +160,55 @@ class LlamaCppModel(ChatModel):
         verbose: bool = False,
         prefix_state_dir: str | os.PathLike[str] | None = None,
         shared: bool = True,
+        lora_path: str | os.PathLike[str] | None = None,
     ) -> None:
         """Load (or reuse, when ``shared``) the model at ``path``.
 
         ``threads`` defaults to ``os.cpu_count()``; ``prefix_state_dir`` defaults to
         ``$KAPIBARA_HOME/prefix-cache``. ``shared=False`` loads a private copy with its
-        own KV cache (for measuring a cold start inside one process).
+        own KV cache (for measuring a cold start inside one process). ``lora_path`` is a
+        GGUF LoRA adapter applied on top (``kapibara.finetune.gguf.export_gguf_adapter``).
         """
         self.path = Path(path).expanduser().resolve()
         if not self.path.is_file():
             raise ModelNotFoundError(f"model file {self.path} does not exist")
+        self.lora_path = Path(lora_path).expanduser().resolve() if lora_path else None
+        if self.lora_path is not None and not self.lora_path.is_file():
+            raise ModelNotFoundError(f"LoRA adapter {self.lora_path} does not exist")
         self.n_ctx = n_ctx
         self.context_window = n_ctx
         self.threads = threads or os.cpu_count() or 1
         self.name = name or self.path.name
         self.prefix_state_dir = Path(prefix_state_dir) if prefix_state_dir else kapibara_home() / "prefix-cache"
         self.load_s = 0.0
-        key = (str(self.path), n_ctx, self.threads)
+        key = (str(self.path), n_ctx, self.threads, str(self.lora_path or ""))
         t0 = time.perf_counter()
         if not shared:
-            self._shared = _load_shared(self.path, n_ctx, self.threads, verbose)
+            self._shared = _load_shared(self.path, n_ctx, self.threads, verbose, self.lora_path)
         else:
             with _SHARED_LOCK:
                 if key not in _SHARED:
-                    _SHARED[key] = _load_shared(self.path, n_ctx, self.threads, verbose)
+                    _SHARED[key] = _load_shared(self.path, n_ctx, self.threads, verbose, self.lora_path)
                 self._shared = _SHARED[key]
         self.load_s = time.perf_counter() - t0
         self.last_loaded_prefix: Path | None = None
 
     @classmethod
     def from_name_or_path(cls, target: str, **options: Any) -> LlamaCppModel:
-        """A bundled model name (must be pulled) or a path to any GGUF file."""
+        """A bundled model name (must be pulled), a tuned model's name (its merged GGUF, or
+        its base with the LoRA adapter) or a path to any GGUF file."""
         if target in BUNDLED:
             return cls(model_path(target), name=options.pop("name", target), **options)
+        if tuned.exists(target):
+            path, lora = tuned.get(target).load_files()
+            return cls(path, name=options.pop("name", target), lora_path=lora, **options)
         candidate = Path(target).expanduser()
         if candidate.is_file():
             return cls(candidate, **options)
+        names = [m.name for m in tuned.list_tuned() if isinstance(m, tuned.TunedModel)]
         raise ModelNotFoundError(
-            f"unknown model {target!r} (not a bundled model name, not an existing file)",
-            hint="known models: " + ", ".join(BUNDLED) + "; or give a path to a .gguf file",
+            f"unknown model {target!r} (not a bundled or tuned model name, not an existing file)",
+            hint="known models: " + ", ".join([*BUNDLED, *names]) + "; or give a path to a .gguf file",
         )
 
     @property

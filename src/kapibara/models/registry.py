@@ -3,6 +3,7 @@
 Specs:
     llamacpp:qwen2.5-coder-0.5b      a bundled model (must be pulled)
     llamacpp:/path/to/model.gguf     any GGUF file
+    llamacpp:grocery-v1              a tuned model (kapibara finetune export --name grocery-v1)
     qwen2.5-coder-0.5b               shorthand for the llamacpp spec
     openai:MODEL@http://127.0.0.1:8000/v1
     fake:hello                       the fake model, always answering "hello"

@@ -1,0 +1,80 @@
+"""A trained adapter made servable and registered: ``kapibara finetune export``.
+
+    tuned = publish("runs/grocery", name="grocery", merge=True)
+    load_model("llamacpp:grocery")
+
+Writes into the tuned model's folder (``$KAPIBARA_HOME/models/tuned/NAME/``) the GGUF LoRA
+adapter, optionally the merged re-quantised GGUF, and the peft folder for vLLM, then the
+registry record (``kapibara.models.tuned``). The record is written last: a failed export
+leaves any earlier record of the same name as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from kapibara.errors import ConfigError
+from kapibara.finetune.gguf import (
+    Progress,
+    export_gguf_adapter,
+    export_peft_folder,
+    merge_and_quantize,
+)
+from kapibara.models import tuned
+from kapibara.models.bundled import BUNDLED, model_path
+
+# Hugging Face ids of the bundled models' full-precision weights (for vLLM's --lora-modules).
+HF_IDS = {
+    "qwen2.5-coder-0.5b": "Qwen/Qwen2.5-Coder-0.5B-Instruct",
+    "qwen2.5-coder-1.5b": "Qwen/Qwen2.5-Coder-1.5B-Instruct",
+}
+
+
+def find_adapter(run_or_adapter: str | Path) -> Path:
+    """The peft adapter folder: the path itself, or its ``adapter/`` sub-folder (a run)."""
+    path = Path(run_or_adapter).expanduser()
+    for candidate in (path, path / "adapter"):
+        if (candidate / "adapter_config.json").is_file():
+            return candidate
+    raise ConfigError(f"no peft adapter in {path} (no adapter_config.json there or in {path / 'adapter'})",
+                      hint="give the training run's folder or the folder PeftModel.save_pretrained wrote")
+
+
+def base_file(base: str) -> Path:
+    """A bundled model's verified GGUF, or a GGUF path."""
+    if base in BUNDLED:
+        return model_path(base)
+    path = Path(base).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"base {base!r} is neither a bundled model nor a GGUF file",
+                          hint="known models: " + ", ".join(BUNDLED))
+    return path
+
+
+def publish(run_or_adapter: str | Path, name: str, *, base: str = "qwen2.5-coder-0.5b", merge: bool = False,
+            quant: str = "Q4_K_M", metadata: dict[str, Any] | None = None, threads: int | None = None,
+            progress: Progress | None = None) -> tuned.TunedModel:
+    """Export the adapter (GGUF adapter, peft folder, and with ``merge`` the merged
+    ``quant`` GGUF) into the tuned model's folder and register it as ``name``."""
+    report = progress or (lambda line: None)
+    folder = tuned.model_dir(name)  # checks the name before any work
+    adapter = find_adapter(run_or_adapter)
+    base_gguf = base_file(base)
+    t0 = time.perf_counter()
+    adapter_gguf = export_gguf_adapter(adapter, base_gguf, folder / "adapter.gguf")
+    report(f"adapter: {adapter_gguf} ({adapter_gguf.stat().st_size / 1e6:.1f} MB)")
+    peft_dir = export_peft_folder(adapter, folder / "peft", name=name, base_model=HF_IDS.get(base))
+    report(f"peft folder (vLLM): {peft_dir}")
+    merged: Path | None = None
+    if merge:
+        merged = merge_and_quantize(adapter, base_gguf, folder / f"merged-{quant.upper()}.gguf",
+                                    quant=quant, threads=threads, progress=report)
+    info = {"source": str(adapter.resolve()), "export_s": round(time.perf_counter() - t0, 1), **(metadata or {})}
+    record = tuned.register(name, base=base, adapter_gguf=adapter_gguf, merged_gguf=merged,
+                            peft_dir=peft_dir, metadata=info)
+    for old in folder.glob("merged-*.gguf"):  # an earlier export's merge (another quant, or none now)
+        if merged is None or old.resolve() != merged.resolve():
+            old.unlink()
+    return record
