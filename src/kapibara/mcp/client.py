@@ -258,6 +258,7 @@ class McpClient:
                     fn=self._caller(name),
                     timeout_s=self.timeout_s,
                     target=f"mcp {self.label} {name}",
+                    side_effect=declares_side_effect(getattr(spec, "annotations", None)),
                 )
                 tool._validator()  # surface a broken schema now, not at the first call
             except ToolDefinitionError as exc:
@@ -418,3 +419,13 @@ def mcp_tools(targets: Sequence[str | Sequence[str]], **options: Any) -> tuple[T
             c.close()
         raise
     return tools, clients
+
+
+def declares_side_effect(annotations: Any) -> bool:
+    """An MCP tool changes something when its annotations say ``destructiveHint: true``
+    or ``readOnlyHint: false``. Hints the server left out say nothing: the tool counts as
+    read-only unless the agent's policy names it (``side_effects={"name": "confirm"}``)."""
+    if annotations is None:
+        return False
+    data = annotations.model_dump(by_alias=True) if hasattr(annotations, "model_dump") else dict(annotations)
+    return data.get("destructiveHint") is True or data.get("readOnlyHint") is False

@@ -28,6 +28,10 @@ from kapibara.tools.schema import standard_schema
 
 _FORBID = ConfigDict(extra="forbid")
 
+DEFAULT_MAX_OUTPUT_CHARS = 8000
+"""A tool's observation is cut after this many characters: a 4k-token context cannot hold
+more, and a huge result (a web page, a log) must not push the instructions out of it."""
+
 
 @dataclass
 class Tool:
@@ -37,7 +41,10 @@ class Tool:
     function parameter that receives the ``ToolContext`` (not in the schema). ``target``
     records where a configured tool points (``module:function`` or an URL) for display.
     ``args_model`` is the pydantic model used by ``validate``; built from ``parameters``
-    when not given.
+    when not given. ``side_effect`` declares that a call changes something (a cart, a
+    file, an order): the agent's side-effect policy decides whether it runs, waits for the
+    user, or is refused. ``max_output_chars`` caps the observation (longer output is cut,
+    with a marker saying so); None for no cap.
     """
 
     name: str
@@ -48,6 +55,8 @@ class Tool:
     context_param: str | None = None
     target: str | None = None
     args_model: type[BaseModel] | None = field(default=None, repr=False, compare=False)
+    side_effect: bool = False
+    max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS
     _model: type[BaseModel] | None = field(default=None, init=False, repr=False, compare=False)
     _from_hints: bool = field(default=False, init=False, repr=False, compare=False)
 
@@ -69,6 +78,8 @@ class Tool:
         self.parameters = {**params, "type": "object", "properties": dict(params.get("properties") or {})}
         if self.timeout_s <= 0:
             raise ToolDefinitionError(f"tool '{self.name}': timeout_s must be > 0")
+        if self.max_output_chars is not None and self.max_output_chars < 1:
+            raise ToolDefinitionError(f"tool '{self.name}': max_output_chars must be >= 1 (or None for no cap)")
         self._from_hints = self.args_model is not None
 
     # -- what the model sees -------------------------------------------------------

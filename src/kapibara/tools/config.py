@@ -10,6 +10,12 @@ one target:
   arguments as a JSON body, GET/DELETE as query parameters; ``{name}`` in the URL is
   filled from the argument of that name; ``${VAR}`` in header values is read from the
   environment (keep API keys out of the file). The observation is the response text.
+  ``allow_hosts`` lists the hosts the tool may reach (default: the host of its own
+  ``url`` only); a redirect to another host is refused, not followed.
+
+Every entry may say ``side_effect: true`` (a call changes something; the agent's
+side-effect policy gates it; HTTP tools with a method other than GET default to true),
+``timeout_s`` and ``max_output_chars`` (the observation is cut there, default 8000).
 """
 
 from __future__ import annotations
@@ -22,14 +28,14 @@ import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kapibara.errors import ToolDefinitionError
-from kapibara.tools.base import Tool
+from kapibara.tools.base import DEFAULT_MAX_OUTPUT_CHARS, Tool
 from kapibara.tools.decorator import _is_context, tool_from_function
 from kapibara.tools.toolset import ToolSet
 
@@ -45,6 +51,8 @@ class HttpTarget(BaseModel):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
     timeout_s: float = Field(default=10.0, gt=0)
+    allow_hosts: list[str] | None = None
+    """Hosts the tool may reach; None means the host of ``url`` only."""
 
     @field_validator("method", mode="before")
     @classmethod
@@ -58,6 +66,12 @@ class HttpTarget(BaseModel):
             raise ValueError("must start with http:// or https://")
         return v
 
+    def hosts(self) -> set[str]:
+        """The allowed hosts, lower-cased (``{host}`` placeholders cannot widen them)."""
+        if self.allow_hosts is not None:
+            return {h.strip().lower() for h in self.allow_hosts if h.strip()}
+        return {(urlsplit(self.url).hostname or "").lower()}
+
 
 class ToolEntry(BaseModel):
     """One tool as written in the file."""
@@ -70,6 +84,8 @@ class ToolEntry(BaseModel):
     target: str | None = None
     http: HttpTarget | None = None
     timeout_s: float | None = Field(default=None, gt=0)
+    side_effect: bool | None = None
+    max_output_chars: int | None = Field(default=DEFAULT_MAX_OUTPUT_CHARS, ge=1)
 
 
 def load_tools(path: str | Path) -> ToolSet:
@@ -149,6 +165,8 @@ def _build(entry: ToolEntry) -> Tool:
             fn=_http_function(http, timeout),
             timeout_s=timeout,
             target=f"{http.method} {http.url}",
+            side_effect=http.method != "GET" if entry.side_effect is None else entry.side_effect,
+            max_output_chars=entry.max_output_chars,
         )
     else:
         assert entry.target is not None
@@ -165,6 +183,8 @@ def _build(entry: ToolEntry) -> Tool:
                 context_param=derived.context_param,
                 target=entry.target,
                 args_model=derived.args_model,
+                side_effect=bool(entry.side_effect),
+                max_output_chars=entry.max_output_chars,
             )
         else:
             tool = Tool(
@@ -175,6 +195,8 @@ def _build(entry: ToolEntry) -> Tool:
                 timeout_s=entry.timeout_s or 30.0,
                 context_param=_context_param(fn),
                 target=entry.target,
+                side_effect=bool(entry.side_effect),
+                max_output_chars=entry.max_output_chars,
             )
     tool._validator()  # surface a broken schema now, not at the first call
     return tool
@@ -221,12 +243,21 @@ def _http_function(http: HttpTarget, timeout_s: float) -> Callable[..., str]:
             if "{" + key + "}" in url:
                 url = url.replace("{" + key + "}", quote(str(arguments.pop(key)), safe=""))
         headers = {k: os.path.expandvars(v) for k, v in http.headers.items()}
-        with httpx.Client(timeout=timeout_s) as client:
-            if http.method in ("GET", "DELETE"):
-                params = {k: _query_value(v) for k, v in arguments.items()}
-                response = client.request(http.method, url, params=params, headers=headers)
+        allowed = http.hosts()
+        with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+            for _hop in range(MAX_REDIRECTS + 1):
+                _check_host(url, allowed)
+                if http.method in ("GET", "DELETE"):
+                    params = {k: _query_value(v) for k, v in arguments.items()}
+                    response = client.request(http.method, url, params=params, headers=headers)
+                else:
+                    response = client.request(http.method, url, json=arguments, headers=headers)
+                if not response.is_redirect:
+                    break
+                # Followed by hand so every hop is checked against the allowlist.
+                url = urljoin(str(response.url), response.headers.get("location", ""))
             else:
-                response = client.request(http.method, url, json=arguments, headers=headers)
+                raise RuntimeError(f"more than {MAX_REDIRECTS} redirects from {http.method} {http.url}")
         if response.status_code >= 400:
             # The model sees this as a tool error; keep it short and useful.
             raise RuntimeError(f"HTTP {response.status_code} from {http.method} {url}: {response.text[:300]}")
@@ -234,6 +265,17 @@ def _http_function(http: HttpTarget, timeout_s: float) -> Callable[..., str]:
 
     call_endpoint.__name__ = "http_tool"
     return call_endpoint
+
+
+MAX_REDIRECTS = 5
+
+
+def _check_host(url: str, allowed: set[str]) -> None:
+    """Refuse a URL whose host is not on the tool's allowlist (the model sees why)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or host not in allowed:
+        raise RuntimeError(f"refused: {url} is not on this tool's allow_hosts ({', '.join(sorted(allowed))})")
 
 
 def _query_value(value: Any) -> Any:

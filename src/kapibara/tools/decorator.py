@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from pydantic.fields import FieldInfo
 
 from kapibara.errors import ToolDefinitionError
-from kapibara.tools.base import Tool
+from kapibara.tools.base import DEFAULT_MAX_OUTPUT_CHARS, Tool
 from kapibara.tools.context import ToolContext
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,6 +47,8 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout_s: float = 30.0,
+    side_effect: bool = False,
+    max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -57,14 +59,18 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout_s: float = 30.0,
+    side_effect: bool = False,
+    max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed function into a ``Tool``; use as ``@tool`` or ``@tool(name=...)``.
 
-    The returned ``Tool`` is still callable like the original function.
+    ``side_effect=True`` declares that a call changes something (see ``Tool``). The
+    returned ``Tool`` is still callable like the original function.
     """
 
     def build(f: Callable[..., Any]) -> Tool:
-        return tool_from_function(f, name=name, description=description, timeout_s=timeout_s)
+        return tool_from_function(f, name=name, description=description, timeout_s=timeout_s,
+                                  side_effect=side_effect, max_output_chars=max_output_chars)
 
     if fn is None:
         return build
@@ -77,6 +83,8 @@ def tool_from_function(
     name: str | None = None,
     description: str | None = None,
     timeout_s: float = 30.0,
+    side_effect: bool = False,
+    max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
 ) -> Tool:
     """Build a ``Tool`` from ``fn``; raise ``ToolDefinitionError`` naming what is wrong."""
     if isinstance(fn, Tool):
@@ -149,6 +157,8 @@ def tool_from_function(
         timeout_s=timeout_s,
         context_param=context_param,
         args_model=model,
+        side_effect=side_effect,
+        max_output_chars=max_output_chars,
     )
     t.__doc__ = getattr(fn, "__doc__", None)
     t.__wrapped__ = fn  # type: ignore[attr-defined]

@@ -21,7 +21,9 @@ from kapibara.tools.context import ToolContext
 from kapibara.tools.errors import ToolArgumentError
 from kapibara.tools.toolset import ToolSet
 
-ErrorKind = Literal["unknown_tool", "invalid_arguments", "tool_error", "timeout"]
+ErrorKind = Literal["unknown_tool", "invalid_arguments", "tool_error", "timeout", "not_permitted", "declined"]
+"""``not_permitted``/``declined``: the agent's side-effect policy refused the call, or the
+user rejected it (``kapibara.agent.policy``); the tool did not run."""
 
 
 @dataclass
@@ -146,7 +148,14 @@ def execute_call(
         out = render_template("observation_tool_error", language, tool=tool.name, error=message)
         return result(out, f"{type(failure).__name__}: {message}", "tool_error")
     value = box.get("value")
-    return result(format_output(value), None, None, value)
+    return result(cap_output(format_output(value), tool.max_output_chars, language), None, None, value)
+
+
+def cap_output(text: str, limit: int | None, language: str = "en") -> str:
+    """``text`` cut to ``limit`` characters, with a marker saying how much was dropped."""
+    if limit is None or len(text) <= limit:
+        return text
+    return text[:limit] + "\n" + render_template("observation_truncated", language, shown=limit, total=len(text))
 
 
 def execute_calls(
