@@ -3,7 +3,8 @@
 ``Agent.stream()`` yields these in order: ``token`` (a piece of model text, as it is
 generated), ``thought`` (the reasoning of a step, ReAct protocol), ``tool_call`` (a
 ``ToolCall`` about to run), ``observation`` (its ``ToolResult``), ``error`` (a
-model-fixable problem: output that could not be repaired, a repeated call) and, last,
+model-fixable problem: output that could not be repaired, a repeated call), ``pending``
+(calls that wait for the user's approval: a ``PendingAction``; the turn ends) and, last,
 exactly one ``final`` whose ``data`` is the ``RunResult``.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-EventKind = Literal["token", "thought", "tool_call", "observation", "final", "error"]
+EventKind = Literal["token", "thought", "tool_call", "observation", "final", "error", "pending"]
 
 
 @dataclass

@@ -17,12 +17,23 @@ from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from kapibara.agent.answer import LAYOUTS, AnswerLayout, answer_messages
 from kapibara.agent.budget import DEADLINE, Budgets
 from kapibara.agent.decide import Decider, Decision, decide, evidence, final_message, generate
 from kapibara.agent.events import AgentEvent
 from kapibara.agent.examples import ExampleBank
 from kapibara.agent.grounding import Grounding
+from kapibara.agent.leaks import instructions, leaked_span
 from kapibara.agent.parsing import parse_react
+from kapibara.agent.policy import (
+    STATE_KEY,
+    PendingAction,
+    SideEffectPolicy,
+    Verdict,
+    user_words,
+    verdicts_for,
+)
+from kapibara.agent.profile import CompactToolSet, compact_prompt, model_profile
 from kapibara.agent.protocols import OBSERVATION, get_protocol
 from kapibara.agent.router import DescriptionRouter, Route, Router
 from kapibara.agent.trace import Trace
@@ -58,8 +69,10 @@ class RunResult:
     trace: list[dict[str, Any]]
     session_id: str
     stop_reason: str = "answer"
-    """``answer`` (the model answered), ``max_steps``, ``repeated_call``, ``malformed`` or
-    ``deadline`` (the turn's time budget ran out)."""
+    """``answer`` (the model answered), ``max_steps``, ``repeated_call``, ``malformed``,
+    ``deadline`` (the turn's time budget ran out) or ``pending`` (calls wait for the user's
+    approval: ``pending``; ``tool_calls`` holds them, as proposed)."""
+    pending: PendingAction | None = None
 
 
 @dataclass
@@ -74,6 +87,8 @@ class Run:
     prompt: Prompt | None
     decider: Decider
     results: list[ToolResult] = field(default_factory=list)
+    recalled: bool = False
+    """Long-term memories are in this turn's context (untrusted text, like tool results)."""
 
 
 class Agent:
@@ -90,6 +105,13 @@ class Agent:
     returned. With a ``store``, runs with a ``session_id`` resume the conversation and
     the tool state. With a ``memory`` (``kapibara.memory.longterm.LongTermMemory``), runs
     with a ``user_id`` recall the user's relevant facts before the question.
+    ``side_effects`` is the owner's policy for tools that declare side effects (``allow``,
+    ``confirm``, ``deny``, per tool as ``{"*": "allow", "add_to_cart": "confirm"}``; see
+    ``kapibara.agent.policy``): under ``confirm`` the turn ends with a pending action that
+    ``resume`` runs or declines. ``guard`` marks tool results as data in the answer prompt
+    and replaces an answer that repeats the system prompt (off only to measure them).
+    ``answer_prompt`` lays out the answer from tool results (``kapibara.agent.answer``):
+    ``cached`` (its fixed part's prefilled state is saved by ``cache_prefix``) or ``plain``.
     """
 
     def __init__(
@@ -115,9 +137,14 @@ class Agent:
         shots: int = 4,
         shot_floor: float = 0.3,
         ask_missing: bool = False,
+        side_effects: str | Mapping[str, str] | SideEffectPolicy | None = None,
+        guard: bool = True,
+        answer_prompt: AnswerLayout = "cached",
     ) -> None:
         if max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {max_steps}")
+        if answer_prompt not in LAYOUTS:
+            raise ConfigError(f"unknown answer_prompt {answer_prompt!r}", hint="use one of: " + ", ".join(LAYOUTS))
         self.model = model
         self.tools = tools
         self.prompts: dict[str, Prompt] = (
@@ -147,6 +174,15 @@ class Agent:
         self.shots = shots
         self.shot_floor = shot_floor
         self.ask_missing = ask_missing
+        self.policy = SideEffectPolicy.parse(side_effects)
+        self.guard = guard
+        self.answer_prompt = answer_prompt
+        if model_profile(model) == "compact":
+            # A model tuned on the domain learned its tools and examples in the weights:
+            # the role line and bare tool signatures, nothing retrieved or narrowed.
+            self.prompts = {lang: compact_prompt(p) for lang, p in self.prompts.items()}
+            self.tools = CompactToolSet(tools)
+            self.router, self.examples, self.shots = None, None, 0
 
     @property
     def prompt(self) -> Prompt | None:
@@ -165,9 +201,45 @@ class Agent:
         turn: list[Message] = [{"role": "user", "content": question}]
         self._save(run, turn)
         turn = self._recall(run, user_id, question) + turn
-        calls: list[ToolCall] = []
-        seen: set[str] = set()
-        answer, reason, step = None, "max_steps", 0
+        return self._turn(run, question, turn, 0, [], set())
+
+    def resume(self, session_id: str, action_id: str, approve: bool, user_id: str = "") -> Iterator[AgentEvent]:
+        """Approve (run) or reject the session's pending action ``action_id`` and finish its
+        turn, yielding events like ``stream``. Works from any process on the same store."""
+        if self.store is None:
+            raise ConfigError("approving a pending action needs a session store", hint="pass store=open_store(...)")
+        data = self.store.get_state(session_id).get(STATE_KEY)
+        if not isinstance(data, dict) or data.get("id") != action_id:
+            return self._no_pending(session_id, action_id)
+        pending = PendingAction.from_dict(data)
+        run = self._start(pending.question, session_id, user_id, None, pending.language)
+        run.trace.add("approval", action_id=action_id, approved=approve,
+                      calls=[{"name": c.name, "arguments": c.arguments} for c in pending.waiting()])
+        last = max((i for i, m in enumerate(run.history) if m.get("role") == "user"
+                    and m.get("content") == pending.question), default=len(run.history))
+        run.history = run.history[:last]  # this turn's messages come back below, with the call
+        verdicts: list[Verdict] = [("run" if approve else "decline") if v == "confirm" else v for v in pending.verdicts]
+        return self._continue(run, pending, verdicts)
+
+    def _continue(self, run: Run, pending: PendingAction, verdicts: list[Verdict]) -> Gen:
+        step, seen = pending.step, {_call_key(c) for c in pending.calls}
+        results, _ = yield from self._act(pending.calls, set(), run, step, verdicts)
+        run.results += results
+        new = [pending.message, *self.protocol.observations(results, run.language)]
+        self._save(run, new)
+        turn: list[Message] = [{"role": "user", "content": pending.question}, *new]
+        return (yield from self._turn(run, pending.question, turn, step, list(pending.calls), seen))
+
+    def _no_pending(self, session_id: str, action_id: str) -> Iterator[AgentEvent]:
+        language = self.language or "zh"
+        text = render_template("agent_no_pending_action", language, id=action_id)
+        yield AgentEvent("final", RunResult(text, 0, [], [], [], session_id, "no_pending"), 0)
+
+    def _turn(self, run: Run, question: str, turn: list[Message], step: int, calls: list[ToolCall],
+              seen: set[str]) -> Gen:
+        """Decide and act until an answer, the step budget, or a pending action."""
+        answer, reason, pending = None, "max_steps", None
+        said = user_words(run.history, question)
         while answer is None and step < self.max_steps:
             if run.decider.out_of_time():
                 reason = "deadline"
@@ -185,7 +257,18 @@ class Agent:
                 answer, reason = d.text, "answer"
                 new = [d.message or final_message(self.protocol.name, d.text)]
             else:
-                step_results, repeated = yield from self._act(d.calls, seen, run, step)
+                verdicts, reasons = verdicts_for(self.policy, self.tools, d.calls, said,
+                                                 tainted=bool(run.results) or run.recalled)
+                if "confirm" in verdicts:  # the turn ends; the user approves or rejects
+                    pending = PendingAction.new(d.calls, verdicts, reasons, question, step, run.language,
+                                                d.message or {"role": "assistant", "content": d.raw})
+                    calls += d.calls
+                    answer, reason = self._hold(run, pending), "pending"
+                    yield AgentEvent("pending", pending, step)
+                    turn.append(final_message(self.protocol.name, answer))
+                    self._save(run, turn[-1:])
+                    break
+                step_results, repeated = yield from self._act(d.calls, seen, run, step, verdicts)
                 calls += d.calls
                 run.results += step_results
                 new = [d.message or {"role": "assistant", "content": d.raw},
@@ -200,10 +283,14 @@ class Agent:
                 break
         if answer is None:  # budget spent, a call repeated, or out of time: answer from what was observed
             answer = yield from self._answer_from_observations(run, question, step, reason)
+            answer = self._unleaked(run, question, answer)
             self._save(run, [final_message(self.protocol.name, answer)])
+        elif reason == "answer":
+            answer = self._unleaked(run, question, answer)
         run.trace.add("run_end", answer=answer, steps=step, stop_reason=reason,
                       errors=_error_counts(run.results), n_tool_calls=len(calls))
-        yield AgentEvent("final", RunResult(answer, step, calls, run.results, run.trace.records, run.id, reason), step)
+        yield AgentEvent("final", RunResult(answer, step, calls, run.results, run.trace.records, run.id, reason,
+                                            pending), step)
 
     def run(self, question: str, session_id: str | None = None, user_id: str = "",
             history: list[Message] | None = None) -> RunResult:
@@ -239,16 +326,26 @@ class Agent:
 
     # -- acting --------------------------------------------------------------------------
 
-    def _act(self, calls: list[ToolCall], seen: set[str], run: Run, step: int) -> Gen:
-        """Run the step's calls concurrently; a call identical to an earlier one is refused."""
+    def _act(self, calls: list[ToolCall], seen: set[str], run: Run, step: int,
+             verdicts: list[Verdict] | None = None) -> Gen:
+        """Run the step's calls concurrently; a call identical to an earlier one is refused,
+        one the policy denies (or the user declined) is not run and the model is told so."""
         fresh: list[ToolCall] = []
         repeated: list[ToolCall] = []
-        for call in calls:
+        held: dict[int, ToolResult] = {}
+        ruling: list[Verdict] = verdicts or ["run"] * len(calls)
+        for call, verdict in zip(calls, ruling, strict=True):
             yield AgentEvent("tool_call", call, step)
+            if verdict in ("deny", "decline"):
+                held[id(call)] = _refused(call, verdict, run.language)
+                run.trace.add("policy", step=step, call_id=call.id, name=call.name, arguments=call.arguments,
+                              verdict=verdict)
+                continue
             key = _call_key(call)
             (repeated if key in seen else fresh).append(call)
             seen.add(key)
         done = {id(r.call): r for r in execute_calls(self.tools, fresh, run.ctx, language=run.language)} if fresh else {}
+        done.update(held)
         results: list[ToolResult] = []
         for call in calls:
             result = done.get(id(call))
@@ -282,12 +379,8 @@ class Agent:
             if not run.results:
                 return render_template("agent_turn_timeout", run.language, seconds=seconds)
             return render_template("agent_results_answer", run.language, observations=observations)
-        role = run.prompt.role if run.prompt is not None else render_template("agent_default_system", run.language)
-        messages: list[Message] = [
-            {"role": "system", "content": role},
-            {"role": "user", "content": render_template(
-                "answer_from_observations", run.language, question=question, observations=observations or "-")},
-        ]
+        messages = answer_messages(self.answer_prompt, self._answer_role(run.prompt, run.language), run.language,
+                                   question, run.results, marked=self.guard)
         request = ChatRequest(messages=messages, sampling=self.sampling,
                               max_tokens=run.decider.budgets.answer_tokens)
         completion = yield from generate(self.model, request, step, run.decider.deadline)
@@ -317,10 +410,21 @@ class Agent:
         if not isinstance(self.model, CachesPrefix):
             return None
         lang = language or self.language or "zh"
+        if self.answer_prompt == "cached":  # first: the KV cache is left holding the decision's prefix
+            role = self._answer_role(self.prompt_for(lang), lang)
+            self.model.ensure_prefix(answer_messages("cached", role, lang, "", [], marked=self.guard)[:1])
         req = self.protocol.prepare(self._system_messages(self.prompt_for(lang), lang), self.tools, lang)
         return self.model.ensure_prefix(req.messages, req.tools)
 
     # -- prompt, context and session -----------------------------------------------------
+
+    def _answer_role(self, prompt: Prompt | None, language: str) -> str:
+        """The system role of the answer from observations: the prompt's role only."""
+        return prompt.role if prompt is not None else render_template("agent_default_system", language)
+
+    def system_messages(self, language: str) -> list[Message]:
+        """The messages this agent puts before a conversation in ``language``."""
+        return self._system_messages(self.prompt_for(language), language)
 
     def prompt_for(self, language: str) -> Prompt | None:
         """The prompt for ``language``: its own, else the agent's only/first one."""
@@ -382,12 +486,16 @@ class Agent:
         kept = fit_to_budget(system + run.history, room, count) if run.history else system
         return kept + turn
 
-    def _start(self, question: str, session_id: str | None, user_id: str, history: list[Message] | None) -> Run:
+    def _start(self, question: str, session_id: str | None, user_id: str, history: list[Message] | None,
+               language: str | None = None) -> Run:
         sid = session_id or uuid.uuid4().hex
         stored = self.store is not None and session_id is not None and history is None
         past = list(history) if history is not None else self.store.messages(sid) if stored else []
         state = self.store.get_state(sid) if stored else {}
-        language = self._language_of(question)
+        dropped = state.pop(STATE_KEY, None)  # a new turn (or its approval) ends any waiting action
+        if dropped is not None and self.store is not None:
+            self.store.set_state(sid, state)
+        language = language or self._language_of(question)
         run = Run(id=sid, history=past, ctx=ToolContext(session_id=sid, user_id=user_id, state=state),
                   trace=Trace(run_id=uuid.uuid4().hex, session_id=sid, store=self.store),
                   language=language, prompt=self.prompt_for(language), decider=self._decider(language))
@@ -395,7 +503,31 @@ class Agent:
                       tools=self.tools.specs(), max_steps=self.max_steps, constrained=self.constrained,
                       repair=self.repair, user_id=user_id, history_messages=len(past), language=language,
                       budgets=self.budgets)
+        if dropped is not None:
+            run.trace.add("pending_dropped", action_id=dropped.get("id"))
         return run
+
+    def _hold(self, run: Run, pending: PendingAction) -> str:
+        """Store the pending action with the session; the text asking the user about it."""
+        run.ctx.state[STATE_KEY] = pending.to_dict()
+        if self.store is not None:
+            self.store.set_state(run.id, run.ctx.state)
+        run.trace.add("pending", **pending.public())
+        shown = [{"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)}
+                 for c in pending.public()["calls"]]
+        return render_template("agent_pending_action", run.language, calls=shown, id=pending.id)
+
+    def _unleaked(self, run: Run, question: str, answer: str) -> str:
+        """The answer, or a refusal when it repeats a span of the system prompt."""
+        if not self.guard:
+            return answer
+        secret = instructions(run.prompt) if run.prompt is not None else \
+            render_template("agent_default_system", run.language)
+        span = leaked_span(answer, secret, user_words(run.history, question))
+        if span is None:
+            return answer
+        run.trace.add("prompt_leak", answer=answer, span=span)
+        return render_template("agent_prompt_leak", run.language)
 
     def _recall(self, run: Run, user_id: str, question: str) -> list[Message]:
         """The user's remembered facts relevant to the question: context for this turn only."""
@@ -406,6 +538,7 @@ class Agent:
         if recalled is None:
             return []
         run.trace.add("memory_recall", message=recalled)
+        run.recalled = True
         return [recalled]
 
     def _save(self, run: Run, messages: list[Message]) -> None:
@@ -416,6 +549,14 @@ class Agent:
     def _error_message(self, run: Run, d: Decision) -> Message:
         text = render_template("reask_error", run.language, error=d.error or "", tool_names=", ".join(self.tools.names))
         return {"role": "user", "content": f"{OBSERVATION} {text}"}
+
+
+def _refused(call: ToolCall, verdict: Verdict, language: str) -> ToolResult:
+    """The observation for a call the policy denied or the user declined (not run)."""
+    name = "observation_not_permitted" if verdict == "deny" else "observation_declined"
+    return ToolResult(call=call, output=render_template(name, language, tool=call.name),
+                      error="not permitted" if verdict == "deny" else "declined by the user",
+                      error_kind="not_permitted" if verdict == "deny" else "declined")
 
 
 def _call_key(call: ToolCall) -> str:

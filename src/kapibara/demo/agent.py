@@ -21,6 +21,9 @@ from kapibara.demo.tools import demo_prompt
 from kapibara.settings import kapibara_home
 
 EXAMPLES = "examples.jsonl"
+#: The cart waits for the user's yes: the demo has no tool that takes an item out again,
+#: and a product the small model resolved wrongly would otherwise sit in the cart unseen.
+SIDE_EFFECTS_DEFAULT = "confirm"
 
 
 def shipped_examples_path() -> Path:
@@ -61,7 +64,8 @@ def demo_agent_options(language: str | None = None, *, route: bool = True) -> di
     """
     langs = [language] if language else ["zh", "en"]
     options: dict[str, Any] = {"prompt": {lang: demo_prompt(lang) for lang in langs},
-                               "grounding": demo_grounding(), "shots": 0, "ask_missing": True}
+                               "grounding": demo_grounding(), "shots": 0, "ask_missing": True,
+                               "side_effects": SIDE_EFFECTS_DEFAULT}
     if route:
         bank, router = _bank_and_router(str(kapibara_home() / "examples.jsonl"))
         options.update(router=router, examples=bank)

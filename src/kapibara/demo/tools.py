@@ -16,7 +16,7 @@ from typing import Any
 
 from kapibara.demo.catalog import Catalog, DateError, Product, normalize, scenario_names
 from kapibara.prompts import Prompt, render_template
-from kapibara.tools import ToolArgumentError, ToolContext, ToolSet, tool
+from kapibara.tools import ToolArgumentError, ToolContext, ToolSet, tool_from_function
 
 MAX_QUANTITY = 99
 MAX_LIMIT = 10
@@ -451,9 +451,14 @@ TOOL_FUNCTIONS = (
 )
 
 
+#: The tools whose calls change state: the agent's side-effect policy gates them.
+SIDE_EFFECTS = (add_to_cart,)
+
+
 def demo_toolset() -> ToolSet:
-    """The seven grocery tools as a ``ToolSet`` (cart tools get the session's ``ToolContext``)."""
-    return ToolSet([tool(fn) for fn in TOOL_FUNCTIONS])
+    """The seven grocery tools as a ``ToolSet`` (cart tools get the session's ``ToolContext``;
+    ``add_to_cart`` declares its side effect)."""
+    return ToolSet([tool_from_function(fn, side_effect=fn in SIDE_EFFECTS) for fn in TOOL_FUNCTIONS])
 
 
 def demo_prompt(language: str = "zh") -> Prompt:
