@@ -33,8 +33,14 @@ class Settings(BaseSettings):
     session_db: str | None = None
     language: Literal["auto", "zh", "en"] = "auto"
     """``auto``: answer in the language of the user's message."""
+    answer_prompt: Literal["cached", "plain"] = "cached"
+    """How the answer from tool results is prompted (``kapibara.agent.answer``): ``cached``
+    saves its fixed part's prefilled state; ``plain`` is the first layout, kept to measure."""
     api_keys: str | None = None
     """Keys ``kapibara serve`` accepts (``Authorization: Bearer KEY``), comma-separated."""
+    side_effects: str | None = None
+    """What calls to side-effecting tools do: ``allow``, ``confirm`` or ``deny``, and
+    ``TOOL=MODE`` per tool, comma-separated (``confirm,view_cart=allow``); None: the tool set's default."""
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

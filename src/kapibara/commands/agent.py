@@ -64,6 +64,11 @@ TimeoutOption = Annotated[
     float | None,
     typer.Option("--timeout", min=1, help="seconds a turn may take before it stops with a clear message [default: 90]"),
 ]
+SideEffectsOption = Annotated[
+    list[str] | None,
+    typer.Option("--side-effects", help="what calls to side-effecting tools do: allow, confirm (ask first) or deny; "
+                 "TOOL=MODE for one tool; repeatable [default: settings, else the tool set's: confirm for the demo's cart]"),
+]
 DbOption = Annotated[
     str | None,
     typer.Option("--db", envvar="KAPIBARA_SESSION_DB", help="session store path or postgresql:// URL"),
@@ -107,9 +112,11 @@ def build_agent(
     timeout: float | None = None,
     program: str | None = None,
     mcp: list[str] | None = None,
+    side_effects: list[str] | None = None,
 ) -> Agent:
     """The agent the CLI runs: options, then settings, then the demo's defaults."""
     from kapibara.agent import Budgets
+    from kapibara.agent.policy import SideEffectPolicy
     from kapibara.memory import open_store
     from kapibara.models.registry import load_configured
     from kapibara.prompts import Prompt
@@ -142,6 +149,10 @@ def build_agent(
         from kapibara.demo import demo_agent_options
 
         options = demo_agent_options(fixed, route=_has_embedder())
+    # The tool set's default, then settings, then the command line.
+    policy = SideEffectPolicy.parse(options.pop("side_effects", None))
+    policy = SideEffectPolicy.parse(settings.side_effects, base=policy)
+    policy = SideEffectPolicy.parse(side_effects, base=policy)
     return Agent(
         llm,
         toolset,
@@ -152,6 +163,8 @@ def build_agent(
         memory=_user_memory() if user else None,
         language=fixed,
         budgets=Budgets(timeout_s=timeout) if timeout else None,
+        side_effects=policy,
+        answer_prompt=settings.answer_prompt,
         **options,
     )
 
@@ -215,8 +228,28 @@ def render_events(events: Iterator[AgentEvent], console: Console) -> RunResult:
     return result
 
 
+def approve_prompt(agent: Agent, result: RunResult, console: Console, user: str | None) -> RunResult:
+    """While the turn waits on a pending action: ask y/n, then run or decline it."""
+    while result.pending is not None:
+        try:
+            reply = console.input("[bold yellow]approve? [y/n] [/]").strip().lower()
+        except EOFError:
+            console.print()
+            return result
+        if reply not in ("y", "yes", "n", "no", "是", "否"):
+            continue
+        approve = reply in ("y", "yes", "是")
+        result = render_events(agent.resume(result.session_id, result.pending.id, approve, user_id=user or ""),
+                               console)
+    return result
+
+
+def _pending_json(result: RunResult) -> dict[str, Any] | None:
+    return result.pending.public() if result.pending is not None else None
+
+
 def run_command(
-    question: Annotated[str, typer.Argument(help="the question to answer")],
+    question: Annotated[str | None, typer.Argument(help="the question to answer")] = None,
     model: ModelOption = None,
     protocol: ProtocolOption = "native",
     session: SessionOption = None,
@@ -231,24 +264,46 @@ def run_command(
     timeout: TimeoutOption = None,
     program: ProgramOption = None,
     mcp: McpOption = None,
+    side_effects: SideEffectsOption = None,
+    approve: Annotated[str | None, typer.Option("--approve", help="run the session's pending action ID (with --session)")] = None,
+    reject: Annotated[str | None, typer.Option("--reject", help="decline the session's pending action ID (with --session)")] = None,
 ) -> None:
-    """Answer one question with the agent (by default: the grocery demo on the bundled model)."""
+    """Answer one question with the agent (by default: the grocery demo on the bundled model).
+
+    A call that needs the user's approval ends the turn with a pending action; answer it with
+    ``kapibara run --session S --approve ID`` (or ``--reject ID``)."""
     from kapibara.prompts.loader import detect_language
 
-    agent = build_agent(model, protocol, tools, prompt, db, max_steps, constrained, user, language, timeout, program, mcp)
-    agent.cache_prefix(agent.language or detect_language(question))  # later processes skip this prefill
+    if approve and reject:
+        raise ConfigError("give --approve or --reject, not both")
+    action = approve or reject
+    if action and not session:
+        raise ConfigError("--approve/--reject need the --session the action waits in",
+                          hint="kapibara run --session SESSION --approve ID")
+    if not action and not (question or "").strip():
+        raise ConfigError("no question given", hint='kapibara run "有什么水果推荐？"')
+    agent = build_agent(model, protocol, tools, prompt, db, max_steps, constrained, user, language, timeout, program,
+                        mcp, side_effects)
+    if not action:
+        agent.cache_prefix(agent.language or detect_language(question or ""))  # later processes skip this prefill
+    events = (agent.resume(session or "", action, approve is not None, user_id=user or "") if action
+              else agent.stream(question or "", session_id=session, user_id=user or ""))
     if as_json:
-        result = agent.run(question, session_id=session, user_id=user or "")
+        result = next(e.data for e in events if e.kind == "final")
         payload = {
             "answer": result.answer,
             "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in result.tool_calls],
             "session_id": result.session_id,
+            "pending_action": _pending_json(result),
         }
         typer.echo(json.dumps(payload, ensure_ascii=False))
         return
     console = Console()
-    result = render_events(agent.stream(question, session_id=session, user_id=user or ""), console)
+    result = render_events(events, console)
     console.print(Text(f"session: {result.session_id}", style="dim"))
+    if result.pending is not None:
+        console.print(Text(f"approve: kapibara run --session {result.session_id} --approve {result.pending.id}"
+                           f"  (or --reject {result.pending.id})", style="dim"))
 
 
 def chat_command(
@@ -264,12 +319,14 @@ def chat_command(
     timeout: TimeoutOption = None,
     program: ProgramOption = None,
     mcp: McpOption = None,
+    side_effects: SideEffectsOption = None,
 ) -> None:
-    """Chat with the agent. /exit or Ctrl-D leaves; --session resumes a conversation."""
+    """Chat with the agent. /exit or Ctrl-D leaves; --session resumes a conversation.
+    A call that needs approval asks y/n before it runs."""
     import uuid
 
     agent = build_agent(model, protocol, tools, prompt, db, max_steps, user=user, language=language,
-                        timeout=timeout, program=program, mcp=mcp)
+                        timeout=timeout, program=program, mcp=mcp, side_effects=side_effects)
     session_id = session or uuid.uuid4().hex
     console = Console()
     console.print(Text(f"session {session_id} · /exit to leave", style="dim"))
@@ -285,7 +342,8 @@ def chat_command(
         if question in ("/exit", "/quit"):
             return
         try:
-            render_events(agent.stream(question, session_id=session_id, user_id=user or ""), console)
+            result = render_events(agent.stream(question, session_id=session_id, user_id=user or ""), console)
+            approve_prompt(agent, result, console, user)
         except KapibaraError as exc:  # e.g. the server went away: say so, keep the REPL
             console.print(f"[red]error:[/] {escape(str(exc))}")
 

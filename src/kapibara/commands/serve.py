@@ -20,12 +20,15 @@ def serve_command(
         "--agent", help="serve agent:NAME running a registered tool set, NAME=TOOLSET (repeatable) [default: grocery=demo]")] = None,
     queue: Annotated[int, typer.Option("--queue", min=0, help="requests that may wait for the model; more get 429")] = 8,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="the most tokens one request may ask for")] = 2048,
+    side_effects: Annotated[list[str] | None, typer.Option(
+        "--side-effects", help="what the agents' side-effecting calls do: allow, confirm (the client approves) or deny; "
+        "TOOL=MODE for one tool; repeatable [default: settings, else the tool set's: confirm for the demo's cart]")] = None,
 ) -> None:
     """Serve the agents and models over an OpenAI-compatible API (chat, tools, streaming)."""
     from kapibara.serve.server import build_app, run
 
     app = build_app(model, host=host, db=db, api_keys=api_key or (), agents=agent, max_waiting=queue,
-                    max_tokens=max_tokens)
+                    max_tokens=max_tokens, side_effects=side_effects)
     run(app, host, port)
 
 

@@ -9,15 +9,21 @@ the session's history and tool state (``Agent.stream(session_id=...)``) and appe
 turn, so any server process on the same store can continue it. The session is named by
 the ``X-Kapibara-Session`` header or the request's ``user`` field; without either, the
 client's own messages are the history and a new session id comes back in the response.
+
+A call the agent's side-effect policy holds for approval ends the turn: the response's
+``kapibara.pending_action`` holds its ``id`` and calls. The client answers in the same
+session with a last message ``{"role": "tool", "tool_call_id": ID, "content": "approve"}``
+(or ``"reject"``): the call runs (or is declined) and the turn finishes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kapibara.agent import Agent, AgentEvent, RunResult
+from kapibara.agent.policy import SideEffectPolicy
 from kapibara.errors import ConfigError
 from kapibara.memory import SessionStore
 from kapibara.models.base import Message, Model, Usage
@@ -26,6 +32,8 @@ from kapibara.tools import ToolSet
 from kapibara.toolsets import toolset_entry
 
 PREFIX = "agent:"
+ACTION_PREFIX = "act_"
+"""Pending action ids start with this (``kapibara.agent.policy.PendingAction``)."""
 SESSION_HEADER = "X-Kapibara-Session"
 
 
@@ -40,6 +48,8 @@ class AgentSpec:
     name: str
     toolset: str
     max_steps: int = 1
+    side_effects: tuple[str, ...] = ()
+    """The owner's side-effect policy (``kapibara serve --side-effects``) over the tool set's."""
 
     @classmethod
     def parse(cls, text: str) -> AgentSpec:
@@ -52,6 +62,14 @@ class AgentSpec:
 
 
 DEFAULT_AGENTS = (AgentSpec("grocery", "demo"),)
+
+
+def with_policy(specs: tuple[AgentSpec, ...], side_effects: list[str] | tuple[str, ...] | None) -> tuple[AgentSpec, ...]:
+    """``specs`` under the owner's side-effect policy (checked now: a bad mode fails at startup)."""
+    if not side_effects:
+        return specs
+    SideEffectPolicy.parse(list(side_effects))
+    return tuple(replace(s, side_effects=tuple(side_effects)) for s in specs)
 
 
 class AgentTable:
@@ -84,8 +102,12 @@ class AgentTable:
     def build(self, name: str, max_tokens: int | None = None) -> Agent:
         """A fresh ``Agent`` for one request (agents hold configuration only; cheap)."""
         tools, options = self._parts[name]
-        return Agent(self.model, tools, store=self.store, max_steps=self.specs[name].max_steps,
-                     max_tokens=max_tokens, **options)
+        spec = self.specs[name]
+        options = dict(options)
+        policy = SideEffectPolicy.parse(options.pop("side_effects", None))
+        policy = SideEffectPolicy.parse(list(spec.side_effects) or None, base=policy)
+        return Agent(self.model, tools, store=self.store, max_steps=spec.max_steps,
+                     max_tokens=max_tokens, side_effects=policy, **options)
 
 
 def _parts(spec: AgentSpec) -> tuple[ToolSet, dict[str, Any]]:
@@ -108,11 +130,22 @@ class Turn:
     question: str
     session_id: str | None
     history: list[Message] | None
+    approval: tuple[str, bool] | None = None
+    """(pending action id, approved) when the request answers a pending action."""
 
 
 def turn_of(messages: list[Message], session_id: str | None) -> Turn:
     """The question is the last user message. With a session, the stored history is used;
-    without one, the client's earlier user/assistant/tool messages are."""
+    without one, the client's earlier user/assistant/tool messages are. A last ``tool``
+    message answering a pending action (``content`` "approve" or "reject") approves it."""
+    last = messages[-1]
+    if last["role"] == "tool" and str(last.get("tool_call_id") or "").startswith(ACTION_PREFIX):
+        verdict = str(last.get("content") or "").strip().lower()
+        if verdict not in ("approve", "reject"):
+            raise bad_request('the answer to a pending action must be "approve" or "reject"', "messages")
+        if not session_id:
+            raise bad_request(f"approving a pending action needs its session ({SESSION_HEADER} or user)", "messages")
+        return Turn("", session_id, None, (str(last["tool_call_id"]), verdict == "approve"))
     if messages[-1]["role"] != "user" or not str(messages[-1]["content"]).strip():
         raise bad_request("agent mode answers the last message, which must be a non-empty user message",
                           "messages")
@@ -124,6 +157,8 @@ def turn_of(messages: list[Message], session_id: str | None) -> Turn:
 
 
 def run_turn(agent: Agent, turn: Turn) -> Iterator[AgentEvent]:
+    if turn.approval is not None and turn.session_id:
+        return agent.resume(turn.session_id, *turn.approval)
     return agent.stream(turn.question, session_id=turn.session_id, history=turn.history)
 
 
@@ -139,6 +174,8 @@ def step_of(event: AgentEvent) -> dict[str, Any] | None:
                 "name": result.call.name, "output": str(result.output), "error": result.error}
     if event.kind == "error":
         return {"type": "error", "step": event.step, "message": str(event.data)}
+    if event.kind == "pending":
+        return {"type": "pending_action", "step": event.step, **event.data.public()}
     return None
 
 
@@ -157,4 +194,6 @@ def run_usage(result: RunResult) -> Usage:
 def extension(result: RunResult, steps: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``kapibara`` field of an agent response."""
     repairs = sorted({r for rec in result.trace if rec.get("type") == "decision" for r in rec.get("repairs", [])})
-    return {"session": result.session_id, "steps": steps, "stop_reason": result.stop_reason, "repairs": repairs}
+    pending = result.pending.public() if result.pending is not None else None
+    return {"session": result.session_id, "steps": steps, "stop_reason": result.stop_reason, "repairs": repairs,
+            "pending_action": pending}

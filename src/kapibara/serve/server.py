@@ -16,7 +16,7 @@ from kapibara.errors import require
 from kapibara.memory import open_store
 from kapibara.models.base import Model
 from kapibara.models.registry import load_configured, split_spec
-from kapibara.serve.agents import DEFAULT_AGENTS, AgentSpec
+from kapibara.serve.agents import DEFAULT_AGENTS, AgentSpec, with_policy
 from kapibara.serve.app import ServeConfig, create_app
 from kapibara.serve.auth import check_bind, parse_keys
 from kapibara.settings import Settings
@@ -42,6 +42,7 @@ def build_app(
     agents: Sequence[str] | None = None,
     max_waiting: int = 8,
     max_tokens: int = 2048,
+    side_effects: Sequence[str] | None = None,
 ) -> Any:
     """The app ``kapibara serve`` runs, from options then settings (keys, model, store).
 
@@ -56,6 +57,8 @@ def build_app(
     for spec in specs:
         models[served_name(spec)] = load_configured(spec)
     agent_specs = tuple(AgentSpec.parse(a) for a in agents) if agents is not None else DEFAULT_AGENTS
+    policy = [*([settings.side_effects] if settings.side_effects else []), *(side_effects or [])]
+    agent_specs = with_policy(agent_specs, policy)
     if any(a.toolset == "demo" for a in agent_specs):
         importlib.import_module("kapibara.demo")  # registers the "demo" tool set
     store = open_store(db or settings.session_db) if agent_specs else None

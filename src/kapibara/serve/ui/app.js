@@ -115,6 +115,11 @@ function stepNode(step) {
       el("div", { class: "head" }, `← ${step.name}${step.error ? ` (error: ${step.error})` : ""}`),
       el("pre", {}, step.output));
   }
+  if (step.type === "pending_action") {
+    return el("div", { class: "step pending", "data-testid": "pending-step" },
+      el("div", { class: "head" }, "awaiting approval"),
+      ...step.calls.map((c) => el("pre", {}, `${c.name} ${pretty(c.arguments)}${c.reason ? `\n(${c.reason})` : ""}`)));
+  }
   return el("div", { class: "step error", "data-testid": "step-error" }, step.message || JSON.stringify(step));
 }
 
@@ -154,19 +159,31 @@ async function readEvents(response, onEvent) {
   }
 }
 
-async function send(question) {
+// The buttons under an answer that waits on a pending action: the answer goes back in the
+// session as {"role": "tool", "tool_call_id": ID, "content": "approve" | "reject"}.
+function approvalNode(pending) {
+  const box = el("div", { class: "approval", "data-testid": "approval" });
+  const decide = (verdict) => { box.remove(); send(null, { id: pending.id, verdict }); };
+  box.append(
+    el("button", { type: "button", class: "approve", "data-testid": "approve", onclick: () => decide("approve") }, "Approve"),
+    el("button", { type: "button", class: "reject", "data-testid": "reject", onclick: () => decide("reject") }, "Reject"));
+  return box;
+}
+
+async function send(question, approval = null) {
   const model = currentModel();
   if (!model || ui.busy) return;
   ui.busy = true;
   $("send").disabled = true;
-  addMessage("user", question);
+  addMessage("user", approval ? (approval.verdict === "approve" ? "✓ approved" : "✗ rejected") : question);
   const turn = el("div", { class: "turn", "data-testid": "turn" });
   const status = el("div", { class: "meta", "data-testid": "turn-status" }, "thinking…");
   turn.append(status);
   $("chat-log").append(turn);
   const started = performance.now();
   const agent = isAgent(model);
-  const messages = agent ? [{ role: "user", content: question }] : [...ui.history, { role: "user", content: question }];
+  const messages = approval ? [{ role: "tool", tool_call_id: approval.id, content: approval.verdict }]
+    : agent ? [{ role: "user", content: question }] : [...ui.history, { role: "user", content: question }];
   const extra = { "Content-Type": "application/json" };
   if (agent && ui.session) extra[SESSION_HEADER] = ui.session;
   let answer = null;
@@ -204,6 +221,7 @@ async function send(question) {
     if (ext.stop_reason) parts.push(`stop: ${ext.stop_reason}`);
     status.replaceChildren(el("span", {}, parts.join(" · ")));
     for (const rung of ext.repairs || []) status.append(el("span", { class: "badge" }, rung));
+    if (agent && ext.pending_action) turn.append(approvalNode(ext.pending_action));
     if (agent && ui.session) {
       status.append(el("button", { type: "button", "data-testid": "show-trace", onclick: () => showView("traces") }, "trace"));
       loadSessions();
