@@ -284,3 +284,24 @@ def test_merged_and_requantised_model_matches_hf_peft(lora_run, tmp_path: Path) 
     # tuned model than the base is, not equal (measured: see the report)
     assert diff < 0.6 * base_diff
     assert top1 >= 0.75
+
+
+def test_cli_export_registers_the_tuned_model(tmp_path: Path, tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from kapibara.cli import app
+    from kapibara.models import tuned
+
+    monkeypatch.setenv("KAPIBARA_HOME", str(tmp_path / "home"))
+    base, _, rng = tiny
+    tiny_adapter(tmp_path / "run" / "adapter", rng)  # a training run's folder holds adapter/
+    result = CliRunner().invoke(app, ["finetune", "export", str(tmp_path / "run"), "--name", "tiny",
+                                      "--base", str(base), "--meta", "prompt=v2", "--meta", "pass_rate=0.7"])
+    assert result.exit_code == 0, result.output
+    rec = tuned.get("tiny")
+    assert rec.load_files() == (base.resolve(), rec.folder / "adapter.gguf")
+    assert rec.metadata["prompt"] == "v2" and rec.metadata["pass_rate"] == 0.7
+    assert (rec.folder / "peft" / "adapter_model.safetensors").is_file()
+    assert gguf.GGUFReader(str(rec.folder / "adapter.gguf")).get_field("adapter.type").contents() == "lora"
+    listing = CliRunner().invoke(app, ["models", "list"], terminal_width=200).output
+    assert "tiny" in listing and "base + adapter" in listing

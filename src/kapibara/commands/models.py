@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -56,7 +57,8 @@ def _list_tuned(console: Console) -> None:
         size = f"{served.stat().st_size / 1e6:,.1f} MB" if served and served.is_file() else "missing"
         kind = "merged" if rec.merged_gguf else "base + adapter"
         meta = ", ".join(f"{k}={v}" for k, v in rec.metadata.items() if k not in ("source", "export_s"))
-        table.add_row(rec.name, rec.base, kind, size, rec.created[:16].replace("T", " "), meta[:60])
+        base = Path(rec.base).name if "/" in rec.base else rec.base  # a path: its file name fits the table
+        table.add_row(rec.name, base, kind, size, rec.created[:16].replace("T", " "), meta[:60])
     console.print(table)
     for exc in broken:
         console.print(f"broken: {exc}", soft_wrap=True, highlight=False)
