@@ -231,8 +231,11 @@ def spawn(store_url: str, session: str, first: int, n: int, log: Path, phase_fil
 
 def kill_loop(store_url: str, workdir: Path, *, turns: int, delay: float = 0.2, model_spec: str = "fake",
               session: str = "durable", seed: int = 0, max_kills: int | None = None,
-              phases: tuple[str, ...] = PHASES) -> dict[str, Any]:
-    """Kill and resume children until ``turns`` turns are committed (or ``max_kills`` kills)."""
+              phases: tuple[str, ...] = PHASES, skip: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+    """Kill and resume children until ``turns`` turns are committed (or ``max_kills`` kills).
+
+    Each child first commits ``skip`` (a random number in that range) turns, then dies in
+    the next one (a ``write`` kill lands in one of its first ~22 store writes instead)."""
     rng = random.Random(seed)
     workdir.mkdir(parents=True, exist_ok=True)
     log, phase_file = workdir / f"{session}.log", workdir / f"{session}.phase"
@@ -249,10 +252,10 @@ def kill_loop(store_url: str, workdir: Path, *, turns: int, delay: float = 0.2, 
         kill_at = rng.randint(1, 22) if target == "write" else 0
         phase_file.write_bytes(b" " * 16)
         before = len(done)
-        skip = rng.randint(0, 1)  # turns to let commit before the kill
+        n_skip = rng.randint(*skip)  # turns to let commit before the kill
         proc = spawn(store_url, session, first, turns - before + 5, log, phase_file, delay=delay,
                      model_spec=model_spec, kill_at=kill_at, seed=rng.randint(0, 2**31))
-        killed_in = _kill_when(proc, target, phase_file, log, before + skip, delay, rng)
+        killed_in = _kill_when(proc, target, phase_file, log, before + n_skip, delay, rng)
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         if proc.returncode not in (0, -signal.SIGKILL):
             crashes.append(err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}")

@@ -514,3 +514,69 @@ def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
     return {"cases": len(verdicts), "failures": sum(not v.ok for v in verdicts), "by_area": areas,
             "failed": [{"area": v.area, "case": v.case, "why": v.why} for v in verdicts if not v.ok],
             "examples": {v.area: v.first_line for v in verdicts if v.ok and v.first_line}}
+
+
+# -- CLI arguments, property-based -------------------------------------------------------------
+
+
+def cli_argument_failures(env: Env, max_examples: int = 40, seed: int = 0) -> tuple[int, list[str]]:
+    """Random argument lists for the commands a user types (hypothesis); each must end
+    with exit 0, or a clean error (one line + hint, or click's usage error), never a
+    traceback. Returns (examples tried, failures)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as hseed
+    from hypothesis import strategies as st
+
+    texts = st.one_of(st.text(max_size=30), st.sampled_from(["", "-", "--", "0", "-1", "nan", "inf", "1e309",
+                                                               "\x00", "🦫", "../../etc/passwd", "%s%n", "a" * 500]))
+    numbers = st.one_of(st.integers(-10**12, 10**12).map(str), texts)
+    models = st.sampled_from(["fake:ok", "llamacpp:/nonexistent/x.gguf", "openai:x@http://127.0.0.1:9",
+                              "nope:thing", "", "fake:"])
+    session_ids = texts.filter(lambda s: s != "keep")
+    commands = st.one_of(
+        st.tuples(st.just(["run"]), st.lists(st.sampled_from([
+            ("--max-steps", numbers), ("--timeout", numbers), ("--language", texts), ("--protocol", texts),
+            ("--session", session_ids), ("--model", models), ("--user", texts), ("--program", texts)]),
+            max_size=4), texts),
+        st.tuples(st.just(["eval"]), st.lists(st.sampled_from([
+            ("--limit", numbers), ("--protocol", texts), ("--model", models), ("--concurrency", numbers)]),
+            max_size=3), texts),
+        st.tuples(st.sampled_from([["sessions", "show"], ["sessions", "export"], ["sessions", "traces"]]),
+                  st.lists(st.sampled_from([("--db", texts)]), max_size=1), session_ids),
+        st.tuples(st.sampled_from([["kb", "search"], ["kb", "stats"]]), st.lists(st.sampled_from([
+            ("--kb", texts), ("-k", numbers), ("--mode", texts), ("--dense-weight", numbers)]), max_size=3), texts),
+        st.tuples(st.sampled_from([["generate"], ["models", "pull"]]), st.lists(st.sampled_from([
+            ("--model", models), ("--max-tokens", numbers)]), max_size=2), texts),
+    )
+    failures: list[str] = []
+    tried = [0]
+
+    @hseed(seed)
+    @settings(max_examples=max_examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(commands.flatmap(lambda c: st.tuples(st.just(c[0]), st.just(c[1]),
+                                                st.tuples(*[s for _, s in c[1]]) if c[1] else st.just(()),
+                                                st.just(c[2]))))
+    def one(drawn: Any) -> None:
+        base, options, values, positional = drawn
+        argv = list(base)
+        if base[0] in ("run", "generate") and not any(o == "--model" for o, _ in options):
+            argv += ["--model", "fake:ok"]  # never the real model by default
+        if base == ["models", "pull"]:
+            argv = ["models", "pull", positional[:20] + "-not-a-model"]
+        else:
+            for (opt, _), value in zip(options, values, strict=True):
+                argv += [opt, value]
+            if positional.startswith("-"):
+                argv.append("--")
+            argv.append(positional)
+        tried[0] += 1
+        o = run_cli(argv, env)
+        if o.rc == 0 and not o.raised and "Traceback" not in o.err:
+            return
+        ok, why = judge_error(o)
+        if not ok:
+            failures.append(f"{argv!r:.200}: {why}")
+
+    one()
+    return tried[0], failures

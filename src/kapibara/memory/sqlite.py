@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,26 @@ CREATE INDEX IF NOT EXISTS traces_session ON traces(session_id, id);
 """
 
 
+def _when_unlocked(statement: Callable[[], object]) -> None:
+    """Run ``statement``, retrying while another process holds the lock.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is
+    locked" at once instead of calling the busy handler: five processes opening one new
+    file at the same moment failed about once in 125 opens (bench/reliability.py).
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def default_path() -> Path:
     """Where sessions live unless told otherwise: ``$KAPIBARA_HOME/sessions.db``."""
     return kapibara_home() / "sessions.db"
@@ -81,7 +101,8 @@ class SqliteSessionStore:
         try:
             # executescript wraps nothing in a transaction itself; every statement is
             # IF NOT EXISTS, so concurrent openers of a new file are harmless.
-            self._conn().executescript(_SCHEMA)
+            conn = self._conn()
+            _when_unlocked(lambda: conn.executescript(_SCHEMA))
         except sqlite3.DatabaseError as exc:
             raise BackendError(
                 f"{self.path} is not a usable session database: {exc}",
@@ -104,7 +125,7 @@ class SqliteSessionStore:
                     check_same_thread=False,
                 )
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                conn.execute("PRAGMA journal_mode = WAL")
+                _when_unlocked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
                 # NORMAL in WAL mode: a committed transaction survives a killed process
                 # (only an OS crash or power loss can lose the last commits).
                 conn.execute("PRAGMA synchronous = NORMAL")
