@@ -142,6 +142,11 @@ def run_case(
                 res.repairs = ["lenient_parse"]
         else:
             options = toolset_options(case.tools)
+            if episodes and "side_effects" in options:
+                # The case's user asked for what it asks: a call grounded in their words runs
+                # (a "confirm" would stop every cart episode at the question); one they did not
+                # ask for is still held. The decision scored is the same under any policy.
+                options["side_effects"] = "allow"
             toolset = _demo_or_specs(case, specs, episodes)
             prompt = options.pop("prompt", None) or toolset_prompt(case.tools)
             agent = agent_factory(model, toolset, config, prompt, **options) if options else \
