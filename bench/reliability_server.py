@@ -46,7 +46,8 @@ SESSION_HEADER = "X-Kapibara-Session"
 # -- the server process ------------------------------------------------------------------------
 
 
-def serve(port: int, db: str, flags: str, delay: float = 0.05, body_timeout_s: float = 2.0) -> None:
+def serve(port: int, db: str, flags: str, delay: float = 0.05, body_timeout_s: float = 2.0,
+          model_spec: str = "fake") -> None:
     import uvicorn
 
     from kapibara.memory import open_store
@@ -83,10 +84,23 @@ def serve(port: int, db: str, flags: str, delay: float = 0.05, body_timeout_s: f
             return '<tool_call>{"name": "add_to_cart", "arguments": {"product_name": "apple"}}</tool_call>'
         return "hello from the fake model"
 
-    model = FakeModel(respond, name="m")
-    # The fake records every request for tests' assertions; a server running for minutes
-    # would grow by that record alone (measured: ~60 KB a request), so keep the last few.
-    model.calls = collections.deque(maxlen=64)  # type: ignore[assignment]
+    if model_spec == "fake":
+        model: Any = FakeModel(respond, name="m")
+        # The fake records every request for tests' assertions; a server running for minutes
+        # would grow by that record alone (measured: ~60 KB a request), so keep the last few.
+        model.calls = collections.deque(maxlen=64)
+    else:  # the real model, failing while the backend flag is set
+        from kapibara.models.registry import load_configured
+
+        model = load_configured(model_spec)
+        complete = model.complete
+
+        def failing(request: Any) -> Any:
+            if (flag / "backend").exists():
+                raise RuntimeError("injected backend failure")
+            return complete(request)
+
+        model.complete = failing
     register_toolset("reliability-shop", lambda: ToolSet([add_to_cart]).specs(),
                      toolset_factory=lambda: ToolSet([add_to_cart]))
     app = create_app({"m": model}, store=open_store(db),
@@ -126,7 +140,7 @@ class Server:
     """The server process; ``url``, ``pid``, ``flags`` (fault switches), ``db``."""
 
     def __init__(self, workdir: Path, delay: float = 0.05, body_timeout_s: float = 2.0,
-                 plain_openapi: bool = False) -> None:
+                 plain_openapi: bool = False, model_spec: str = "fake") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = str(workdir / "serve-sessions.db")
@@ -134,7 +148,7 @@ class Server:
         self.flags.mkdir(parents=True, exist_ok=True)
         self.log = workdir / "server.log"
         cmd = [sys.executable, str(Path(__file__).resolve()), "serve", str(self.port), self.db, str(self.flags),
-               str(delay), str(body_timeout_s)]
+               str(delay), str(body_timeout_s), model_spec]
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "KAPIBARA_HOME": str(workdir / "home")}
         if plain_openapi:
             env["KAPIBARA_BENCH_PLAIN_OPENAPI"] = "1"
@@ -142,7 +156,7 @@ class Server:
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._logfh, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 180) -> None:
         import httpx
 
         deadline = time.monotonic() + timeout
@@ -429,4 +443,4 @@ def run_all(workdir: Path | None = None, *, clients: int = 8, duration: float = 
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "serve":
     a = sys.argv[2:]
-    serve(int(a[0]), a[1], a[2], float(a[3]), float(a[4]))
+    serve(int(a[0]), a[1], a[2], float(a[3]), float(a[4]), a[5] if len(a) > 5 else "fake")
