@@ -312,7 +312,7 @@ def render(data: dict[str, Any]) -> str:
 
 
 def _load_lines(what: str, ld: dict[str, Any]) -> list[str]:
-    return [f"Load ({what}, _{ld.get('_date', '')}_): {ld['clients']} clients for {ld['seconds']} s, each alternating "
+    return [f"Load ({what}): {ld['clients']} clients for {ld['seconds']} s, each alternating "
             "agent turns on its own session (`agent:shop`, a tool with a 0.5 s timeout) and pass-through requests, "
             "every 5th streamed; from 35% to 50% of the run every model call raises, from 50% to 65% the tool "
             "overruns its timeout.", "",
