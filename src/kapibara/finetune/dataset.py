@@ -173,6 +173,20 @@ def pick_reply(kind: str, language: str, replies: dict[str, Any], rng: random.Ra
     return str(rng.choice(options))
 
 
+def dev_reply(case_id: str, language: str, templates: dict[str, Any] | None = None) -> str | None:
+    """The reply trained for a no-call dev case (``dev_replies`` / ``dev_missing`` in the
+    templates), or None when the templates give none."""
+    t = templates or load_templates()
+    if case_id in (t.get("dev_missing") or {}):
+        tool, param = t["dev_missing"][case_id]
+        return ask_missing_reply(tool, param, language, t.get("labels", {}))
+    kind = (t.get("dev_replies") or {}).get(case_id)
+    if kind is None:
+        return None
+    kind = str(kind)
+    return str(t["replies"][kind][language][0]) if kind in t.get("replies", {}) else kind
+
+
 class Builder:
     """Builds samples from each source; verification and bookkeeping go in ``report``."""
 
