@@ -305,3 +305,23 @@ def test_cli_export_registers_the_tuned_model(tmp_path: Path, tiny, monkeypatch:
     assert gguf.GGUFReader(str(rec.folder / "adapter.gguf")).get_field("adapter.type").contents() == "lora"
     listing = CliRunner().invoke(app, ["models", "list"], terminal_width=200).output
     assert "tiny" in listing and "base + adapter" in listing
+
+
+def test_a_failed_export_leaves_the_earlier_model(tmp_path: Path, tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kapibara.finetune.publish import publish
+    from kapibara.models import tuned
+
+    monkeypatch.setenv("KAPIBARA_HOME", str(tmp_path / "home"))
+    base, _, rng = tiny
+    tiny_adapter(tmp_path / "one", rng)
+    first = publish(tmp_path / "one", "m", base=str(base), metadata={"v": 1})
+    before = (first.folder / "adapter.gguf").read_bytes()
+    tiny_adapter(tmp_path / "two", rng)  # other random weights
+    with pytest.raises(ConfigError, match="unknown quantisation"):
+        publish(tmp_path / "two", "m", base=str(base), merge=True, quant="Q3_Z")
+    assert tuned.get("m").metadata["v"] == 1
+    assert (first.folder / "adapter.gguf").read_bytes() == before
+    assert sorted(p.name for p in tuned.tuned_dir().iterdir()) == ["m"]  # no staging folder left
+    second = publish(tmp_path / "two", "m", base=str(base))
+    assert (second.folder / "adapter.gguf").read_bytes() != before
+    assert "v" not in second.metadata

@@ -383,10 +383,11 @@ def merge_and_quantize(adapter_dir: str | Path, base_gguf: str | Path, out_path:
 
 
 def export_peft_folder(adapter_dir: str | Path, out_dir: str | Path, *, name: str = "tuned",
-                       base_model: str | None = None) -> Path:
+                       base_model: str | None = None, serve_dir: str | Path | None = None) -> Path:
     """Copy the peft adapter to ``out_dir`` for vLLM (``--lora-modules NAME=DIR``), with a
     README naming the command. ``base_model`` (a Hugging Face id) is written into the
-    copied ``adapter_config.json`` when given."""
+    copied ``adapter_config.json`` when given; ``serve_dir`` is the folder's final place
+    when ``out_dir`` is a staging folder."""
     adapter = read_peft_adapter(adapter_dir)  # refuses what no server could load
     out = Path(out_dir).expanduser()
     tmp = out.with_name(f".{out.name}.tmp")
@@ -402,7 +403,7 @@ def export_peft_folder(adapter_dir: str | Path, out_dir: str | Path, *, name: st
         write_atomic(tmp / "README.md", (
             f"# {name}: LoRA adapter (peft)\n\n"
             f"vllm serve {serve_base} --enable-lora --max-lora-rank {1 << max(3, (adapter_rank(adapter) - 1).bit_length())} "
-            f"--lora-modules {name}={out.resolve()}\n\n"
+            f"--lora-modules {name}={Path(serve_dir or out).resolve()}\n\n"
             "Trained on the dequantised GGUF base; a full-precision base gives slightly different logits.\n"
         ))
         if out.exists():

@@ -6,11 +6,12 @@
 Writes into the tuned model's folder (``$KAPIBARA_HOME/models/tuned/NAME/``) the GGUF LoRA
 adapter, optionally the merged re-quantised GGUF, and the peft folder for vLLM, then the
 registry record (``kapibara.models.tuned``). The record is written last: a failed export
-leaves any earlier record of the same name as it was.
+leaves an earlier model of the same name as it was.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -63,18 +64,28 @@ def publish(run_or_adapter: str | Path, name: str, *, base: str = "qwen2.5-coder
     adapter = find_adapter(run_or_adapter)
     base_gguf = base_file(base)
     t0 = time.perf_counter()
-    adapter_gguf = export_gguf_adapter(adapter, base_gguf, folder / "adapter.gguf")
-    report(f"adapter: {adapter_gguf} ({adapter_gguf.stat().st_size / 1e6:.1f} MB)")
-    peft_dir = export_peft_folder(adapter, folder / "peft", name=name, base_model=HF_IDS.get(base))
-    report(f"peft folder (vLLM): {peft_dir}")
-    merged: Path | None = None
-    if merge:
-        merged = merge_and_quantize(adapter, base_gguf, folder / f"merged-{quant.upper()}.gguf",
-                                    quant=quant, threads=threads, progress=report)
+    # Built in a staging folder and swapped in at the end: a failed export leaves an
+    # earlier model of the same name untouched.
+    stage = folder.with_name(f".{name}.partial")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        export_gguf_adapter(adapter, base_gguf, stage / "adapter.gguf")
+        report(f"adapter: {folder / 'adapter.gguf'} ({(stage / 'adapter.gguf').stat().st_size / 1e6:.1f} MB)")
+        export_peft_folder(adapter, stage / "peft", name=name, base_model=HF_IDS.get(base), serve_dir=folder / "peft")
+        report(f"peft folder (vLLM): {folder / 'peft'}")
+        merged_name = f"merged-{quant.upper()}.gguf" if merge else None
+        if merged_name:
+            merge_and_quantize(adapter, base_gguf, stage / merged_name, quant=quant, threads=threads, progress=report)
+        old = folder.with_name(f".{name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        stage.rename(folder)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    shutil.rmtree(folder.with_name(f".{name}.old"), ignore_errors=True)
     info = {"source": str(adapter.resolve()), "export_s": round(time.perf_counter() - t0, 1), **(metadata or {})}
-    record = tuned.register(name, base=base, adapter_gguf=adapter_gguf, merged_gguf=merged,
-                            peft_dir=peft_dir, metadata=info)
-    for old in folder.glob("merged-*.gguf"):  # an earlier export's merge (another quant, or none now)
-        if merged is None or old.resolve() != merged.resolve():
-            old.unlink()
-    return record
+    return tuned.register(name, base=base, adapter_gguf=folder / "adapter.gguf",
+                          merged_gguf=folder / merged_name if merged_name else None,
+                          peft_dir=folder / "peft", metadata=info)
