@@ -99,8 +99,9 @@ def run_cli(argv: list[str], env: Env, stdin: str = "") -> Outcome:
     out, err = io.StringIO(), io.StringIO()
     raised = ""
     rc = 0
+    # In the scratch folder: a relative path a user (or hypothesis) typed lands there.
     with _environ(KAPIBARA_HOME=str(env.home), KAPIBARA_SESSION_DB=str(env.db), COLUMNS="200"), \
-            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            contextlib.chdir(env.root), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         old_stdin = sys.stdin
         sys.stdin = io.StringIO(stdin)
         try:
@@ -121,7 +122,7 @@ def run_cli_subprocess(argv: list[str], env: Env, timeout: float = 120) -> Outco
                "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200"}
     try:
         proc = subprocess.run([sys.executable, "-m", "kapibara.cli", *argv], env=envvars, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                              text=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd=env.root)
     except subprocess.TimeoutExpired:
         return Outcome(argv, -1, "", "", f"timed out after {timeout}s")
     raised = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else ""

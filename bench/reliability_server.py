@@ -221,7 +221,7 @@ def fuzz(url: str, workdir: Path, max_examples: int = 30, seed: int = 1,
            "--max-examples", str(max_examples), "--seed", str(seed), "--phases", phases, "--report", "ndjson",
            "--report-ndjson-path", str(report), "--no-color", "--request-timeout", "30"]
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=workdir,  # its .schemathesis/ cache
                           env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
     out = proc.stdout + proc.stderr
     failures: Counter[str] = Counter()
