@@ -25,8 +25,11 @@ ends its run. A framework that retries after an unparseable reply may make up to
 tokens. kapibara runs in-process (its default demo agent, as ``bench/tool_use.py``) and
 through its OpenAI backend against ``llama_jinja``.
 
-Every case result is appended to ``bench/results/peers.cache.jsonl`` keyed by
-model|row|case, so a run cut short (``--budget-s``) resumes. Writes ``peers.md``,
+Rows run one after the other (grouped by server), each over all its cases, after one
+untimed warm-up case: every framework is timed in its steady state, its own prompt prefix
+in the server's KV cache. Every case result is appended to
+``bench/results/peers.cache.jsonl`` keyed by model|row|case, so a run cut short
+(``--budget-s``) resumes. Writes ``peers.md``,
 ``peers.json`` and ``peers.png`` in ``bench/results``.
 """
 
@@ -73,6 +76,7 @@ MODELS = {"0.5b": "qwen2.5-coder-0.5b", "1.5b": "qwen2.5-coder-1.5b"}
 SETS = {"domain": "domain:test", "multiple": "bfcl:multiple", "irrelevance": "bfcl:irrelevance"}
 N_CTX = 8192
 MAX_REQUESTS = 3
+SERVER_ORDER = ("inprocess", "llama_jinja", "kapibara", "llama_cfc")
 # Each peer distribution and the module its adapter imports (imported before timing starts).
 PEER_DISTS = {"qwen-agent": "qwen_agent.agents", "smolagents": "smolagents", "langgraph": "langgraph.prebuilt",
               "langchain-openai": "langchain_openai", "llama-index-core": "llama_index.core.agent.workflow",
@@ -478,10 +482,13 @@ def run(args: argparse.Namespace) -> int:
     cache = read_cache(cache_path)
     deadline = time.monotonic() + args.budget_s if args.budget_s else None
     for short in [] if args.report_only else args.models.split(","):
-        depth = max(len(v) for v in data.values())
-        # Case by case, every row in turn: a run cut short leaves every row with the same cases.
-        todo = [(s, data[s][i], r) for i in range(depth) for s in sets if i < len(data[s]) for r in rows
-                if r.name not in unrunnable and key(short, r.name, data[s][i].id) not in cache]
+        # Row by row (grouped by server), each row's cases in a row: every framework is
+        # measured in its steady state, its own system prompt in the server's prefix cache,
+        # as a user of that framework would run it. Interleaving the rows case by case
+        # would evict that cache on every request. The report pairs rows on shared cases.
+        order = sorted(rows, key=lambda r: SERVER_ORDER.index(r.server))
+        todo = [(s, c, r) for r in order if r.name not in unrunnable for s in sets for c in data[s]
+                if key(short, r.name, c.id) not in cache]
         if not todo:
             continue
         servers = Servers(short, args.threads)
