@@ -56,3 +56,12 @@ def test_load_with_faults(live) -> None:
     assert out["errors_by_code"], "the injected backend failure never reached a client"
     assert out["agent_turns_answered"] > 0
     assert out["rss_end_mb"] < out["rss_start_mb"] + 100
+
+
+def test_a_session_conflict_is_a_409_in_openai_format() -> None:
+    from kapibara.memory import SessionConflict
+    from kapibara.serve.app import _failure
+
+    err = _failure(None, SessionConflict("s", 3, 4))  # type: ignore[arg-type]
+    assert err.status == 409 and err.code == "session_conflict"
+    assert set(err.body()["error"]) == {"message", "type", "param", "code"}

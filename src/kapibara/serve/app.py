@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kapibara.errors import KapibaraError, require
-from kapibara.memory import SessionStore
+from kapibara.memory import SessionConflict, SessionStore
 from kapibara.memory.budget import approx_tokens
 from kapibara.models.base import Model, Usage
 from kapibara.rag.embedders import Embedder
@@ -312,6 +312,8 @@ def _failure(state: Served, exc: BaseException) -> APIError:
     """What a failure during generation tells the client (and the metrics)."""
     if isinstance(exc, APIError):
         return exc
+    if isinstance(exc, SessionConflict):  # two requests ran turns on one session at once
+        return APIError(409, f"{exc.message} ({exc.hint})", "invalid_request_error", None, "session_conflict")
     if isinstance(exc, KapibaraError):
         return APIError(500, str(exc), "server_error", None, type(exc).__name__)
     log.exception("generation failed", exc_info=exc)
