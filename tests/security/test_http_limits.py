@@ -20,7 +20,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         if self.path.startswith("/hop"):  # a redirect to the same server under another host name
             self.send_response(302)
-            self.send_header("Location", f"http://localhost:{self.server.server_address[1]}/data"  # type: ignore[index])
+            port = self.server.server_address[1]  # type: ignore[index]
+            self.send_header("Location", f"http://localhost:{port}/data")
             self.end_headers()
             return
         if self.path.startswith("/big"):
