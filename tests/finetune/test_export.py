@@ -160,6 +160,9 @@ def test_cli_export_drops_test_split_requests(tmp_path, capsys):
     assert main(["data", "export", "--format", "openai", "--out", str(tmp_path / "o"), "--from", str(data)]) == 0
     assert "left out 1" in capsys.readouterr().err
     assert len((tmp_path / "o" / "kapibara_openai.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+    save_samples(data, [leak])
+    assert main(["data", "export", "--format", "openai", "--out", str(tmp_path / "p"), "--from", str(data)]) == 2
+    assert "every sample matches the eval test split" in capsys.readouterr().err and not (tmp_path / "p").exists()
 
 
 def test_llamafactory_reads_the_files(tmp_path):

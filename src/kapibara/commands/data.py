@@ -82,6 +82,11 @@ def export_cmd(
     if leaked:
         console.print(f"left out {len(leaked)} samples whose request matches the eval test split", highlight=False)
         samples = [s for i, s in enumerate(samples) if i not in leaked]
+        if not samples:
+            from kapibara.errors import DataError
+
+            raise DataError("every sample matches the eval test split",
+                            hint="train on the dev split: kapibara eval domain:dev writes its bad cases")
     paths = ex.export(samples, out, fmt, system=None if system == "none" else system, base_model=base_model)
     used = sum(1 for s in samples if fmt != "dpo" or s.rejected is not None)
     console.print(f"wrote {used} rows: " + ", ".join(str(p) for p in paths.values()), highlight=False)
