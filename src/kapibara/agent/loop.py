@@ -177,7 +177,7 @@ class Agent:
         self.policy = SideEffectPolicy.parse(side_effects)
         self.guard = guard
         self.answer_prompt = answer_prompt
-        if model_profile(model) == "compact":
+        if model_profile(model, tools) == "compact":
             # A model tuned on the domain learned its tools and examples in the weights:
             # the role line and bare tool signatures, nothing retrieved or narrowed.
             self.prompts = {lang: compact_prompt(p) for lang, p in self.prompts.items()}

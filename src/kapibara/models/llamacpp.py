@@ -161,6 +161,7 @@ class LlamaCppModel(ChatModel):
         prefix_state_dir: str | os.PathLike[str] | None = None,
         shared: bool = True,
         lora_path: str | os.PathLike[str] | None = None,
+        profile: str = "default",
     ) -> None:
         """Load (or reuse, when ``shared``) the model at ``path``.
 
@@ -168,7 +169,11 @@ class LlamaCppModel(ChatModel):
         ``$KAPIBARA_HOME/prefix-cache``. ``shared=False`` loads a private copy with its
         own KV cache (for measuring a cold start inside one process). ``lora_path`` is a
         GGUF LoRA adapter applied on top (``kapibara.finetune.gguf.export_gguf_adapter``).
+        ``profile`` is the prompt the model expects (``compact`` for a model tuned with
+        one; ``kapibara.agent.profile``).
         """
+        self.profile = profile
+        self.tuned_tools: tuple[str, ...] = ()
         self.path = Path(path).expanduser().resolve()
         if not self.path.is_file():
             raise ModelNotFoundError(f"model file {self.path} does not exist")
@@ -200,8 +205,12 @@ class LlamaCppModel(ChatModel):
         if target in BUNDLED:
             return cls(model_path(target), name=options.pop("name", target), **options)
         if tuned.exists(target):
-            path, lora = tuned.get(target).load_files()
-            return cls(path, name=options.pop("name", target), lora_path=lora, **options)
+            record = tuned.get(target)
+            path, lora = record.load_files()
+            options.setdefault("profile", str(record.metadata.get("profile") or "default"))
+            model = cls(path, name=options.pop("name", target), lora_path=lora, **options)
+            model.tuned_tools = tuple(record.metadata.get("tools") or ())
+            return model
         candidate = Path(target).expanduser()
         if candidate.is_file():
             return cls(candidate, **options)
@@ -430,3 +439,19 @@ class LlamaCppModel(ChatModel):
             parse_error=parsed.error,
             model=self.name,
         )
+
+
+# -- the same rendering outside a loaded model (training renders samples with it) --------
+
+normalise_messages = _normalise
+compile_template = _compile_template
+
+
+def read_chat_template(path: str | Path) -> str:
+    """The chat template stored in a GGUF file (only the vocabulary is loaded)."""
+    llama = _llama_cpp().Llama(model_path=str(path), vocab_only=True, verbose=False)
+    source = llama.metadata.get("tokenizer.chat_template")
+    if not source:
+        raise BackendError(f"{path} has no chat template (tokenizer.chat_template) in its metadata",
+                           hint="use an instruct/chat GGUF that carries its chat template")
+    return str(source)

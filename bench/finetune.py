@@ -1,0 +1,267 @@
+"""The tuned 0.5B, measured: domain test split, general ability on BFCL, and each export.
+
+    .venv/bin/python bench/finetune.py --run runs/lora --name grocery-0.5b [--bfcl 50]
+
+Stages (each resumable: case results are cached in JSONL keyed by config / case):
+
+1. **Export** the run's adapter (``kapibara.finetune.publish``): the GGUF LoRA adapter, the
+   merged Q4_K_M GGUF, the peft folder for vLLM; registered as ``--name`` with the compact
+   prompt profile and the tools it learned.
+2. **Domain test split + missing-argument cases**, configurations interleaved case by case
+   so machine load affects them alike:
+   ``0.5b`` (the untuned default agent, as `kapibara run` ships it), ``tuned`` (base +
+   GGUF adapter, compact prompt), ``tuned-merged`` (the merged GGUF), ``1.5b`` (untuned
+   default agent).
+3. **General ability**: BFCL ``multiple`` and ``irrelevance`` (first ``--bfcl`` cases each)
+   for the untuned and the tuned 0.5B (BFCL's tools are not the tuned ones, so the tuned
+   model gets the default prompt with their descriptions).
+4. **The peft folder** (what vLLM serves) loaded with transformers + peft: its greedy
+   decisions on the first ``--peft-cases`` test cases compared with the GGUF adapter's.
+
+Writes bench/results/finetune.json and finetune.md with Wilson intervals, paired McNemar
+tests and the issue's targets met / missed / not established.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from improve import rates, verdict  # noqa: E402
+from tool_use import append_cache, cache_key, read_cache, to_result  # noqa: E402
+
+import kapibara.demo  # noqa: E402,F401 - registers the "demo" tool set
+from kapibara.agent import Agent  # noqa: E402
+from kapibara.demo import demo_agent_options  # noqa: E402
+from kapibara.evals.adapters import load_dataset  # noqa: E402
+from kapibara.evals.cases import write_text  # noqa: E402
+from kapibara.evals.compare import mcnemar_p  # noqa: E402
+from kapibara.evals.results import CaseResult, machine_info  # noqa: E402
+from kapibara.evals.runner import run_case  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CACHE = RESULTS / "finetune.cache.jsonl"
+DOMAIN = ["domain:test", "domain:missing_test"]
+BFCL = ["bfcl:multiple", "bfcl:irrelevance"]
+TARGETS = {"tool": 95.0, "call": 88.0, "no_call": 90.0}
+
+
+def demo_factory(model: Any, toolset: Any, config: str, prompt: Any = None, **_registered: Any) -> Any:
+    """The demo's default agent; a tuned model turns it compact by itself (its profile)."""
+    return Agent(model, toolset, **demo_agent_options())
+
+
+def load_models(name: str, configs: list[str]) -> dict[str, Any]:
+    from kapibara.models import tuned
+    from kapibara.models.bundled import model_path
+    from kapibara.models.llamacpp import LlamaCppModel
+    from kapibara.models.registry import load_model
+
+    record = tuned.get(name)
+    meta = record.metadata
+    out: dict[str, Any] = {}
+    for c in configs:
+        if c == "0.5b":
+            out[c] = load_model("llamacpp:qwen2.5-coder-0.5b")
+        elif c == "1.5b":
+            out[c] = load_model("llamacpp:qwen2.5-coder-1.5b")
+        elif c in ("tuned", "tuned-merged"):
+            path = model_path(record.base) if c == "tuned" else record.merged_gguf
+            if path is None:
+                continue
+            m = LlamaCppModel(path, name=f"{name}:{c}", lora_path=record.adapter_gguf if c == "tuned" else None,
+                              profile=str(meta.get("profile", "compact")))
+            m.tuned_tools = tuple(meta.get("tools") or ())
+            out[c] = m
+    return out
+
+
+def run_set(models: dict[str, Any], datasets: dict[str, list[Any]], cache: dict[str, Any],
+            factory: Any) -> dict[str, dict[str, list[CaseResult]]]:
+    per: dict[str, dict[str, list[CaseResult]]] = {c: {n: [] for n in datasets} for c in models}
+    for name, cases in datasets.items():
+        for i, case in enumerate(cases, 1):
+            for config, model in models.items():
+                key = cache_key("finetune", config, f"{name}#{case.id}")
+                if key in cache:
+                    res = to_result(cache[key])
+                else:
+                    res = run_case(case, model, "native", agent_factory=factory)
+                    append_cache(CACHE, key, res)
+                    cache[key] = json.loads(json.dumps({"key": key, **res.__dict__}, default=str))
+                    print(f"{config} {name} {i}/{len(cases)} {case.id}: {'ok' if res.correct else res.rule} "
+                          f"{res.decision_s:.1f}s", file=sys.stderr, flush=True)
+                per[config][name].append(res)
+    return per
+
+
+def paired(a: list[CaseResult], b: list[CaseResult]) -> dict[str, Any]:
+    """McNemar on the same cases: how often b is right where a is wrong, and back."""
+    pairs = list(zip(a, b, strict=True))
+    wins = sum(y.correct and not x.correct for x, y in pairs)
+    losses = sum(x.correct and not y.correct for x, y in pairs)
+    return {"b_only": wins, "a_only": losses, "p": round(mcnemar_p(losses, wins), 4)}
+
+
+def peft_check(name: str, cases: list[Any], gguf_results: list[CaseResult]) -> dict[str, Any]:
+    """The vLLM export (a peft folder) loaded with transformers: same first decision?"""
+    import torch
+    from peft import PeftModel
+
+    from kapibara.finetune.base import load_hf_base
+    from kapibara.finetune.frame import agent_frame
+    from kapibara.finetune.samples import Sample
+    from kapibara.models import tuned
+    from kapibara.models.toolcalls import parse_tool_calls
+
+    record = tuned.get(name)
+    base, tok = load_hf_base(record.base)
+    model = PeftModel.from_pretrained(base, str(record.peft_dir)).eval()
+    frame = agent_frame(profile=str(record.metadata.get("profile", "compact")))
+    same, rows = 0, []
+    t0 = time.perf_counter()
+    for case, res in zip(cases, gguf_results, strict=False):
+        sample = Sample(id=case.id, messages=[*case.messages, {"role": "assistant", "content": "x"}])
+        prompt, _ = frame.render(sample)
+        ids = torch.tensor([tok.encode(prompt, add_special_tokens=False)])
+        with torch.no_grad():
+            out = model.generate(ids, max_new_tokens=80, do_sample=False)
+        text = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        calls = [(c.name, c.arguments) for c in parse_tool_calls(text).calls]
+        theirs = [(c["name"], c["arguments"]) for c in res.calls] if res.calls else []
+        agree = [n for n, _ in calls] == [n for n, _ in theirs]
+        same += agree
+        rows.append({"case": case.id, "peft": calls, "gguf": theirs, "same_tools": agree})
+    return {"cases": len(rows), "same_tools": same, "wall_s": round(time.perf_counter() - t0, 1), "rows": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", default="runs/lora", help="the training run folder (adapter/, train.json)")
+    ap.add_argument("--name", default="grocery-0.5b")
+    ap.add_argument("--configs", default="0.5b,tuned,tuned-merged,1.5b")
+    ap.add_argument("--bfcl", type=int, default=50, help="BFCL cases per set (0 = skip)")
+    ap.add_argument("--peft-cases", type=int, default=10)
+    ap.add_argument("--limit", type=int, help="domain cases per set (smoke runs)")
+    ap.add_argument("--skip-export", action="store_true")
+    args = ap.parse_args()
+    from kapibara.finetune.publish import publish
+    from kapibara.models import tuned
+
+    run = Path(args.run)
+    train = json.loads((run / "train.json").read_text()) if (run / "train.json").exists() else {}
+    export: dict[str, Any] = {}
+    if not args.skip_export or not tuned.exists(args.name):
+        t0 = time.perf_counter()
+        record = publish(run, args.name, merge=True, metadata={
+            "profile": "compact", "tools": [t["function"]["name"] for t in _demo_specs()],
+            "train": train.get("result", {}), "data": train.get("config", {}).get("data")},
+            progress=lambda line: print(line, file=sys.stderr, flush=True))
+        export = {"wall_s": round(time.perf_counter() - t0, 1),
+                  "adapter_mb": round(record.adapter_gguf.stat().st_size / 1e6, 1) if record.adapter_gguf else None,
+                  "merged_mb": round(record.merged_gguf.stat().st_size / 1e6, 1) if record.merged_gguf else None}
+    configs = [c for c in args.configs.split(",") if c]
+    models = load_models(args.name, configs)
+    cache = read_cache(CACHE)
+    domain = {n: load_dataset(n)[: args.limit] if args.limit else load_dataset(n) for n in DOMAIN}
+    per = run_set(models, domain, cache, demo_factory)
+    general: dict[str, Any] = {}
+    if args.bfcl:
+        try:
+            bfcl = {n: load_dataset(n)[: args.bfcl] for n in BFCL}
+        except Exception as exc:  # the shared data is absent on this machine: say so in the report
+            general = {"skipped": str(exc)}
+        else:
+            gm = {c: models[c] for c in ("0.5b", "tuned") if c in models}
+            gper = run_set(gm, bfcl, cache, None)
+            general = {c: {n: rates(rs) for n, rs in sets.items()} for c, sets in gper.items()}
+            if "0.5b" in gper and "tuned" in gper:
+                general["paired"] = {n: paired(gper["0.5b"][n], gper["tuned"][n]) for n in BFCL}
+    out: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_info(),
+                           "train": train, "export": export,
+                           "domain": {c: {n: rates(rs) for n, rs in sets.items()} for c, sets in per.items()},
+                           "general": general}
+    test = {c: sets["domain:test"] for c, sets in per.items()}
+    out["paired"] = {f"{a} vs {b}": paired(test[a], test[b])
+                     for a, b in (("0.5b", "tuned"), ("1.5b", "tuned"), ("tuned", "tuned-merged")) if a in test and b in test}
+    if "tuned" in test:
+        t = out["domain"]["tuned"]["domain:test"]
+        out["targets"] = {k: {"target": v, "got": t[k]["pct"], "verdict": verdict(v, t[k]["k"], t[k]["n"])}
+                          for k, v in TARGETS.items() if t[k]["n"]}
+        p50 = {c: statistics.median(r.decision_s for r in rs) for c, rs in test.items() if rs}
+        out["latency_ratio"] = {f"tuned / {c}": round(p50["tuned"] / p50[c], 2) for c in p50 if c != "tuned" and p50[c]}
+    if args.peft_cases and "tuned" in per:
+        out["peft"] = peft_check(args.name, domain["domain:test"][: args.peft_cases], test["tuned"][: args.peft_cases])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    write_text(RESULTS / "finetune.json", json.dumps(out, ensure_ascii=False, indent=1, default=str))
+    write_text(RESULTS / "finetune.md", markdown(out))
+    print(markdown(out))
+
+
+def _demo_specs() -> list[dict[str, Any]]:
+    from kapibara.toolsets import toolset_entry
+
+    return toolset_entry("demo").specs()
+
+
+def markdown(out: dict[str, Any]) -> str:
+    def cell(x: dict[str, Any]) -> str:
+        return "–" if not x["n"] else f"{x['pct']}% ({x['k']}/{x['n']}, {x['ci'][0]}-{x['ci'][1]})"
+
+    tr = out.get("train", {}).get("result", {})
+    cfg = out.get("train", {}).get("config", {})
+    lines = ["# The tuned 0.5B, measured (`bench/finetune.py`)", "",
+             f"Measured {out['date']} on {out['machine']['processor']} ({out['machine']['cpus']} CPUs).", ""]
+    if tr:
+        lines += [f"**Training**: {tr.get('samples')} samples, {tr.get('steps')} steps, {tr.get('epochs')} epoch(s), "
+                  f"rank {cfg.get('rank')} / alpha {cfg.get('alpha')} on {', '.join(cfg.get('targets', []))}; "
+                  f"{tr.get('wall_s')} s wall on {tr.get('device')}, {tr.get('tokens_per_s')} tokens/s "
+                  f"({tr.get('tokens')} tokens, {tr.get('target_tokens')} of them trained on); loss "
+                  f"{tr['losses'][0] if tr.get('losses') else '-'} → {tr['losses'][-1] if tr.get('losses') else '-'}.", ""]
+    if out.get("export"):
+        e = out["export"]
+        lines += [f"**Export**: GGUF adapter {e['adapter_mb']} MB, merged Q4_K_M {e['merged_mb']} MB, "
+                  f"{e['wall_s']} s for adapter + peft folder + merge + quantise.", ""]
+    lines += ["## Domain test split", "",
+              "| config | set | right tool | right call | no-call | all | decision p50 s |", "|---|---|---|---|---|---|---|"]
+    for c, sets in out["domain"].items():
+        for n, r in sets.items():
+            lines.append(f"| {c} | {n} | {cell(r['tool'])} | {cell(r['call'])} | {cell(r['no_call'])} | "
+                         f"{cell(r['all'])} | {r['p50_s']} |")
+    if out.get("targets"):
+        lines += ["", "| target (tuned, test) | got | verdict |", "|---|---|---|"]
+        lines += [f"| {k} >= {t['target']}% | {t['got']}% | {t['verdict']} |" for k, t in out["targets"].items()]
+    if out.get("latency_ratio"):
+        lines += ["", "Decision p50 ratios: " + ", ".join(f"{k} = {v}" for k, v in out["latency_ratio"].items()) + "."]
+    if out.get("paired"):
+        lines += ["", "Paired McNemar on the test split (a vs b: cases only b gets right / only a gets right, p): "
+                  + "; ".join(f"{k}: {v['b_only']} / {v['a_only']}, p = {v['p']}" for k, v in out["paired"].items()) + "."]
+    g = out.get("general") or {}
+    lines += ["", "## General ability (BFCL)", ""]
+    if "skipped" in g:
+        lines.append(f"Not run: {g['skipped']}")
+    elif g:
+        lines += ["| config | set | right call | no-call | p50 s |", "|---|---|---|---|---|"]
+        for c in ("0.5b", "tuned"):
+            for n, r in g.get(c, {}).items():
+                lines.append(f"| {c} | {n} | {cell(r['call'])} | {cell(r['no_call'])} | {r['p50_s']} |")
+        if g.get("paired"):
+            lines += ["", "Paired (untuned vs tuned): " + "; ".join(
+                f"{k}: tuned-only {v['b_only']}, untuned-only {v['a_only']}, p = {v['p']}" for k, v in g["paired"].items()) + "."]
+    if out.get("peft"):
+        p = out["peft"]
+        lines += ["", f"**peft folder (vLLM export)** loaded with transformers + peft: the same tools as the GGUF "
+                  f"adapter in {p['same_tools']}/{p['cases']} test cases ({p['wall_s']} s)."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
