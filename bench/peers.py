@@ -25,7 +25,7 @@ ends its run. A framework that retries after an unparseable reply may make up to
 tokens. kapibara runs in-process (its default demo agent, as ``bench/tool_use.py``) and
 through its OpenAI backend against ``llama_jinja``.
 
-Rows run one after the other (grouped by server), each over all its cases, after one
+Rows run one after the other (in ``PRIORITY`` order), each over all its cases, after one
 untimed warm-up case: every framework is timed in its steady state, its own prompt prefix
 in the server's KV cache. Every case result is appended to
 ``bench/results/peers.cache.jsonl`` keyed by model|row|case, so a run cut short
@@ -76,7 +76,6 @@ MODELS = {"0.5b": "qwen2.5-coder-0.5b", "1.5b": "qwen2.5-coder-1.5b"}
 SETS = {"domain": "domain:test", "multiple": "bfcl:multiple", "irrelevance": "bfcl:irrelevance"}
 N_CTX = 8192
 MAX_REQUESTS = 3
-SERVER_ORDER = ("inprocess", "llama_jinja", "kapibara", "llama_cfc")
 # Each peer distribution and the module its adapter imports (imported before timing starts).
 PEER_DISTS = {"qwen-agent": "qwen_agent.agents", "smolagents": "smolagents", "langgraph": "langgraph.prebuilt",
               "langchain-openai": "langchain_openai", "llama-index-core": "llama_index.core.agent.workflow",
@@ -119,6 +118,14 @@ ROWS = [
     Row("llamaindex/function@llama_cfc", "LlamaIndex", "FunctionAgent + OpenAILike", "llama_cfc", pa.llamaindex("function"), ("llama-index-core", "llama-index-llms-openai-like")),
     Row("llamaindex/react@llama_jinja", "LlamaIndex", "ReActAgent + OpenAILike", "llama_jinja", pa.llamaindex("react"), ("llama-index-core", "llama-index-llms-openai-like")),
 ]
+# The order rows run in: a run cut short (--budget-s) has measured kapibara, then each peer's
+# best configuration for a local model, then the configurations that fail.
+PRIORITY = ("kapibara/default", "kapibara/openai@llama_jinja", "smolagents/required@kapibara", "langgraph/react@kapibara",
+            "llamaindex/function@kapibara", "qwen_agent/nous@llama_jinja", "qwen_agent/raw_api@kapibara",
+            "qwen_agent/qwen@llama_jinja", "llamaindex/react@llama_jinja", "smolagents/auto@kapibara",
+            "langgraph/react@llama_cfc", "llamaindex/function@llama_cfc", "smolagents/required@llama_cfc",
+            "smolagents/auto@llama_cfc")
+ROWS.sort(key=lambda r: PRIORITY.index(r.name))
 ROW_BY_NAME = {r.name: r for r in ROWS}
 
 
@@ -482,12 +489,11 @@ def run(args: argparse.Namespace) -> int:
     cache = read_cache(cache_path)
     deadline = time.monotonic() + args.budget_s if args.budget_s else None
     for short in [] if args.report_only else args.models.split(","):
-        # Row by row (grouped by server), each row's cases in a row: every framework is
+        # Row by row, in PRIORITY order, each row's cases in a row: every framework is
         # measured in its steady state, its own system prompt in the server's prefix cache,
         # as a user of that framework would run it. Interleaving the rows case by case
         # would evict that cache on every request. The report pairs rows on shared cases.
-        order = sorted(rows, key=lambda r: SERVER_ORDER.index(r.server))
-        todo = [(s, c, r) for r in order if r.name not in unrunnable for s in sets for c in data[s]
+        todo = [(s, c, r) for r in rows if r.name not in unrunnable for s in sets for c in data[s]
                 if key(short, r.name, c.id) not in cache]
         if not todo:
             continue
