@@ -280,8 +280,10 @@ def run_command(
     if action and not session:
         raise ConfigError("--approve/--reject need the --session the action waits in",
                           hint="kapibara run --session SESSION --approve ID")
-    if not action and not (question or "").strip():
-        raise ConfigError("no question given", hint='kapibara run "有什么水果推荐？"')
+    if not action and not (question or "").strip():  # the question is optional only with --approve/--reject
+        import click
+
+        raise click.MissingParameter(param_hint="'QUESTION'", param_type="argument")
     agent = build_agent(model, protocol, tools, prompt, db, max_steps, constrained, user, language, timeout, program,
                         mcp, side_effects)
     if not action:
