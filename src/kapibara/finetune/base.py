@@ -53,3 +53,25 @@ def load_hf_base(name: str, device: str = "cpu") -> tuple[Any, Any]:
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return model.to(device), tok
+
+
+def load_hf_tokenizer(name: str) -> Any:
+    """The training tokenizer alone (converted from the GGUF once, then cached)."""
+    from kapibara.models.bundled import model_path
+
+    transformers = require("transformers", "transformers", "train")
+    gguf = Path(name) if name.endswith(".gguf") else model_path(name)
+    full = hf_cache_dir(gguf)
+    if (full / DONE).exists():
+        return transformers.AutoTokenizer.from_pretrained(str(full))
+    cache = full.with_name(full.name + "-tokenizer")
+    if not (cache / DONE).exists():
+        require("gguf", "gguf", "train")
+        tok = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        tmp = cache.with_name(cache.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tok.save_pretrained(str(tmp))
+        (tmp / DONE).write_text(str(gguf))
+        shutil.rmtree(cache, ignore_errors=True)
+        tmp.replace(cache)
+    return transformers.AutoTokenizer.from_pretrained(str(cache))

@@ -55,9 +55,9 @@ class TrainConfig:
     targets: tuple[str, ...] = DEFAULT_TARGETS
     epochs: float = 1.0
     lr: float = 3e-4
-    batch: int = 8
+    batch: int = 12
     warmup: int = 5
-    max_samples: int | None = 600
+    max_samples: int | None = 420
     max_target_tokens: int = 160
     max_suffix_tokens: int = 384
     seed: int = 0
@@ -115,6 +115,13 @@ class TrainResult:
 
 Progress = Callable[[int, int, float, float], None]
 """Called after each step with (step, total steps, loss, seconds left)."""
+
+
+def shipped_train_path() -> Path:
+    """The demo's training set as shipped (``kapibara data build`` writes it)."""
+    from importlib import resources
+
+    return Path(str(resources.files("kapibara.finetune") / "data" / "train.jsonl"))
 
 
 def _torch() -> Any:
@@ -223,8 +230,13 @@ def load_base(name: str, device: str = "cpu") -> tuple[Any, Any]:
 
 
 def train(config: TrainConfig, *, resume: bool = False, progress: Progress | None = None,
-          log: Callable[[str], None] | None = None) -> TrainResult:
-    """Train a LoRA adapter; write ``out/adapter`` (peft folder) and ``out/train.json``."""
+          log: Callable[[str], None] | None = None, base: tuple[Any, Any] | None = None,
+          template: Any = None) -> TrainResult:
+    """Train a LoRA adapter; write ``out/adapter`` (peft folder) and ``out/train.json``.
+
+    ``base`` is ``(model, tokenizer)`` to train instead of the bundled model's (tests use
+    a tiny one); ``template`` the chat template to render with (default: the base GGUF's).
+    """
     from kapibara.finetune.frame import agent_frame, gguf_template
     from kapibara.finetune.samples import load_samples
     from kapibara.models.bundled import model_path
@@ -247,9 +259,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
     if config.max_samples and len(samples) > config.max_samples:
         samples = rng.sample(samples, config.max_samples)
 
-    say(f"loading {config.base} (dequantised from its GGUF)")
-    model, tokenizer = load_base(config.base, device=device)
-    frame = agent_frame(config.toolset, profile=config.profile, template=gguf_template(model_path(config.base)))
+    if base is None:
+        say(f"loading {config.base} (dequantised from its GGUF)")
+    model, tokenizer = base if base is not None else load_base(config.base, device=device)
+    frame = agent_frame(config.toolset, profile=config.profile,
+                        template=template if template is not None else gguf_template(model_path(config.base)))
     prefixes = {lang: tokenizer.encode(frame.prefix(lang), add_special_tokens=False) for lang in frame.system}
     encoded, dropped = encode(samples, frame, tokenizer, prefixes, config.max_target_tokens, config.max_suffix_tokens)
     if not encoded:
@@ -303,7 +317,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
         sched.step()
         opt.zero_grad(set_to_none=True)
         step += 1
-        losses.append(round(float(loss), 4))
+        losses.append(round(loss.item(), 4))
         tokens += sum(len(e.ids) for e in batch) + len(prefixes[batch[0].language])
         target_tokens += n
         spent = time.perf_counter() - start
@@ -323,6 +337,21 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
     write_atomic(out / "train.json", json.dumps({"config": config.key(), "result": result.to_dict(),
                                                   "dropped_too_long": dropped}, ensure_ascii=False, indent=2))
     return result
+
+
+def run_metadata(run: str | Path) -> dict[str, Any]:
+    """What a tuned model's registry record keeps from its training run: the prompt
+    profile it was trained with, the tools it learned, the training figures. Empty when
+    ``run`` is a bare adapter folder."""
+    info = Path(run) / "train.json"
+    if not info.is_file():
+        return {}
+    data = json.loads(info.read_text(encoding="utf-8"))
+    config = data.get("config", {})
+    from kapibara.toolsets import toolset_entry
+
+    tools = [s["function"]["name"] for s in toolset_entry(config.get("toolset", "demo")).specs()]
+    return {"profile": config.get("profile", "default"), "tools": tools, "train": data.get("result", {})}
 
 
 def _load_tensors(path: Path) -> dict[str, Any]:

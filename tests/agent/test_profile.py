@@ -1,0 +1,65 @@
+"""The compact prompt profile a tuned model declares."""
+
+from __future__ import annotations
+
+from kapibara.agent import Agent
+from kapibara.agent.profile import compact_prompt, compact_spec, model_profile
+from kapibara.models.fake import FakeModel
+from kapibara.prompts import Prompt
+from kapibara.tools import ToolSet, tool
+
+
+@tool
+def get_weather(city: str, date: str = "today") -> str:
+    """Look up the weather.
+
+    Args:
+        city: the city name, e.g. Beijing
+        date: today, tomorrow, ...
+    """
+    return f"{city}: sunny"
+
+
+def tuned(profile: str = "compact", tools: tuple[str, ...] = ()) -> FakeModel:
+    m = FakeModel(default="ok")
+    m.profile = profile  # type: ignore[attr-defined]
+    m.tuned_tools = tools  # type: ignore[attr-defined]
+    return m
+
+
+def test_compact_spec_drops_every_description_and_keeps_the_signature() -> None:
+    spec = ToolSet([get_weather]).specs()[0]
+    small = compact_spec(spec)
+    text = str(small)
+    assert "description" not in text
+    params = small["function"]["parameters"]
+    assert params["required"] == ["city"] and set(params["properties"]) == {"city", "date"}
+    assert "description" in str(spec), "the original spec is not modified"
+
+
+def test_compact_prompt_keeps_the_role_only() -> None:
+    p = Prompt.builtin("grocery_assistant", "en")
+    c = compact_prompt(p)
+    assert c.role == p.role and not c.constraints and not c.examples and c.language == "en"
+
+
+def test_profile_applies_only_to_the_tools_the_model_learned() -> None:
+    tools = ToolSet([get_weather])
+    assert model_profile(FakeModel(), tools) == "default"
+    assert model_profile(tuned(), tools) == "compact"
+    assert model_profile(tuned(tools=("get_weather",)), tools) == "compact"
+    assert model_profile(tuned(tools=("add_to_cart",)), tools) == "default"
+    assert model_profile(tuned(profile="nonsense"), tools) == "default"
+
+
+def test_agent_sends_a_tuned_model_the_compact_prompt() -> None:
+    tools = ToolSet([get_weather])
+    prompt = Prompt.builtin("grocery_assistant", "en")
+    full = Agent(FakeModel(), tools, prompt=prompt, shots=4)
+    small = Agent(tuned(tools=("get_weather",)), tools, prompt=prompt, shots=4)
+    assert "description" in str(full.tools.specs()) and "description" not in str(small.tools.specs())
+    assert small.shots == 0 and small.router is None
+    f, s = full.system_messages("en"), small.system_messages("en")
+    assert len(str(s)) < len(str(f)) and prompt.role in str(s[0]["content"])
+    # the tools still run
+    assert small.tools.get("get_weather") is not None
