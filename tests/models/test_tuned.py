@@ -100,8 +100,8 @@ def test_spec_resolves_a_tuned_name(home: Path, monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(LlamaCppModel, "__init__", fake_init)
     load_model("llamacpp:mine", threads=1)
-    assert seen == {"path": base.resolve(), "name": "mine", "lora_path": (folder / "adapter.gguf").absolute(),
-                    "threads": 1}
+    assert {k: seen[k] for k in ("path", "name", "lora_path", "threads")} == {
+        "path": base.resolve(), "name": "mine", "lora_path": (folder / "adapter.gguf").absolute(), "threads": 1}
     seen.clear()
     load_model("mine")  # a bare name means llamacpp too
     assert seen["lora_path"] == (folder / "adapter.gguf").absolute()
