@@ -8,7 +8,7 @@ EXTRAS ?= llamacpp,server,postgres,mcp,rag,vector,plot,bench,dev
 MODEL ?= qwen2.5-coder-0.5b
 Q ?= 我想买一款拍照好的手机，有推荐吗？
 
-.PHONY: demo test lint install llama-cpp postgres-bin chromium bench-models bench-tool-use bench-retrieval clean
+.PHONY: demo test lint install install-train bench-finetune llama-cpp postgres-bin chromium bench-models bench-tool-use bench-retrieval clean
 
 # llama-cpp-python compiles from source (~7 min once): scripts/install_llama_cpp.sh builds
 # it with the portable flags of src/kapibara/models/llamacpp_build.txt and caches that
@@ -22,11 +22,19 @@ $(BIN)/.kapibara-installed: pyproject.toml constraints.txt src/kapibara/models/l
 
 install: $(BIN)/.kapibara-installed
 
+# The fine-tuning extra (torch CPU build, transformers, peft, gguf): the tests of the trainer
+# and of the GGUF adapter export need it; `make demo` does not.
+$(BIN)/.kapibara-train: $(BIN)/.kapibara-installed
+	$(BIN)/python -m pip install -c constraints.txt -e ".[$(EXTRAS),train]"
+	touch $@
+
+install-train: $(BIN)/.kapibara-train
+
 demo: install
 	$(BIN)/kapibara models pull $(MODEL)
 	$(BIN)/kapibara run "$(Q)"
 
-test: install postgres-bin chromium
+test: install-train postgres-bin chromium
 	$(BIN)/kapibara models pull $(MODEL)
 	$(BIN)/python -m pytest -q
 
@@ -65,3 +73,7 @@ llama-cpp:
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The tuned 0.5B measured (run `kapibara finetune lora --out runs/lora` first).
+bench-finetune: install-train
+	$(BIN)/python bench/finetune.py --run runs/lora
