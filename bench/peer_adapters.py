@@ -165,8 +165,8 @@ def langgraph() -> Callable[..., str]:
     def run(messages: list[dict[str, Any]], system: str, tools: list[Callable[..., Any]], specs: list[dict[str, Any]],
             base_url: str) -> str:
         from langchain_openai import ChatOpenAI
-        from pydantic import SecretStr
         from langgraph.prebuilt import create_react_agent
+        from pydantic import SecretStr
 
         llm = ChatOpenAI(model=MODEL_NAME, base_url=base_url, api_key=SecretStr("none"), temperature=0,
                          max_completion_tokens=MAX_TOKENS, max_retries=0)

@@ -42,6 +42,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -247,7 +248,7 @@ def gguf_path(short: str) -> Path:
 def server_argv(kind: str, short: str, port: int, threads: int) -> tuple[list[str], str, dict[str, str]]:
     """argv, readiness path and extra environment of a server kind."""
     if kind == "kapibara":
-        db = RESULTS / "peers-sessions.db"
+        db = Path(tempfile.gettempdir()) / f"kapibara-peers-{os.getpid()}.db"  # pass-through keeps no sessions
         return ([str(BIN / "kapibara"), "serve", "--port", str(port), "--model", MODELS[short], "--db", str(db)],
                 "/v1/models", {"KAPIBARA_N_CTX": str(N_CTX), "KAPIBARA_THREADS": str(threads)})
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path(short)), "--model_alias", pa.MODEL_NAME,
