@@ -33,9 +33,10 @@ class Settings(BaseSettings):
     session_db: str | None = None
     language: Literal["auto", "zh", "en"] = "auto"
     """``auto``: answer in the language of the user's message."""
-    answer_prompt: Literal["cached", "plain"] = "cached"
-    """How the answer from tool results is prompted (``kapibara.agent.answer``): ``cached``
-    saves its fixed part's prefilled state; ``plain`` is the first layout, kept to measure."""
+    answer_prompt: Literal["cached", "plain"] = "plain"
+    """How the answer from tool results is prompted (``kapibara.agent.answer``): ``plain``
+    (the first layout), or ``cached``, whose fixed part's prefilled state is saved: faster,
+    but the 0.5B's answers got terser (bench/results/first_run.md), so it is opt-in."""
     api_keys: str | None = None
     """Keys ``kapibara serve`` accepts (``Authorization: Bearer KEY``), comma-separated."""
     side_effects: str | None = None

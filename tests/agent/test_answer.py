@@ -83,7 +83,7 @@ class PrefixModel(FakeModel):
 
 def test_agent_answers_from_the_cached_layout_and_cache_prefix_saves_its_system_message(tools):
     model = PrefixModel([call("recommend_products", category="手机", scenario="拍照"), "推荐小米11 Ultra。"])
-    agent = Agent(model, tools, max_steps=1)
+    agent = Agent(model, tools, max_steps=1, answer_prompt="cached")
     result_ = agent.run("有拍照好的手机吗？")
     assert result_.answer == "推荐小米11 Ultra。" and result_.stop_reason == "max_steps"
     answer_request = model.calls[-1]
@@ -100,7 +100,7 @@ def test_agent_answers_from_the_cached_layout_and_cache_prefix_saves_its_system_
 
 def test_plain_layout_saves_no_answer_prefix(tools):
     model = PrefixModel([call("recommend_products", category="手机"), "好的。"])
-    agent = Agent(model, tools, max_steps=1, answer_prompt="plain")
+    agent = Agent(model, tools, max_steps=1)  # the default
     agent.run("推荐手机")
     system, user = model.calls[-1].messages
     assert user["content"].startswith("用户的问题：推荐手机")
@@ -121,9 +121,9 @@ def test_setting_selects_the_layout(monkeypatch, tmp_path):
 
     monkeypatch.setenv("KAPIBARA_HOME", str(tmp_path))  # no config file
     monkeypatch.delenv("KAPIBARA_ANSWER_PROMPT", raising=False)
-    assert Settings.load().answer_prompt == "cached"
-    monkeypatch.setenv("KAPIBARA_ANSWER_PROMPT", "plain")
     assert Settings.load().answer_prompt == "plain"
+    monkeypatch.setenv("KAPIBARA_ANSWER_PROMPT", "cached")
+    assert Settings.load().answer_prompt == "cached"
     monkeypatch.setenv("KAPIBARA_ANSWER_PROMPT", "short")
     with pytest.raises(ConfigError, match="answer_prompt"):
         Settings.load()

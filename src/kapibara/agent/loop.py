@@ -111,7 +111,8 @@ class Agent:
     ``resume`` runs or declines. ``guard`` marks tool results as data in the answer prompt
     and replaces an answer that repeats the system prompt (off only to measure them).
     ``answer_prompt`` lays out the answer from tool results (``kapibara.agent.answer``):
-    ``cached`` (its fixed part's prefilled state is saved by ``cache_prefix``) or ``plain``.
+    ``plain`` or ``cached`` (its fixed part's prefilled state is saved by ``cache_prefix``:
+    ~3 s less prefill on the 0.5B, but terser answers; see bench/results/first_run.md).
     """
 
     def __init__(
@@ -139,7 +140,7 @@ class Agent:
         ask_missing: bool = False,
         side_effects: str | Mapping[str, str] | SideEffectPolicy | None = None,
         guard: bool = True,
-        answer_prompt: AnswerLayout = "cached",
+        answer_prompt: AnswerLayout = "plain",
     ) -> None:
         if max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {max_steps}")
