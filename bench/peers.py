@@ -572,6 +572,12 @@ def report(data: dict[str, list[Case]], rows: list[Row], models: list[str], cach
                   f"{t['accuracy']} [{t['wilson'][0]}–{t['wilson'][1]}] | {t['tool_acc']} | {t['call_acc']} | "
                   f"{t['no_call_acc']} | {t['p50_s']} | {t['p95_s']} | {t['prompt_tokens_mean']} | "
                   f"{t['requests_mean'] or '–'} | {t['malformed_rate']} | {t['error_rate']} |")
+    md += ["", "## Cells measured (cases in the cache / cases in the set; 0 = not run)", "",
+           "| model | row | " + " | ".join(data) + " |", "|---|---|" + "---|" * len(data)]
+    for short in MODELS:
+        for row in rows:
+            cells = [f"{sum(key(short, row.name, c.id) in cache for c in cases)}/{len(cases)}" for cases in data.values()]
+            md.append(f"| {short} | {row.name} | " + " | ".join(cells) + " |")
     if unrunnable:
         md += ["", "## Rows that could not run", ""] + [f"- {k}: {v}" for k, v in unrunnable.items()]
     md += ["", "## Paired against kapibara's default (same cases, McNemar)", "",
@@ -606,7 +612,7 @@ def report(data: dict[str, list[Case]], rows: list[Row], models: list[str], cach
     if NOTES.exists():
         md += ["", NOTES.read_text(encoding="utf-8").strip()]
     md += ["", "## Versions and server flags", ""] + [f"- {k} {v}" for k, v in versions().items()]
-    md += [f"- `{kind}`: `{' '.join(a if '/' not in a else Path(a).name for a in argv)}`"
+    md += [f"- `{kind}`: `{' '.join(a if '/' not in a else Path(a).name for a in argv).replace('--port 0', '--port PORT')}`"
            + (" with KAPIBARA_N_CTX=8192" if kind == "kapibara" else "") for kind, argv in flags.items()]
     write_text(out.with_suffix(".md"), "\n".join(md) + "\n")
     print("\n".join(md))
