@@ -201,6 +201,8 @@ def render(data: dict[str, Any]) -> str:
              f"Measured {m.get('date', '?')} on {m.get('cpu', '?')} ({m.get('cores', '?')} cores), "
              f"Python {m.get('python', '?')}; {', '.join(f'{k} {v}' for k, v in data.get('versions', {}).items())}. "
              "Written by `bench/reliability.py`; each part's date is beside it.", ""]
+    if data.get("note"):
+        lines += [f"**Note.** {data['note']}", ""]
     d = data.get("durability")
     if d:
         lines += ["## Durability under kill -9", "",
@@ -339,10 +341,15 @@ def main() -> None:
     ap.add_argument("--injection-limit", type=int, default=None)
     ap.add_argument("--out-dir", type=Path, default=HERE / "results")
     ap.add_argument("--render", action="store_true", help="only rewrite the Markdown from the JSON")
+    ap.add_argument("--note", default=None, help="a note printed under the title (with --render: kept until a run)")
     args = ap.parse_args()
     out_json, out_md = args.out_dir / "reliability.json", args.out_dir / "reliability.md"
     data: dict[str, Any] = json.loads(out_json.read_text(encoding="utf-8")) if out_json.exists() else {}
+    if args.note is not None:
+        data["note"] = args.note
     if not args.render:
+        if args.note is None:
+            data.pop("note", None)  # a new measurement replaces what a note explained
         data["machine"], data["versions"] = machine(), versions()
         work = Path(tempfile.mkdtemp(prefix="kapibara-reliability-"))
         try:
