@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except _USAGE_ERRORS as exc:  # usage mistakes: click prints usage + one line, exit 2
         exc.show()  # type: ignore[attr-defined]
+        if getattr(exc, "ctx", None) is None:  # raised by a command itself: click printed no "Try --help"
+            words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")][:1]
+            _err.print(f"  hint: kapibara {' '.join(words)} --help".replace("  --", " --"), highlight=False)
         return int(exc.exit_code)  # type: ignore[attr-defined]
     return rv if isinstance(rv, int) else 0
 
