@@ -134,3 +134,19 @@ def test_cli_build_refuses_a_bad_teacher_file(tmp_path: Path, capsys):
     bad.write_text('{"id": "x", "messages": []}\n', encoding="utf-8")
     assert main(["data", "build", "--out", str(tmp_path / "o.jsonl"), "--teacher", str(bad)]) == 2
     assert "no messages" in capsys.readouterr().err and not (tmp_path / "o.jsonl").exists()
+
+
+def test_the_shipped_training_set_is_what_its_report_says_and_clean():
+    from kapibara.finetune.dataset import shipped_teacher_path
+
+    data = shipped_teacher_path().parent
+    samples = load_samples(data / "train.jsonl")
+    report = json.loads((data / "train.report.json").read_text(encoding="utf-8"))
+    assert len(samples) == sum(report["kept"].values()) and report["leaks_remaining"] == 0
+    assert {s.category: 0 for s in samples}.keys() == report["categories"].keys()
+    assert leaks(samples, split_user_messages()) == []
+    assert {c.name for s in samples for c in s.target_calls} == TOOL_NAMES
+    teacher = load_samples(shipped_teacher_path())
+    assert teacher and all(s.source.startswith("teacher:") for s in teacher)
+    kept_teacher = [s for s in samples if s.source.startswith("teacher:")]
+    assert len(kept_teacher) == report["kept"].get("teacher", 0) > 0
