@@ -45,7 +45,7 @@ from kapibara.evals.adapters import load_dataset  # noqa: E402
 from kapibara.evals.cases import write_text  # noqa: E402
 from kapibara.evals.compare import mcnemar_p  # noqa: E402
 from kapibara.evals.results import CaseResult, machine_info  # noqa: E402
-from kapibara.evals.runner import run_case  # noqa: E402
+from kapibara.evals.runner import default_agent_factory, run_case  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = RESULTS / "finetune.cache.jsonl"
@@ -85,12 +85,12 @@ def load_models(name: str, configs: list[str]) -> dict[str, Any]:
 
 
 def run_set(models: dict[str, Any], datasets: dict[str, list[Any]], cache: dict[str, Any],
-            factory: Any) -> dict[str, dict[str, list[CaseResult]]]:
+            factory: Any, tag: str) -> dict[str, dict[str, list[CaseResult]]]:
     per: dict[str, dict[str, list[CaseResult]]] = {c: {n: [] for n in datasets} for c in models}
     for name, cases in datasets.items():
         for i, case in enumerate(cases, 1):
             for config, model in models.items():
-                key = cache_key("finetune", config, f"{name}#{case.id}")
+                key = cache_key(tag, config, f"{name}#{case.id}")
                 if key in cache:
                     res = to_result(cache[key])
                 else:
@@ -151,7 +151,10 @@ def main() -> None:
     ap.add_argument("--bfcl", type=int, default=50, help="BFCL cases per set (0 = skip)")
     ap.add_argument("--peft-cases", type=int, default=10)
     ap.add_argument("--limit", type=int, help="domain cases per set (smoke runs)")
+    ap.add_argument("--merged-limit", type=int, default=24,
+                    help="test cases the merged GGUF runs (it should decide as the adapter does; 0 = all)")
     ap.add_argument("--skip-export", action="store_true")
+    ap.add_argument("--out", default=str(RESULTS / "finetune"), help="results path without extension")
     args = ap.parse_args()
     from kapibara.finetune.publish import publish
     from kapibara.models import tuned
@@ -172,7 +175,12 @@ def main() -> None:
     models = load_models(args.name, configs)
     cache = read_cache(CACHE)
     domain = {n: load_dataset(n)[: args.limit] if args.limit else load_dataset(n) for n in DOMAIN}
-    per = run_set(models, domain, cache, demo_factory)
+    merged = models.pop("tuned-merged", None)
+    per = run_set(models, domain, cache, demo_factory, args.name)
+    if merged is not None:
+        few = {"domain:test": domain["domain:test"][: args.merged_limit or None]}
+        per.update(run_set({"tuned-merged": merged}, few, cache, demo_factory, args.name))
+        per["tuned-merged"]["domain:missing_test"] = []
     general: dict[str, Any] = {}
     if args.bfcl:
         try:
@@ -181,7 +189,7 @@ def main() -> None:
             general = {"skipped": str(exc)}
         else:
             gm = {c: models[c] for c in ("0.5b", "tuned") if c in models}
-            gper = run_set(gm, bfcl, cache, None)
+            gper = run_set(gm, bfcl, cache, default_agent_factory, args.name)
             general = {c: {n: rates(rs) for n, rs in sets.items()} for c, sets in gper.items()}
             if "0.5b" in gper and "tuned" in gper:
                 general["paired"] = {n: paired(gper["0.5b"][n], gper["tuned"][n]) for n in BFCL}
@@ -190,7 +198,7 @@ def main() -> None:
                            "domain": {c: {n: rates(rs) for n, rs in sets.items()} for c, sets in per.items()},
                            "general": general}
     test = {c: sets["domain:test"] for c, sets in per.items()}
-    out["paired"] = {f"{a} vs {b}": paired(test[a], test[b])
+    out["paired"] = {f"{a} vs {b}": paired(test[a][: len(test[b])], test[b])
                      for a, b in (("0.5b", "tuned"), ("1.5b", "tuned"), ("tuned", "tuned-merged")) if a in test and b in test}
     if "tuned" in test:
         t = out["domain"]["tuned"]["domain:test"]
@@ -201,8 +209,9 @@ def main() -> None:
     if args.peft_cases and "tuned" in per:
         out["peft"] = peft_check(args.name, domain["domain:test"][: args.peft_cases], test["tuned"][: args.peft_cases])
     RESULTS.mkdir(parents=True, exist_ok=True)
-    write_text(RESULTS / "finetune.json", json.dumps(out, ensure_ascii=False, indent=1, default=str))
-    write_text(RESULTS / "finetune.md", markdown(out))
+    dest = Path(args.out)
+    write_text(dest.with_suffix(".json"), json.dumps(out, ensure_ascii=False, indent=1, default=str))
+    write_text(dest.with_suffix(".md"), markdown(out))
     print(markdown(out))
 
 
