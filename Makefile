@@ -8,7 +8,7 @@ EXTRAS ?= llamacpp,server,postgres,mcp,rag,vector,plot,bench,dev
 MODEL ?= qwen2.5-coder-0.5b
 Q ?= 我想买一款拍照好的手机，有推荐吗？
 
-.PHONY: demo test lint install install-train bench-finetune llama-cpp postgres-bin chromium bench-models bench-tool-use bench-retrieval clean
+.PHONY: demo test lint install install-train bench-finetune bench-peers bench-reliability llama-cpp postgres-bin chromium bench-models bench-tool-use bench-retrieval clean
 
 # llama-cpp-python compiles from source (~7 min once): scripts/install_llama_cpp.sh builds
 # it with the portable flags of src/kapibara/models/llamacpp_build.txt and caches that
@@ -77,3 +77,15 @@ clean:
 # The tuned 0.5B measured (run `kapibara finetune lora --out runs/lora` first).
 bench-finetune: install-train
 	$(BIN)/python bench/finetune.py --run runs/lora
+
+# kapibara against Qwen-Agent, smolagents, LangGraph and LlamaIndex on the same GGUF. The peers
+# extra is explicit; LlamaIndex's OpenAI client pins openai<3, so it is installed without deps.
+bench-peers: install
+	$(BIN)/python -m pip install -c constraints.txt -e ".[$(EXTRAS),peers]"
+	$(BIN)/python -m pip install --no-deps llama-index-llms-openai==0.8.3 llama-index-llms-openai-like==0.8.1
+	$(BIN)/python bench/peers.py
+
+# SIGKILL durability on SQLite and PostgreSQL, bad input everywhere, the server fuzzed and
+# under load with faults, prompt injection on the real model.
+bench-reliability: install postgres-bin
+	$(BIN)/python bench/reliability.py
