@@ -196,7 +196,7 @@ def lora_run(tmp_path_factory: pytest.TempPathFactory):
     """HF+peft on the bundled 0.5B with a random adapter: the adapter folder, the prompt +
     HF's greedy continuation, and HF's logits with and without the adapter."""
     torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     peft = pytest.importorskip("peft")
     from kapibara.errors import KapibaraError
     from kapibara.models.bundled import model_path
@@ -209,8 +209,9 @@ def lora_run(tmp_path_factory: pytest.TempPathFactory):
     threads = int(os.environ.get("KAPIBARA_TEST_THREADS", "2"))
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    hf = transformers.AutoModelForCausalLM.from_pretrained(str(base.parent), gguf_file=base.name,
-                                                           dtype=torch.float32)
+    from kapibara.finetune.base import load_hf_base
+
+    hf, _ = load_hf_base("qwen2.5-coder-0.5b")  # dequantised from the GGUF once, then cached
     model = peft.get_peft_model(hf, peft.LoraConfig(r=8, lora_alpha=16, target_modules=TARGETS, lora_dropout=0.0))
     with torch.no_grad():
         for name, p in model.named_parameters():
