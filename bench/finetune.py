@@ -84,8 +84,20 @@ def load_models(name: str, configs: list[str]) -> dict[str, Any]:
     return out
 
 
+def warm_prefixes(models: dict[str, Any]) -> None:
+    """Save every model's system-prompt state for both languages, as `kapibara run` does on
+    first use: without it a model whose state a past run happened to save would be the
+    only one spared a full prefill whenever the cases switch language."""
+    from kapibara.toolsets import toolset_entry
+
+    for model in models.values():
+        agent = Agent(model, toolset_entry("demo").toolset(), **demo_agent_options())
+        for lang in ("zh", "en"):
+            agent.cache_prefix(lang)
+
+
 def run_set(models: dict[str, Any], datasets: dict[str, list[Any]], cache: dict[str, Any],
-            factory: Any, tag: str) -> dict[str, dict[str, list[CaseResult]]]:
+            factory: Any, tag: str, cached_only: frozenset[str] = frozenset()) -> dict[str, dict[str, list[CaseResult]]]:
     per: dict[str, dict[str, list[CaseResult]]] = {c: {n: [] for n in datasets} for c in models}
     for name, cases in datasets.items():
         for i, case in enumerate(cases, 1):
@@ -93,6 +105,8 @@ def run_set(models: dict[str, Any], datasets: dict[str, list[Any]], cache: dict[
                 key = cache_key(tag, config, f"{name}#{case.id}")
                 if key in cache:
                     res = to_result(cache[key])
+                elif config in cached_only:
+                    continue  # this configuration ran on part of the set (the report says on how many)
                 else:
                     res = run_case(case, model, "native", agent_factory=factory)
                     append_cache(CACHE, key, res)
@@ -104,11 +118,12 @@ def run_set(models: dict[str, Any], datasets: dict[str, list[Any]], cache: dict[
 
 
 def paired(a: list[CaseResult], b: list[CaseResult]) -> dict[str, Any]:
-    """McNemar on the same cases: how often b is right where a is wrong, and back."""
-    pairs = list(zip(a, b, strict=True))
+    """McNemar on the cases both ran: how often b is right where a is wrong, and back."""
+    theirs = {r.id: r for r in b}
+    pairs = [(x, theirs[x.id]) for x in a if x.id in theirs]
     wins = sum(y.correct and not x.correct for x, y in pairs)
     losses = sum(x.correct and not y.correct for x, y in pairs)
-    return {"b_only": wins, "a_only": losses, "p": round(mcnemar_p(losses, wins), 4)}
+    return {"n": len(pairs), "b_only": wins, "a_only": losses, "p": round(mcnemar_p(losses, wins), 4)}
 
 
 def peft_check(name: str, cases: list[Any], gguf_results: list[CaseResult]) -> dict[str, Any]:
@@ -154,6 +169,7 @@ def main() -> None:
     ap.add_argument("--merged-limit", type=int, default=24,
                     help="test cases the merged GGUF runs (it should decide as the adapter does; 0 = all)")
     ap.add_argument("--skip-export", action="store_true")
+    ap.add_argument("--cached-only", default="", help="configurations that only report cases already cached")
     ap.add_argument("--out", default=str(RESULTS / "finetune"), help="results path without extension")
     args = ap.parse_args()
     from kapibara.finetune.publish import publish
@@ -172,11 +188,14 @@ def main() -> None:
                   "adapter_mb": round(record.adapter_gguf.stat().st_size / 1e6, 1) if record.adapter_gguf else None,
                   "merged_mb": round(record.merged_gguf.stat().st_size / 1e6, 1) if record.merged_gguf else None}
     configs = [c for c in args.configs.split(",") if c]
-    models = load_models(args.name, configs)
+    only = frozenset(c for c in args.cached_only.split(",") if c)
+    models = load_models(args.name, [c for c in configs if c not in only])
+    warm_prefixes(models)
+    models.update({c: None for c in configs if c in only})
     cache = read_cache(CACHE)
     domain = {n: load_dataset(n)[: args.limit] if args.limit else load_dataset(n) for n in DOMAIN}
     merged = models.pop("tuned-merged", None)
-    per = run_set(models, domain, cache, demo_factory, args.name)
+    per = run_set(models, domain, cache, demo_factory, args.name, only)
     if merged is not None:
         few = {"domain:test": domain["domain:test"][: args.merged_limit or None]}
         per.update(run_set({"tuned-merged": merged}, few, cache, demo_factory, args.name))
@@ -198,7 +217,7 @@ def main() -> None:
                            "domain": {c: {n: rates(rs) for n, rs in sets.items()} for c, sets in per.items()},
                            "general": general}
     test = {c: sets["domain:test"] for c, sets in per.items()}
-    out["paired"] = {f"{a} vs {b}": paired(test[a][: len(test[b])], test[b])
+    out["paired"] = {f"{a} vs {b}": paired(test[a], test[b])
                      for a, b in (("0.5b", "tuned"), ("1.5b", "tuned"), ("tuned", "tuned-merged")) if a in test and b in test}
     if "tuned" in test:
         t = out["domain"]["tuned"]["domain:test"]
@@ -252,7 +271,7 @@ def markdown(out: dict[str, Any]) -> str:
         lines += ["", "Decision p50 ratios: " + ", ".join(f"{k} = {v}" for k, v in out["latency_ratio"].items()) + "."]
     if out.get("paired"):
         lines += ["", "Paired McNemar on the test split (a vs b: cases only b gets right / only a gets right, p): "
-                  + "; ".join(f"{k}: {v['b_only']} / {v['a_only']}, p = {v['p']}" for k, v in out["paired"].items()) + "."]
+                  + "; ".join(f"{k} (n={v['n']}): {v['b_only']} / {v['a_only']}, p = {v['p']}" for k, v in out["paired"].items()) + "."]
     g = out.get("general") or {}
     lines += ["", "## General ability (BFCL)", ""]
     if "skipped" in g:
