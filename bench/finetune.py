@@ -91,6 +91,8 @@ def warm_prefixes(models: dict[str, Any]) -> None:
     from kapibara.toolsets import toolset_entry
 
     for model in models.values():
+        if model is None:  # reported from the cache only
+            continue
         agent = Agent(model, toolset_entry("demo").toolset(), **demo_agent_options())
         for lang in ("zh", "en"):
             agent.cache_prefix(lang)
@@ -208,7 +210,7 @@ def main() -> None:
             general = {"skipped": str(exc)}
         else:
             gm = {c: models[c] for c in ("0.5b", "tuned") if c in models}
-            gper = run_set(gm, bfcl, cache, default_agent_factory, args.name)
+            gper = run_set(gm, bfcl, cache, default_agent_factory, args.name, only)
             general = {c: {n: rates(rs) for n, rs in sets.items()} for c, sets in gper.items()}
             if "0.5b" in gper and "tuned" in gper:
                 general["paired"] = {n: paired(gper["0.5b"][n], gper["tuned"][n]) for n in BFCL}
