@@ -7,6 +7,7 @@ from kapibara.finetune.samples import (
     Sample,
     call_message,
     load_samples,
+    pick_samples,
     reply_message,
     save_samples,
 )
@@ -66,3 +67,28 @@ def test_missing_file_says_how_to_make_one(tmp_path):
     with pytest.raises(DataError) as err:
         load_samples(tmp_path / "none.jsonl")
     assert "kapibara data build" in (err.value.hint or "")
+
+
+def _mixed(n_calls: int, n_replies: int) -> list[Sample]:
+    calls = [Sample(f"c{i}", [{"role": "user", "content": f"天气{i}"},
+                              call_message([ToolCall("get_weather", {"city": "北京"})])], TOOLS, "t", "weather")
+             for i in range(n_calls)]
+    replies = [Sample(f"r{i}", [{"role": "user", "content": f"hi{i}"}, reply_message("Hello!")], TOOLS, "t", "no_call")
+               for i in range(n_replies)]
+    return calls + replies
+
+
+def test_pick_samples_draws_replies_at_the_share():
+    import random
+
+    picked = pick_samples(_mixed(90, 10), 20, random.Random(0), reply_share=0.3)
+    assert len(picked) == 20 and len({s.id for s in picked}) == 20
+    assert sum(not s.target_calls for s in picked) == 6
+    # fewer replies than the share asks for: all of them, the rest calls
+    picked = pick_samples(_mixed(90, 3), 20, random.Random(0), reply_share=0.3)
+    assert sum(not s.target_calls for s in picked) == 3 and len(picked) == 20
+    # no share: a uniform draw; no limit or a limit above the set: everything
+    assert len(pick_samples(_mixed(90, 10), 20, random.Random(0))) == 20
+    assert len(pick_samples(_mixed(5, 5), 20, random.Random(0), reply_share=0.3)) == 10
+    with pytest.raises(DataError, match="between 0 and 1"):
+        pick_samples(_mixed(5, 5), 4, random.Random(0), reply_share=1.5)

@@ -72,6 +72,8 @@ def lora_cmd(
     lr: Annotated[float, typer.Option("--lr")] = 3e-4,
     batch: Annotated[int, typer.Option("--batch")] = 12,
     max_samples: Annotated[int, typer.Option("--max-samples", help="0 = all")] = 420,
+    reply_share: Annotated[float, typer.Option("--reply-share", min=0.0, max=1.0,
+                                               help="share of plain replies (no tool call) among the drawn samples")] = 0.3,
     profile: Annotated[str, typer.Option("--profile", help="the prompt the tuned model is sent: compact|default")] = "compact",
     device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="continue from the run's last checkpoint")] = False,
@@ -84,7 +86,8 @@ def lora_cmd(
 
     config = TrainConfig(data=str(data or shipped_train_path()), out=str(out), base=base, rank=rank, alpha=alpha,
                          targets=tuple(t.strip() for t in targets.split(",") if t.strip()), epochs=epochs,
-                         lr=lr, batch=batch, max_samples=max_samples or None, profile=profile, device=device)
+                         lr=lr, batch=batch, max_samples=max_samples or None, reply_share=reply_share, profile=profile,
+                         device=device)
     err = Console(stderr=True)
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
                   TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=err) as bar:

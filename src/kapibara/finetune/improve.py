@@ -113,13 +113,14 @@ class Improve:
 
     def _data(self, state: dict[str, Any]) -> dict[str, Any]:
         from kapibara.finetune.dataset import build_with_report, source_kind
-        from kapibara.finetune.samples import save_samples
+        from kapibara.finetune.lora import TrainConfig
+        from kapibara.finetune.samples import pick_samples, save_samples
 
         samples, report = build_with_report()
         bad = set(state["done"]["baseline"]["bad_dev_cases"])
         rng = random.Random(0)
         weighted = [s for s in samples if source_kind(s.source) == "dev" and s.source.split(":", 1)[1] in bad]
-        picked = rng.sample(samples, min(self.o.max_samples, len(samples)))
+        picked = pick_samples(samples, self.o.max_samples, rng, TrainConfig.reply_share)
         ids = {s.id for s in picked}
         # the cases the base model got wrong are always in, and weighted up
         extra = [s for s in weighted if s.id not in ids] + weighted * (self.o.bad_case_weight - 1)

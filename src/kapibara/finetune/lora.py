@@ -58,6 +58,7 @@ class TrainConfig:
     batch: int = 12
     warmup: int = 5
     max_samples: int | None = 420
+    reply_share: float | None = 0.3
     max_target_tokens: int = 160
     max_suffix_tokens: int = 384
     seed: int = 0
@@ -238,7 +239,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
     a tiny one); ``template`` the chat template to render with (default: the base GGUF's).
     """
     from kapibara.finetune.frame import agent_frame, gguf_template
-    from kapibara.finetune.samples import load_samples
+    from kapibara.finetune.samples import load_samples, pick_samples
     from kapibara.models.bundled import model_path
 
     torch = _torch()
@@ -256,8 +257,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
     samples = load_samples(config.data)
     if not samples:
         raise DataError(f"{config.data} holds no samples", hint="build some with `kapibara data build`")
-    if config.max_samples and len(samples) > config.max_samples:
-        samples = rng.sample(samples, config.max_samples)
+    samples = pick_samples(samples, config.max_samples, rng, config.reply_share)
 
     if base is None:
         say(f"loading {config.base} (dequantised from its GGUF)")
