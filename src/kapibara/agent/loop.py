@@ -69,7 +69,8 @@ class RunResult:
     trace: list[dict[str, Any]]
     session_id: str
     stop_reason: str = "answer"
-    """``answer`` (the model answered), ``max_steps``, ``repeated_call``, ``malformed``,
+    """``answer`` (the model answered), ``direct`` (the tools' own renderings answered,
+    ``Tool.direct_answer``), ``max_steps``, ``repeated_call``, ``malformed``,
     ``deadline`` (the turn's time budget ran out) or ``pending`` (calls wait for the user's
     approval: ``pending``; ``tool_calls`` holds them, as proposed)."""
     pending: PendingAction | None = None
@@ -141,6 +142,7 @@ class Agent:
         side_effects: str | Mapping[str, str] | SideEffectPolicy | None = None,
         guard: bool = True,
         answer_prompt: AnswerLayout = "plain",
+        direct_answers: bool = True,
     ) -> None:
         if max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {max_steps}")
@@ -178,6 +180,7 @@ class Agent:
         self.policy = SideEffectPolicy.parse(side_effects)
         self.guard = guard
         self.answer_prompt = answer_prompt
+        self.direct_answers = direct_answers
         if model_profile(model, tools) == "compact":
             # A model tuned on the domain learned its tools and examples in the weights:
             # the role line and bare tool signatures, nothing retrieved or narrowed.
@@ -278,6 +281,9 @@ class Agent:
                 if repeated:
                     yield AgentEvent("error", f"repeated call: {repeated}", step)
                     reason = "repeated_call"
+                elif (direct := self._direct(run, step_results, step)) is not None:
+                    answer, reason = direct, "direct"
+                    new.append(final_message(self.protocol.name, direct))
             turn += new
             self._save(run, new)
             if reason in ("repeated_call", "deadline"):
@@ -365,6 +371,28 @@ class Agent:
             self.store.set_state(run.id, run.ctx.state)
         names = ", ".join(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})" for c in repeated)
         return results, names
+
+    def _direct(self, run: Run, results: list[ToolResult], step: int) -> str | None:
+        """The step's results as the answer, when every call's tool renders its own
+        (``Tool.direct_answer``) and every call succeeded; None to let the model answer."""
+        if not self.direct_answers or not results:
+            return None
+        parts: list[str] = []
+        for r in results:
+            t = self.tools.get(r.call.name)
+            if t is None or t.direct_answer is None or not r.ok or r.value is None:
+                return None
+            try:
+                text = t.direct_answer(r.value, run.language)
+            except Exception as exc:  # a renderer's bug must not lose the turn: the model answers
+                run.trace.add("direct_answer_error", step=step, name=t.name, error=f"{type(exc).__name__}: {exc}")
+                return None
+            if not text:
+                return None
+            parts.append(text.strip())
+        answer = "\n\n".join(parts)
+        run.trace.add("direct_answer", step=step, tools=[r.call.name for r in results], answer=answer)
+        return answer
 
     def _answer_from_observations(self, run: Run, question: str, step: int, reason: str) -> Gen:
         """Answer from the observations so far; no tools offered.

@@ -9,6 +9,8 @@ and for tools the arguments, output, duration and error. Record types:
 ``model_call``  one request to the model (several per decision when repair re-asks)
 ``decision``    the outcome of one decision: calls or answer, repairs, timings
 ``tool_call``   one executed (or refused) tool call
+``direct_answer`` the step's results rendered as the answer by their tools
+                (``direct_answer_error``: a renderer failed; the model answered)
 ``run_end``     the answer, steps used, why the run stopped, error counts
 """
 

@@ -455,10 +455,38 @@ TOOL_FUNCTIONS = (
 SIDE_EFFECTS = (add_to_cart,)
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def recommendation_answer(value: Any, language: str) -> str | None:
+    """``recommend_products``' result as the answer, in the user's language (None when it
+    found nothing or failed: the model explains that better than a template)."""
+    if not isinstance(value, dict) or value.get("error") or not value.get("items"):
+        return None
+    lines = [_msg("direct_recommend_head", language)]
+    for i, item in enumerate(value["items"], 1):
+        en = language == "en"
+        name = item.get("name_en") or item["name"] if en else item["name"]
+        price = str(item["price"]).removesuffix("元") if en else item["price"]
+        line = _msg("direct_recommend_item", language, i=i, name=name, price=price, rating=item.get("rating", "-"))
+        for key in ("highlight", "promotion"):
+            text = str(item.get(key) or "")
+            if text and (language == "zh" or not _CJK.search(text)):  # the catalog's text is Chinese
+                line += _msg(f"direct_recommend_{key}", language, **{key: text})
+        lines.append(line.rstrip())
+    lines.append(_msg("direct_recommend_tail", language))
+    return "\n".join(lines)
+
+
+#: Tools whose results are the answer, rendered (``Tool.direct_answer``).
+DIRECT_ANSWERS: dict[Any, Any] = {recommend_products: recommendation_answer}
+
+
 def demo_toolset() -> ToolSet:
     """The seven grocery tools as a ``ToolSet`` (cart tools get the session's ``ToolContext``;
-    ``add_to_cart`` declares its side effect)."""
-    return ToolSet([tool_from_function(fn, side_effect=fn in SIDE_EFFECTS) for fn in TOOL_FUNCTIONS])
+    ``add_to_cart`` declares its side effect; ``recommend_products`` renders its own answer)."""
+    return ToolSet([tool_from_function(fn, side_effect=fn in SIDE_EFFECTS, direct_answer=DIRECT_ANSWERS.get(fn))
+                    for fn in TOOL_FUNCTIONS])
 
 
 def demo_prompt(language: str = "zh") -> Prompt:

@@ -44,7 +44,11 @@ class Tool:
     when not given. ``side_effect`` declares that a call changes something (a cart, a
     file, an order): the agent's side-effect policy decides whether it runs, waits for the
     user, or is refused. ``max_output_chars`` caps the observation (longer output is cut,
-    with a marker saying so); None for no cap.
+    with a marker saying so); None for no cap. ``direct_answer`` renders a successful
+    call's return value as the turn's answer, ``direct_answer(value, language) -> str``
+    (LangChain's ``return_direct``, with a renderer): when every call of a step has one,
+    the agent answers with the renderings and spends no generation on restating the
+    results (the renderer returns None to leave the answer to the model).
     """
 
     name: str
@@ -57,6 +61,7 @@ class Tool:
     args_model: type[BaseModel] | None = field(default=None, repr=False, compare=False)
     side_effect: bool = False
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS
+    direct_answer: Callable[[Any, str], str | None] | None = field(default=None, repr=False, compare=False)
     _model: type[BaseModel] | None = field(default=None, init=False, repr=False, compare=False)
     _from_hints: bool = field(default=False, init=False, repr=False, compare=False)
 

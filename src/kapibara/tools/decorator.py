@@ -49,6 +49,7 @@ def tool(
     timeout_s: float = 30.0,
     side_effect: bool = False,
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
+    direct_answer: Callable[[Any, str], str | None] | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -61,16 +62,19 @@ def tool(
     timeout_s: float = 30.0,
     side_effect: bool = False,
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
+    direct_answer: Callable[[Any, str], str | None] | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed function into a ``Tool``; use as ``@tool`` or ``@tool(name=...)``.
 
-    ``side_effect=True`` declares that a call changes something (see ``Tool``). The
-    returned ``Tool`` is still callable like the original function.
+    ``side_effect=True`` declares that a call changes something; ``direct_answer`` renders
+    a result as the turn's answer (see ``Tool``). The returned ``Tool`` is still callable
+    like the original function.
     """
 
     def build(f: Callable[..., Any]) -> Tool:
         return tool_from_function(f, name=name, description=description, timeout_s=timeout_s,
-                                  side_effect=side_effect, max_output_chars=max_output_chars)
+                                  side_effect=side_effect, max_output_chars=max_output_chars,
+                                  direct_answer=direct_answer)
 
     if fn is None:
         return build
@@ -85,6 +89,7 @@ def tool_from_function(
     timeout_s: float = 30.0,
     side_effect: bool = False,
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
+    direct_answer: Callable[[Any, str], str | None] | None = None,
 ) -> Tool:
     """Build a ``Tool`` from ``fn``; raise ``ToolDefinitionError`` naming what is wrong."""
     if isinstance(fn, Tool):
@@ -159,6 +164,7 @@ def tool_from_function(
         args_model=model,
         side_effect=side_effect,
         max_output_chars=max_output_chars,
+        direct_answer=direct_answer,
     )
     t.__doc__ = getattr(fn, "__doc__", None)
     t.__wrapped__ = fn  # type: ignore[attr-defined]
