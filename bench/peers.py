@@ -449,7 +449,23 @@ def missing_peers() -> dict[str, str]:
 
 
 def cases_for(sets: list[str], limit: int | None) -> dict[str, list[Case]]:
-    return {s: load_dataset(SETS[s])[:limit] for s in sets}
+    return {s: spread(load_dataset(SETS[s]), limit) for s in sets}
+
+
+def spread(cases: list[Case], limit: int | None) -> list[Case]:
+    """At most ``limit`` cases taken round-robin over categories (in file order within
+    each), so a shortened run still covers every category; all cases without a limit."""
+    if limit is None or limit >= len(cases):
+        return list(cases)
+    groups: dict[str, list[Case]] = {}
+    for c in cases:
+        groups.setdefault(c.category, []).append(c)
+    out: list[Case] = []
+    while len(out) < limit:
+        for g in groups.values():
+            if g and len(out) < limit:
+                out.append(g.pop(0))
+    return out
 
 
 def key(short: str, row: str, case_id: str) -> str:

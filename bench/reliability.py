@@ -178,8 +178,10 @@ def part_injection(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    print(f"injection: run_injection({REAL!r}, limit={args.injection_limit})", flush=True)
-    result: dict[str, Any] = module.run_injection(REAL, limit=args.injection_limit)
+    print(f"injection: run_injection({REAL!r}, limit={args.injection_limit}, "
+          f"baseline_limit={args.injection_baseline_limit})", flush=True)
+    result: dict[str, Any] = module.run_injection(REAL, limit=args.injection_limit,
+                                                  baseline_limit=args.injection_baseline_limit, verbose=True)
     return result
 
 
@@ -339,6 +341,8 @@ def main() -> None:
     ap.add_argument("--real-kills", type=int, default=3)
     ap.add_argument("--real-load-seconds", type=float, default=60)
     ap.add_argument("--injection-limit", type=int, default=None)
+    ap.add_argument("--injection-baseline-limit", type=int, default=None,
+                    help="run the undefended baseline on fewer attacks (the real model: ~15 s an attack)")
     ap.add_argument("--out-dir", type=Path, default=HERE / "results")
     ap.add_argument("--render", action="store_true", help="only rewrite the Markdown from the JSON")
     ap.add_argument("--note", default=None, help="a note printed under the title (with --render: kept until a run)")

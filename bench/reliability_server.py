@@ -150,6 +150,13 @@ class Server:
         cmd = [sys.executable, str(Path(__file__).resolve()), "serve", str(self.port), self.db, str(self.flags),
                str(delay), str(body_timeout_s), model_spec]
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "KAPIBARA_HOME": str(workdir / "home")}
+        if model_spec != "fake":  # a fresh home, but the pulled models of this one (the real 0.5B)
+            from kapibara.models.bundled import models_dir
+
+            (workdir / "home").mkdir(parents=True, exist_ok=True)
+            link = workdir / "home" / "models"
+            if not link.exists():
+                link.symlink_to(models_dir(), target_is_directory=True)
         if plain_openapi:
             env["KAPIBARA_BENCH_PLAIN_OPENAPI"] = "1"
         self._logfh = open(self.log, "wb")  # noqa: SIM115 - closed in stop()

@@ -96,3 +96,12 @@ def test_defaults_a_framework_injected_are_dropped_and_the_call_is_scored() -> N
     assert peers.score(case, [ToolCall("get_weather", {"city": "北京"})], specs, {})["correct"]
     wrong = peers.score(case, [], specs, {"malformed": True, "text": "<tool_call>{"})
     assert not wrong["correct"] and wrong["rule"] == "malformed"
+
+
+def test_a_shortened_run_spreads_over_every_category() -> None:
+    from kapibara.evals.cases import Case
+
+    cases = [Case(id=f"{c}-{i}", category=c, messages=[{"role": "user", "content": "x"}], tools="demo") for c in ("a", "b", "c") for i in range(4)]
+    picked = peers.spread(cases, 5)
+    assert [c.id for c in picked] == ["a-0", "b-0", "c-0", "a-1", "b-1"]
+    assert peers.spread(cases, None) == cases and len(peers.spread(cases, 99)) == 12
