@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     """How the answer from tool results is prompted (``kapibara.agent.answer``): ``plain``
     (the first layout), or ``cached``, whose fixed part's prefilled state is saved: faster,
     but the 0.5B's answers got terser (bench/results/first_run.md), so it is opt-in."""
+    direct_answers: bool = True
+    """Tools that render their own results (``Tool.direct_answer``) answer the turn;
+    false: the model always writes the answer."""
     api_keys: str | None = None
     """Keys ``kapibara serve`` accepts (``Authorization: Bearer KEY``), comma-separated."""
     side_effects: str | None = None

@@ -165,6 +165,7 @@ def build_agent(
         budgets=Budgets(timeout_s=timeout) if timeout else None,
         side_effects=policy,
         answer_prompt=settings.answer_prompt,
+        direct_answers=settings.direct_answers,
         **options,
     )
 
