@@ -5,7 +5,7 @@
 Stages (each resumable: case results are cached in JSONL keyed by config / case):
 
 1. **Export** the run's adapter (``kapibara.finetune.publish``): the GGUF LoRA adapter, the
-   merged Q4_K_M GGUF, the peft folder for vLLM; registered as ``--name`` with the compact
+   merged Q8_0 GGUF, the peft folder for vLLM; registered as ``--name`` with the compact
    prompt profile and the tools it learned.
 2. **Domain test split + missing-argument cases**, configurations interleaved case by case
    so machine load affects them alike:
@@ -188,7 +188,8 @@ def main() -> None:
             progress=lambda line: print(line, file=sys.stderr, flush=True))
         export = {"wall_s": round(time.perf_counter() - t0, 1),
                   "adapter_mb": round(record.adapter_gguf.stat().st_size / 1e6, 1) if record.adapter_gguf else None,
-                  "merged_mb": round(record.merged_gguf.stat().st_size / 1e6, 1) if record.merged_gguf else None}
+                  "merged_mb": round(record.merged_gguf.stat().st_size / 1e6, 1) if record.merged_gguf else None,
+                  "merged_quant": record.merged_gguf.stem.removeprefix("merged-") if record.merged_gguf else None}
     configs = [c for c in args.configs.split(",") if c]
     only = frozenset(c for c in args.cached_only.split(",") if c)
     models = load_models(args.name, [c for c in configs if c not in only])
@@ -258,7 +259,7 @@ def markdown(out: dict[str, Any]) -> str:
                   f"{tr['losses'][0] if tr.get('losses') else '-'} → {tr['losses'][-1] if tr.get('losses') else '-'}.", ""]
     if out.get("export"):
         e = out["export"]
-        lines += [f"**Export**: GGUF adapter {e['adapter_mb']} MB, merged Q4_K_M {e['merged_mb']} MB, "
+        lines += [f"**Export**: GGUF adapter {e['adapter_mb']} MB, merged {e.get('merged_quant', 'Q4_K_M')} {e['merged_mb']} MB, "
                   f"{e['wall_s']} s for adapter + peft folder + merge + quantise.", ""]
     lines += ["## Domain test split", "",
               "| config | set | right tool | right call | no-call | all | decision p50 s |", "|---|---|---|---|---|---|---|"]

@@ -18,6 +18,7 @@ from typing import Any
 
 from kapibara.errors import ConfigError
 from kapibara.finetune.gguf import (
+    MERGED_QUANT,
     Progress,
     export_gguf_adapter,
     export_peft_folder,
@@ -55,7 +56,7 @@ def base_file(base: str) -> Path:
 
 
 def publish(run_or_adapter: str | Path, name: str, *, base: str = "qwen2.5-coder-0.5b", merge: bool = False,
-            quant: str = "Q4_K_M", metadata: dict[str, Any] | None = None, threads: int | None = None,
+            quant: str = MERGED_QUANT, metadata: dict[str, Any] | None = None, threads: int | None = None,
             progress: Progress | None = None) -> tuned.TunedModel:
     """Export the adapter (GGUF adapter, peft folder, and with ``merge`` the merged
     ``quant`` GGUF) into the tuned model's folder and register it as ``name``."""
