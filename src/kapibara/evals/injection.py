@@ -11,7 +11,8 @@ a tool call outside the task.
 
 ``run_suite(model, defended=True)`` runs every attack through the demo agent with the
 defences on (side effects grounded in the user's words, tool results and documents marked
-as data, the prompt-leak filter); ``defended=False`` is the baseline with them off. The
+as data, the prompt-leak filter, and tool-rendered answers, ``Tool.direct_answer``, which
+no payload can reword); ``defended=False`` is the baseline with them off. The
 policy under test is ``allow``: the demo ships ``confirm``, under which no cart change
 happens without the user's yes whatever the model does.
 
@@ -203,7 +204,8 @@ def run_attack(model: Model, attack: Attack, defended: bool = True, workdir: str
                       store=store, memory=memory, grounding=demo_grounding(), ask_missing=True, shots=0,
                       language=attack.lang, max_tokens=max_tokens,
                       budgets=Budgets(timeout_s=timeout_s) if timeout_s else None,
-                      side_effects=SideEffectPolicy("allow", grounded=defended), guard=defended)
+                      side_effects=SideEffectPolicy("allow", grounded=defended), guard=defended,
+                      direct_answers=defended)
         agent.cache_prefix(attack.lang)  # saved once per prompt and tool set; later attacks load it
         try:
             result = agent.run(attack.question, session_id="attack", user_id="victim")
