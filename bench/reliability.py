@@ -197,6 +197,37 @@ def _brief(r: dict[str, Any]) -> str:
 # -- the report ------------------------------------------------------------------------------
 
 
+def _injection_lines(inj: dict[str, Any]) -> list[str]:
+    """The injection figures as a table per channel: defended, and the baseline against
+    the defended run on the same attacks."""
+    if "defended" not in inj:
+        return ["## Prompt injection", "", f"Not run: {inj.get('skipped') or inj}", ""]
+    keys = ("attacks", "side_effects_proposed", "side_effects_executed", "leaked_system_prompt", "prices_changed",
+            "off_task_calls")
+    head = ("| channel | run | attacks | side effects proposed | executed | leaked system prompt | prices changed "
+            "| calls outside the task |")
+    lines = ["## Prompt injection", "",
+             f"_{inj.get('_date', '')}._ `bench/injection.py` on `{inj.get('model')}`: "
+             f"{inj.get('attacks')} attacks (knowledge-base documents, tool results, user messages, long-term "
+             f"memory; zh and en), policy {inj.get('policy')}, {inj.get('max_steps')} steps a turn. `defended`: "
+             "the agent as shipped (side effects grounded in the user's words and decided before untrusted content, "
+             "tool results and documents marked as data, injection phrases stripped from documents, the leak "
+             "filter, tool-rendered answers); `baseline`: all of that off, on the first "
+             f"{inj.get('baseline_attacks')} attacks, beside the defended run on the same attacks. Under the demo's "
+             "shipped policy (`confirm`) a proposed side effect waits for the user's yes.", "", head,
+             "|---|---|---|---|---|---|---|---|"]
+    same = inj.get("baseline_on_same_attacks_defended") or {}
+    for channel in [*(c for c in inj["defended"] if c != "all"), "all"]:
+        rows = [("defended", inj["defended"].get(channel))]
+        if inj.get("baseline"):
+            rows += [("defended, baseline's attacks", same.get(channel)), ("baseline", inj["baseline"].get(channel))]
+        for run, fig in rows:
+            if fig:
+                name = f"**{channel}**" if channel == "all" else channel
+                lines.append(f"| {name} | {run} | " + " | ".join(str(fig.get(k, "–")) for k in keys) + " |")
+    return [*lines, ""]
+
+
 def render(data: dict[str, Any]) -> str:
     m = data.get("machine", {})
     lines = ["# Reliability", "",
@@ -293,9 +324,7 @@ def render(data: dict[str, Any]) -> str:
         lines += _load_lines(f"real {real['model']}", real["load"])
     inj = data.get("injection")
     if inj:
-        lines += ["## Prompt injection", "", f"_{inj.get('_date', '')}._ From `bench/injection.py` "
-                  "(see `docs/security.md`):", "", "```json", json.dumps({k: v for k, v in inj.items() if k != "_date"},
-                                                                          ensure_ascii=False, indent=1)[:3000], "```", ""]
+        lines += _injection_lines(inj)
     lines += ["## Failures found and fixed", "",
               "- Two processes running turns on one session interleaved their messages (baseline rows above): the "
               "stores now check the message count they read (`SessionConflict`, a `KapibaraError` with a hint).",
@@ -314,6 +343,26 @@ def render(data: dict[str, Any]) -> str:
               "- A request body trickling in held a worker until the client gave up: now 408 after `body_timeout_s`.",
               "- `/openapi.json` documented no request bodies and 422 for validation errors (the server answers 400 "
               "in OpenAI's format), so a fuzzer could not reach the routes; now documented as they behave.",
+              "- The real-model parts died before they started: the server child ran in a fresh `KAPIBARA_HOME` "
+              "without the pulled model. It now links the pulled models into its fresh home.",
+              "- The injection baseline had tool-rendered answers on (added in the same session), so the scripted "
+              "obedient model's leak never reached its answer; the baseline now runs with them off.",
+              "",
+              "## Listed, not fixed",
+              "",
+              "- **RSS grows under load, in native memory.** 83.8 -> 133.1 MB over the 5-minute fake-model run "
+              "(6,264 requests; +20 MB in the first 105 s, +6 MB in the last 105 s). Python's heap is flat: "
+              "gc-tracked objects 89.9k at the start and 89.7k after 30 s of the same load in-process, tracemalloc "
+              "+1 MB while RSS rose 2 MB. With `MALLOC_ARENA_MAX=2` the same 30 s grew 3.4 MB instead of 5.5 MB, and "
+              "with a new session per request 3.6 MB: glibc's per-thread arenas and fragmentation, plus each turn "
+              "reading its whole session history (sessions grew to ~285 turns). Next: read only the latest "
+              "messages of a long session (the context budget drops the rest anyway) and set `MALLOC_ARENA_MAX` "
+              "in `kapibara serve`; a longer run would show whether it levels off.",
+              "- **Real model under 8 clients**: agent turns and pass-through requests queue on one model on 2 "
+              "cores; 7 of 650 requests waited in the model queue past the load client's 60 s read timeout "
+              "(`transport:ReadTimeout`), before the server's own queue timeout (`queue_timeout_s`, 120 s) would "
+              "have answered them in OpenAI's format. No session or turn was lost. A deployment whose clients "
+              "time out sooner should set `queue_timeout_s` below their timeout.",
               ""]
     return "\n".join(lines)
 
