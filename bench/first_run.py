@@ -55,6 +55,7 @@ MODE_ENV = {"plain": {"KAPIBARA_ANSWER_PROMPT": "plain", "KAPIBARA_DIRECT_ANSWER
 TARGET_S = 15.0
 STAGES = ("startup_s", "decision_s", "tools_s", "answer_prefill_s", "answer_decode_s", "exit_s", "wall_s")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_SCALE = re.compile(r"/\s*(?:5|10|100)\b")
 _LIST_MARK = re.compile(r"^\s*\d+[.、)]\s*", re.M)
 
 
@@ -134,6 +135,7 @@ def misattributed(answer: str, items: list[dict[str, Any]]) -> list[str]:
             own = texts[hit[0]]
             for label in labels[hit[0]]:
                 low = low.replace(label, " ")  # digits inside the product's own name
+            low = _SCALE.sub(" ", low)  # "rated 4.8/5": the 5 is the scale, not a figure
             for number in _NUMBER.findall(low):
                 elsewhere = any(number in t for k, t in enumerate(texts) if k != hit[0])
                 if number not in own and elsewhere and number not in wrong:
