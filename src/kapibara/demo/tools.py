@@ -464,14 +464,14 @@ def recommendation_answer(value: Any, language: str) -> str | None:
     if not isinstance(value, dict) or value.get("error") or not value.get("items"):
         return None
     lines = [_msg("direct_recommend_head", language)]
+    en = language == "en"
     for i, item in enumerate(value["items"], 1):
-        en = language == "en"
         name = item.get("name_en") or item["name"] if en else item["name"]
         price = str(item["price"]).removesuffix("元") if en else item["price"]
         line = _msg("direct_recommend_item", language, i=i, name=name, price=price, rating=item.get("rating", "-"))
         for key in ("highlight", "promotion"):
             text = str(item.get(key) or "")
-            if text and (language == "zh" or not _CJK.search(text)):  # the catalog's text is Chinese
+            if text and (not en or not _CJK.search(text)):  # the catalog's text is Chinese
                 line += _msg(f"direct_recommend_{key}", language, **{key: text})
         lines.append(line.rstrip())
     lines.append(_msg("direct_recommend_tail", language))
