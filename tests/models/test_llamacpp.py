@@ -81,6 +81,30 @@ def test_json_schema_constraint_gives_valid_json(real_model):
 
 
 @pytest.mark.model
+def test_json_schema_keeps_the_declared_property_order(real_model):
+    # llama.cpp emits properties in schema order and optional ones can only be skipped
+    # forwards: sorted keys once put a tool's "name" after its "arguments", and an optional
+    # "scenario" after "max_price", so a call with a scenario could never carry a budget.
+    schema = {
+        "type": "object",
+        "properties": {"name": {"const": "recommend"},
+                       "arguments": {"type": "object", "additionalProperties": False,
+                                     "properties": {"zone": {"type": "string"}, "budget": {"type": "integer"}},
+                                     "required": ["zone"]}},
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+    }
+    done = real_model.chat(
+        [{"role": "user", "content": "Recommend something in zone A for at most 30."}],
+        constraint=Constraint(json_schema=schema),
+        max_tokens=40,
+    )
+    value = json.loads(done.text)
+    assert list(value) == ["name", "arguments"]
+    assert list(value["arguments"])[0] == "zone"
+
+
+@pytest.mark.model
 def test_second_call_reuses_the_shared_prefix(real_model):
     first = [SYSTEM, {"role": "user", "content": "Weather in Oslo?"}]
     real_model.chat(first, tools=[WEATHER], max_tokens=4)

@@ -332,7 +332,11 @@ class LlamaCppModel(ChatModel):
         if constraint.grammar is not None:
             key = ("gbnf", constraint.grammar)
         else:
-            key = ("schema", json.dumps(constraint.json_schema, sort_keys=True))
+            # Declared key order, never sorted: llama.cpp's grammar emits properties in
+            # schema order, and optional ones may only be skipped forwards. Sorted keys put
+            # ``arguments`` before ``name`` and ``scenario`` after ``max_price``, so a model
+            # that filled ``scenario`` could no longer give a budget.
+            key = ("schema", json.dumps(constraint.json_schema, ensure_ascii=False))
         cache = self._shared.grammars
         if key not in cache:
             try:
