@@ -7,6 +7,8 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``lenient_parse``    the call was only readable leniently (JSON5, fences, bare JSON, prose)
 ``fuzzy_name``       a misspelled tool or parameter name corrected
 ``drop_ungrounded``  an optional number the user never said dropped
+``vocabulary``       a free-text argument mapped onto the terms its tool understands and
+                     the user said (``Tool.vocabulary``)
 ``reask``            one re-ask quoting the parse or validation error
 ``constrained``      regeneration under a JSON schema / grammar of the tools (or an answer)
 ``lookup``           an answer stating facts no tool returned (see ``grounding.py``):
@@ -38,6 +40,7 @@ from kapibara.agent.repair import (
     missing_required,
     parameter_label,
     parse_constrained,
+    snap_vocabulary,
     tool_constraint,
     unwrap_schema_echo,
     validate_calls,
@@ -358,6 +361,9 @@ def check(d: Decider, completion: Completion, constraint: Constraint | None,
         action.calls, dropped = drop_ungrounded(action.calls, d.tools, said)
         if dropped:
             fired.append("drop_ungrounded")
+        action.calls, snapped = snap_vocabulary(action.calls, d.tools, said)
+        if snapped:
+            fired.append("vocabulary")
     error = validate_calls(action.calls, d.tools)
     if error is None:
         action.calls = coerce_calls(action.calls, d.tools)

@@ -12,6 +12,8 @@ The rungs, in the order ``agent.decide`` climbs them (each recorded when it fire
                    (``fuzzy_fix``), only when the match is unambiguous
 ``drop_ungrounded`` an optional numeric argument whose value appears nowhere in the user's
                    words (a budget the model invented) is dropped (``drop_ungrounded``)
+``vocabulary``     a free-text parameter with a ``Tool.vocabulary`` keeps only the terms the
+                   tool understands and the user said (``snap_vocabulary``)
 ``reask``          one re-ask quoting the parse or validation error (``validate_calls``
                    finds it; the message comes from the ``reask_error`` template)
 ``constrained``    regeneration with a JSON schema or GBNF grammar that admits only the
@@ -33,7 +35,7 @@ from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
 from kapibara.tools.schema import standard_schema
 
-RUNGS = ("routed", "lenient_parse", "fuzzy_name", "drop_ungrounded", "reask", "constrained", "lookup", "ask")
+RUNGS = ("routed", "lenient_parse", "fuzzy_name", "drop_ungrounded", "vocabulary", "reask", "constrained", "lookup", "ask")
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
 FUZZY_MARGIN = 8.0
@@ -187,6 +189,63 @@ def drop_ungrounded(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
                 dropped.append(f"{call.name}: {key}={value} is not in the user's words")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
     return out, dropped
+
+
+def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list[ToolCall], list[str]]:
+    """Map free-text arguments onto the terms their tool understands (``Tool.vocabulary``).
+
+    For a parameter with a vocabulary (``{meaning: [words]}``), the value becomes the
+    words it contains whose meaning the user also expressed, one word per meaning (the
+    longest, then the first), in the value's order; a word inside a longer matched word
+    ("长辈" inside "送长辈") is not a second meaning. A value with no such word takes the
+    words the user said instead, or, when the user said none, is dropped if the parameter
+    is optional. Small models copy the request into the
+    parameter ("聚会用的零食来5款，每款不超过40元") or invent a use nobody asked for
+    (``scenario="拍照"`` for "有什么手机推荐吗？"). Returns (calls, what changed).
+    """
+    said = _norm(user_text)
+    out: list[ToolCall] = []
+    notes: list[str] = []
+    for call in calls:
+        tool = tools.get(call.name)
+        args = dict(call.arguments)
+        for key, vocab in (getattr(tool, "vocabulary", None) or {}).items():
+            value = args.get(key)
+            if not isinstance(value, str) or not _norm(value):
+                continue
+            expressed = _matches(said, vocab)
+            meant = {name for _, _, name, _ in expressed}
+            kept = [word for _, _, name, word in _matches(_norm(value), vocab) if name in meant]
+            if not kept:
+                kept = [word for _, _, _, word in expressed]
+            if kept:
+                new = ("" if all(_CJK.search(w) for w in kept) else " ").join(kept)
+                if new != value:
+                    args[key] = new
+                    notes.append(f"{call.name}: {key}={value!r} -> {new!r}")
+            elif key not in set((tool.parameters or {}).get("required", [])):
+                del args[key]
+                notes.append(f"{call.name}: {key}={value!r} is not a term the user said")
+        out.append(ToolCall(name=call.name, arguments=args, id=call.id))
+    return out, notes
+
+
+def _matches(text: str, vocab: dict[str, list[str]]) -> list[tuple[int, int, str, str]]:
+    """(start, end, meaning, word) of each meaning's best word found in normalised
+    ``text``, in text order, without words that lie inside a longer match."""
+    found: list[tuple[int, int, str, str]] = []
+    for name, words in vocab.items():
+        best: tuple[int, int, str, str] | None = None
+        for word in words:
+            w = _norm(word)
+            at = text.find(w) if w else -1
+            if at >= 0 and (best is None or len(w) > best[1] - best[0] or (len(w) == best[1] - best[0] and at < best[0])):
+                best = (at, at + len(w), name, word)
+        if best is not None:
+            found.append(best)
+    inside = {m for m in found for o in found
+              if o is not m and o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]}
+    return sorted((m for m in found if m not in inside), key=lambda m: m[0])
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -14,6 +14,7 @@ import re
 import threading
 from typing import Any
 
+from kapibara.demo import source
 from kapibara.demo.catalog import Catalog, DateError, Product, normalize, scenario_names
 from kapibara.prompts import Prompt, render_template
 from kapibara.tools import ToolArgumentError, ToolContext, ToolSet, tool_from_function
@@ -482,10 +483,19 @@ def recommendation_answer(value: Any, language: str) -> str | None:
 DIRECT_ANSWERS: dict[Any, Any] = {recommend_products: recommendation_answer}
 
 
+def scenario_vocabulary() -> dict[str, list[str]]:
+    """The scenarios ``recommend_products`` ranks by, as ``Tool.vocabulary`` terms
+    (``scenarios.yaml``: camera -> 拍照, 摄影, camera, ...)."""
+    return {s.name: list(s.words) for s in source.scenarios()}
+
+
 def demo_toolset() -> ToolSet:
     """The seven grocery tools as a ``ToolSet`` (cart tools get the session's ``ToolContext``;
-    ``add_to_cart`` declares its side effect; ``recommend_products`` renders its own answer)."""
-    return ToolSet([tool_from_function(fn, side_effect=fn in SIDE_EFFECTS, direct_answer=DIRECT_ANSWERS.get(fn))
+    ``add_to_cart`` declares its side effect; ``recommend_products`` renders its own answer
+    and declares the scenarios it understands)."""
+    vocabularies: dict[Any, dict[str, dict[str, list[str]]]] = {recommend_products: {"scenario": scenario_vocabulary()}}
+    return ToolSet([tool_from_function(fn, side_effect=fn in SIDE_EFFECTS, direct_answer=DIRECT_ANSWERS.get(fn),
+                                       vocabulary=vocabularies.get(fn))
                     for fn in TOOL_FUNCTIONS])
 
 

@@ -75,11 +75,14 @@ def toolset_options(tools: list[ToolSpec] | str) -> dict[str, Any]:
     return {}
 
 
-def _demo_or_specs(case: Case, specs: list[ToolSpec], episodes: bool) -> Any:
-    if episodes and isinstance(case.tools, str):
+def _demo_or_specs(case: Case, specs: list[ToolSpec]) -> Any:
+    """The registered tool set for a named one (the agent a user runs: its functions for
+    episodes, and what shapes a decision, such as ``Tool.vocabulary``), else tools built
+    from the case's inline specs."""
+    if isinstance(case.tools, str):
         factory = toolset_entry(case.tools).toolset
         if factory is not None:
-            return factory()  # real functions, so the episode can act
+            return factory()
     return build_toolset(specs)
 
 
@@ -147,7 +150,7 @@ def run_case(
                 # (a "confirm" would stop every cart episode at the question); one they did not
                 # ask for is still held. The decision scored is the same under any policy.
                 options["side_effects"] = "allow"
-            toolset = _demo_or_specs(case, specs, episodes)
+            toolset = _demo_or_specs(case, specs)
             prompt = options.pop("prompt", None) or toolset_prompt(case.tools)
             agent = agent_factory(model, toolset, config, prompt, **options) if options else \
                 agent_factory(model, toolset, config, prompt)

@@ -49,6 +49,11 @@ class Tool:
     (LangChain's ``return_direct``, with a renderer): when every call of a step has one,
     the agent answers with the renderings and spends no generation on restating the
     results (the renderer returns None to leave the answer to the model).
+    ``vocabulary`` lists, per free-text string parameter, the terms the tool understands:
+    ``{"scenario": {"camera": ["拍照", "camera"], ...}}`` (a name, then the words that
+    mean it). The agent's ``vocabulary`` rung keeps only the terms the user actually said
+    (see ``kapibara.agent.repair.snap_vocabulary``): a small model writes "推荐水果" or
+    "聚会用的零食来5款" where the tool understands "" or "聚会".
     """
 
     name: str
@@ -62,6 +67,7 @@ class Tool:
     side_effect: bool = False
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS
     direct_answer: Callable[[Any, str], str | None] | None = field(default=None, repr=False, compare=False)
+    vocabulary: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False, compare=False)
     _model: type[BaseModel] | None = field(default=None, init=False, repr=False, compare=False)
     _from_hints: bool = field(default=False, init=False, repr=False, compare=False)
 
@@ -86,6 +92,20 @@ class Tool:
         if self.max_output_chars is not None and self.max_output_chars < 1:
             raise ToolDefinitionError(f"tool '{self.name}': max_output_chars must be >= 1 (or None for no cap)")
         self._from_hints = self.args_model is not None
+        self._check_vocabulary()
+
+    def _check_vocabulary(self) -> None:
+        props = self.parameters["properties"]
+        for param, terms in (self.vocabulary or {}).items():
+            where = f"tool '{self.name}': vocabulary for '{param}'"
+            if props.get(param, {}).get("type") != "string":
+                raise ToolDefinitionError(f"{where}: '{param}' is not a string parameter of the tool",
+                                          hint=f"string parameters: {', '.join(k for k, v in props.items() if v.get('type') == 'string') or 'none'}")
+            if not isinstance(terms, dict) or not terms or not all(
+                    isinstance(words, list | tuple) and words and all(isinstance(w, str) and w.strip() for w in words)
+                    for words in terms.values()):
+                raise ToolDefinitionError(f"{where}: expected a mapping of names to non-empty lists of words",
+                                          hint='e.g. {"camera": ["拍照", "camera"], "battery": ["续航"]}')
 
     # -- what the model sees -------------------------------------------------------
 

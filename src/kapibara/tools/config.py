@@ -15,7 +15,9 @@ one target:
 
 Every entry may say ``side_effect: true`` (a call changes something; the agent's
 side-effect policy gates it; HTTP tools with a method other than GET default to true),
-``timeout_s`` and ``max_output_chars`` (the observation is cut there, default 8000).
+``timeout_s``, ``max_output_chars`` (the observation is cut there, default 8000) and
+``vocabulary`` (per string parameter, the terms the tool understands, as
+``{param: {name: [words]}}``; see ``Tool``).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class ToolEntry(BaseModel):
     timeout_s: float | None = Field(default=None, gt=0)
     side_effect: bool | None = None
     max_output_chars: int | None = Field(default=DEFAULT_MAX_OUTPUT_CHARS, ge=1)
+    vocabulary: dict[str, dict[str, list[str]]] | None = None
 
 
 def load_tools(path: str | Path) -> ToolSet:
@@ -167,6 +170,7 @@ def _build(entry: ToolEntry) -> Tool:
             target=f"{http.method} {http.url}",
             side_effect=http.method != "GET" if entry.side_effect is None else entry.side_effect,
             max_output_chars=entry.max_output_chars,
+            vocabulary=entry.vocabulary or {},
         )
     else:
         assert entry.target is not None
@@ -185,6 +189,7 @@ def _build(entry: ToolEntry) -> Tool:
                 args_model=derived.args_model,
                 side_effect=bool(entry.side_effect),
                 max_output_chars=entry.max_output_chars,
+                vocabulary=entry.vocabulary or {},
             )
         else:
             tool = Tool(
@@ -197,6 +202,7 @@ def _build(entry: ToolEntry) -> Tool:
                 target=entry.target,
                 side_effect=bool(entry.side_effect),
                 max_output_chars=entry.max_output_chars,
+                vocabulary=entry.vocabulary or {},
             )
     tool._validator()  # surface a broken schema now, not at the first call
     return tool

@@ -50,6 +50,7 @@ def tool(
     side_effect: bool = False,
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
     direct_answer: Callable[[Any, str], str | None] | None = None,
+    vocabulary: dict[str, dict[str, list[str]]] | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -63,18 +64,20 @@ def tool(
     side_effect: bool = False,
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
     direct_answer: Callable[[Any, str], str | None] | None = None,
+    vocabulary: dict[str, dict[str, list[str]]] | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed function into a ``Tool``; use as ``@tool`` or ``@tool(name=...)``.
 
     ``side_effect=True`` declares that a call changes something; ``direct_answer`` renders
-    a result as the turn's answer (see ``Tool``). The returned ``Tool`` is still callable
+    a result as the turn's answer and ``vocabulary`` lists the terms a free-text parameter
+    understands (see ``Tool``). The returned ``Tool`` is still callable
     like the original function.
     """
 
     def build(f: Callable[..., Any]) -> Tool:
         return tool_from_function(f, name=name, description=description, timeout_s=timeout_s,
                                   side_effect=side_effect, max_output_chars=max_output_chars,
-                                  direct_answer=direct_answer)
+                                  direct_answer=direct_answer, vocabulary=vocabulary)
 
     if fn is None:
         return build
@@ -90,6 +93,7 @@ def tool_from_function(
     side_effect: bool = False,
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
     direct_answer: Callable[[Any, str], str | None] | None = None,
+    vocabulary: dict[str, dict[str, list[str]]] | None = None,
 ) -> Tool:
     """Build a ``Tool`` from ``fn``; raise ``ToolDefinitionError`` naming what is wrong."""
     if isinstance(fn, Tool):
@@ -165,6 +169,7 @@ def tool_from_function(
         side_effect=side_effect,
         max_output_chars=max_output_chars,
         direct_answer=direct_answer,
+        vocabulary=dict(vocabulary or {}),
     )
     t.__doc__ = getattr(fn, "__doc__", None)
     t.__wrapped__ = fn  # type: ignore[attr-defined]

@@ -1,0 +1,127 @@
+"""The ``vocabulary`` rung: a free-text parameter keeps only the terms the tool understands
+and the user said (the 0.5B writes scenario="推荐水果" for "推荐几款水果吧", "拍照" for
+"有什么手机推荐吗？", and "聚会用的零食来5款，每款不超过40元" for the whole request)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kapibara.agent.repair import snap_vocabulary
+from kapibara.errors import ToolDefinitionError
+from kapibara.models.base import ToolCall
+from kapibara.tools import Tool, ToolSet, tool, tools_from_config
+
+SCENARIOS = {
+    "camera": ["拍照", "摄影", "camera", "photo"],
+    "cheap": ["便宜", "实惠", "cheap"],
+    "premium": ["旗舰", "flagship"],
+    "elderly": ["老人", "长辈", "爸妈"],
+    "gift": ["送礼", "送长辈"],
+    "kids": ["儿童", "孩子", "宝宝", "辅食"],
+    "party": ["聚会", "派对"],
+}
+
+
+@tool(vocabulary={"scenario": SCENARIOS})
+def recommend(category: str, scenario: str = "", limit: int = 3) -> str:
+    """Recommend products.
+
+    Args:
+        category: category
+        scenario: use or preference
+        limit: how many
+    """
+    return "ok"
+
+
+@tool(vocabulary={"kind": {"a": ["甲"], "b": ["乙"]}})
+def pick(kind: str) -> str:
+    """Pick one.
+
+    Args:
+        kind: which
+    """
+    return kind
+
+
+TOOLS = ToolSet([recommend, pick])
+
+
+def snap(scenario: str, said: str) -> tuple[dict, list[str]]:
+    calls = [ToolCall("recommend", {"category": "零食", "scenario": scenario, "limit": 3}, id="c1")]
+    fixed, notes = snap_vocabulary(calls, TOOLS, said)
+    assert fixed[0].id == "c1" and fixed[0].arguments["category"] == "零食"
+    return fixed[0].arguments, notes
+
+
+@pytest.mark.parametrize(
+    ("scenario", "said", "expected"),
+    [
+        ("聚会用的零食来5款，每款不超过40元", "聚会用的零食来5款，每款不超过40元", "聚会"),  # the request copied
+        ("宝宝辅食用", "宝宝辅食用的大米有吗，一百块内", "宝宝"),  # one term per meaning, the first said
+        ("拍照旗舰", "想要一台六千以内的拍照旗舰", "拍照旗舰"),  # two meanings, both kept
+        ("camera, cheap", "a cheap phone with a good camera", "camera cheap"),
+        ("拍照", "还有没有更便宜的\n推荐拍照好的手机", "拍照"),  # an earlier turn counts
+    ],
+)
+def test_the_terms_the_user_said_are_kept(scenario, said, expected):
+    args, notes = snap(scenario, said)
+    assert args["scenario"] == expected
+    assert notes == ([] if expected == scenario else [f"recommend: scenario={scenario!r} -> {expected!r}"])
+
+
+@pytest.mark.parametrize(
+    ("scenario", "said"),
+    [
+        ("拍照", "有什么手机推荐吗？"),  # a known term the user never said
+        ("推荐水果", "推荐几款水果吧"),  # no known term at all
+        ("购买海鲜", "想买点海鲜，推荐一下"),
+    ],
+)
+def test_a_scenario_nobody_asked_for_is_dropped(scenario, said):
+    args, notes = snap(scenario, said)
+    assert "scenario" not in args
+    assert notes == [f"recommend: scenario={scenario!r} is not a term the user said"]
+
+
+def test_a_garbled_value_takes_the_term_the_user_said():
+    # The model wrote something unknown; the user's own words hold a known term.
+    args, notes = snap("购买手机", "给我爸妈买手机，别超过1500")
+    assert args["scenario"] == "爸妈"
+    assert notes == ["recommend: scenario='购买手机' -> '爸妈'"]
+
+
+def test_a_term_inside_a_longer_one_is_not_a_second_meaning():
+    # "送长辈" is a gift; the "长辈" inside it is not also a request for elderly products.
+    args, _ = snap("送长辈", "过年送长辈的零食")
+    assert args["scenario"] == "送长辈"
+
+
+def test_empty_and_absent_values_and_other_tools_are_left_alone():
+    calls = [ToolCall("recommend", {"category": "零食", "scenario": ""}),
+             ToolCall("recommend", {"category": "零食"}),
+             ToolCall("unknown_tool", {"scenario": "推荐"})]
+    fixed, notes = snap_vocabulary(calls, TOOLS, "推荐零食")
+    assert [c.arguments for c in fixed] == [c.arguments for c in calls] and notes == []
+
+
+def test_a_required_parameter_is_never_dropped():
+    calls = [ToolCall("pick", {"kind": "丙"})]
+    fixed, notes = snap_vocabulary(calls, TOOLS, "随便来一个")
+    assert fixed[0].arguments == {"kind": "丙"} and notes == []
+
+
+def test_a_vocabulary_must_name_a_string_parameter():
+    with pytest.raises(ToolDefinitionError, match="'limit' is not a string parameter"):
+        Tool("t", "d", {"type": "object", "properties": {"limit": {"type": "integer"}}},
+             vocabulary={"limit": {"a": ["x"]}})
+    with pytest.raises(ToolDefinitionError, match="non-empty lists of words"):
+        Tool("t", "d", {"type": "object", "properties": {"s": {"type": "string"}}}, vocabulary={"s": {"a": []}})
+
+
+def test_a_configured_tool_carries_its_vocabulary():
+    tools = tools_from_config([{
+        "name": "recommend", "target": "kapibara.demo.tools:recommend_products",
+        "vocabulary": {"scenario": {"camera": ["拍照"]}},
+    }])
+    assert tools.get("recommend").vocabulary == {"scenario": {"camera": ["拍照"]}}
