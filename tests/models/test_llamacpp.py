@@ -105,6 +105,43 @@ def test_json_schema_keeps_the_declared_property_order(real_model):
 
 
 @pytest.mark.model
+def test_greedy_grammar_fast_path_gives_the_same_tokens(real_model, monkeypatch):
+    # The top token checked alone first must decode exactly what llama.cpp's check of the
+    # whole vocabulary decodes, including where the grammar refuses the model's first choice.
+    from kapibara.agent.repair import tool_json_schema
+    from kapibara.models import grammar_sampler
+    from kapibara.tools import ToolSet, tool
+
+    @tool
+    def get_weather(city: str, days: int = 1) -> str:
+        """Get the weather forecast for a city.
+
+        Args:
+            city: city name
+            days: how many days
+        """
+        return ""
+
+    schema = tool_json_schema(ToolSet([get_weather]), allow_answer=False)
+    messages = [SYSTEM, {"role": "user", "content": "What's the weather in Paris for the next 3 days?"}]
+    used = []
+    real_init = grammar_sampler.GreedyGrammarSampler.__init__
+
+    def spy(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        used.append(self)
+
+    monkeypatch.setattr(grammar_sampler.GreedyGrammarSampler, "__init__", spy)
+    fast = real_model.chat(messages, constraint=Constraint(json_schema=schema), max_tokens=60)
+    monkeypatch.setattr(real_model, "fast_grammar", False)
+    slow = real_model.chat(messages, constraint=Constraint(json_schema=schema), max_tokens=60)
+    assert fast.text == slow.text
+    assert json.loads(fast.text)["name"] == "get_weather"
+    assert len(used) == 1 and used[0].steps == fast.usage.completion_tokens + 1  # + the end token
+    assert used[0].fallbacks < used[0].steps
+
+
+@pytest.mark.model
 def test_second_call_reuses_the_shared_prefix(real_model):
     first = [SYSTEM, {"role": "user", "content": "Weather in Oslo?"}]
     real_model.chat(first, tools=[WEATHER], max_tokens=4)

@@ -41,6 +41,7 @@ from kapibara.models.base import (
     Usage,
 )
 from kapibara.models.bundled import BUNDLED, model_path
+from kapibara.models.grammar_sampler import GreedyGrammarSampler
 from kapibara.models.toolcalls import parse_tool_calls
 from kapibara.settings import kapibara_home
 
@@ -148,6 +149,9 @@ class LlamaCppModel(ChatModel):
     supports_grammar = True
     supports_json_schema = True
     can_stream = True
+    fast_grammar = True
+    """Greedy decoding under a grammar checks the top token alone first (``grammar_sampler``);
+    False restores llama.cpp's check of every token at every step (same output, slower)."""
     thread_safe = False  # one llama.cpp context decodes one request at a time (a lock serialises)
 
     def __init__(
@@ -378,6 +382,14 @@ class LlamaCppModel(ChatModel):
             cached = kvstate.reusable(llama.input_ids[: llama.n_tokens], tokens, not llama._requires_eval)
             if sampling.seed is not None:
                 llama.set_seed(sampling.seed)
+            fast = None
+            if grammar is not None and self.fast_grammar and sampling.temperature == 0 \
+                    and sampling.repeat_penalty == 1.0:
+                # Greedy under a grammar: the top token is checked alone first
+                # (grammar_sampler.py); Llama.generate builds its sampler through
+                # _init_sampler, so this one call gets ours.
+                fast = GreedyGrammarSampler(llama_cpp, llama._model, grammar)
+                llama._init_sampler = lambda **_: fast
             gen = llama.generate(
                 tokens,
                 top_k=sampling.top_k,
@@ -385,7 +397,7 @@ class LlamaCppModel(ChatModel):
                 min_p=0.0,
                 temp=sampling.temperature,
                 repeat_penalty=sampling.repeat_penalty,
-                grammar=grammar,
+                grammar=None if fast is not None else grammar,
             )
             try:
                 for tok in gen:
@@ -413,6 +425,10 @@ class LlamaCppModel(ChatModel):
                 raise BackendError(f"llama.cpp failed while generating: {exc}") from exc
             finally:
                 gen.close()
+                if fast is not None:
+                    del llama._init_sampler  # back to the class's method
+                    llama._sampler = None
+                    fast.close()
         if not cut:
             text += decoder.decode(b"", final=True)
         if len(text) > emitted:
