@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kapibara.agent.repair import drop_ungrounded, numbers_in
+from kapibara.agent.repair import drop_ungrounded, fill_counts, numbers_in
 from kapibara.models.base import ToolCall
 from kapibara.tools import ToolSet, tool
 
@@ -48,6 +48,14 @@ TOOLS = ToolSet([recommend_products, buy])
         ("一千二百元", {1200.0}),
         ("来十二瓶", {12.0}),
         ("我想买一款拍照好的手机", {1.0}),
+        ("一千五以内的", {1500.0}),  # said in the next place down, not 1005
+        ("两千五", {2500.0}),
+        ("一万二", {12000.0}),
+        ("两百五", {250.0}),
+        ("一百零五", {105.0}),
+        ("十五", {15.0}),
+        ("价格别超2k5", {2500.0}),
+        ("1w2左右", {12000.0}),
     ],
 )
 def test_numbers_in_reads_digits_and_chinese_numerals(text, expected):
@@ -72,3 +80,67 @@ def test_required_arguments_are_never_dropped():
     calls = [ToolCall("buy", {"product": "牛奶", "quantity": 7})]
     fixed, dropped = drop_ungrounded(calls, TOOLS, "买点牛奶")
     assert fixed[0].arguments == {"product": "牛奶", "quantity": 7} and dropped == []
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "expected"),
+    [
+        ("给我推荐5款零食", {"category": "零食", "limit": 3}, 5),  # left at the default
+        ("牛奶哪个牌子好？推荐两款", {"category": "牛奶"}, 2),  # left out
+        ("办公室提神用的咖啡，一百以内，推荐一款", {"category": "咖啡", "max_price": 100, "limit": 3}, 1),
+        ("聚会用的零食来5款，每款不超过40元", {"category": "零食", "max_price": 40}, 5),  # 40元 is a price
+        ("I need cheap snacks for kids, under 20 yuan, show me 2", {"category": "零食", "max_price": 20}, 2),
+    ],
+)
+def test_a_count_the_user_said_fills_the_count_left_at_its_default(text, args, expected):
+    fixed, notes = fill_counts([ToolCall("recommend_products", args)], TOOLS, text)
+    assert fixed[0].arguments["limit"] == expected
+    assert notes == [f"recommend_products: limit={args.get('limit')!r} -> {expected} (said)"]
+
+
+@pytest.mark.parametrize(
+    ("text", "args"),
+    [
+        ("5000以内续航最好的手机推荐3个", {"category": "手机", "max_price": 5000, "limit": 3}),  # already right
+        ("推荐手机", {"category": "手机", "limit": 3}),  # no count said
+        ("我想买一款拍照好的手机", {"category": "手机", "limit": 3}),  # "一款" as "a"
+        ("预算3000以内的手机", {"category": "手机", "max_price": 3000}),  # a budget is not a count
+        ("推荐4个或者5个零食", {"category": "零食"}),  # two counts: not guessed
+        ("推荐5款零食", {"category": "零食", "limit": 4}),  # the model chose a value: kept
+        ("两个人吃的火锅食材推荐", {"category": "火锅"}),  # people, not items
+        ("来2.5斤五花肉做法", {"category": "肉"}),  # a weight, not 5 of anything
+        ("a phone under 4000 please", {"category": "手机"}),  # no limit of 4000
+    ],
+)
+def test_counts_are_left_alone_when_nothing_is_clear(text, args):
+    fixed, notes = fill_counts([ToolCall("recommend_products", args)], TOOLS, text)
+    assert fixed[0].arguments == args and notes == []
+
+
+@tool
+def add_to_cart(product_name: str, quantity: int = 1) -> str:
+    """Add to the cart.
+
+    Args:
+        product_name: name
+        quantity: how many
+    """
+    return "ok"
+
+
+def test_a_number_inside_another_argument_is_not_a_count():
+    # "15" belongs to the product name; the count the user said is 2.
+    cart = ToolSet([add_to_cart])
+    call = ToolCall("add_to_cart", {"product_name": "iPhone 15", "quantity": 1})
+    fixed, _ = fill_counts([call], cart, "来2台iPhone 15")
+    assert fixed[0].arguments["quantity"] == 2
+    fixed, notes = fill_counts([call], cart, "买个iPhone 15")
+    assert fixed[0].arguments["quantity"] == 1 and notes == []
+    fixed, _ = fill_counts([ToolCall("add_to_cart", {"product_name": "Nongfu Spring"})], cart,
+                           "Add two bottles of Nongfu Spring to my cart")
+    assert fixed[0].arguments["quantity"] == 2
+
+
+def test_a_required_count_the_model_gave_is_kept():
+    fixed, notes = fill_counts([ToolCall("buy", {"product": "牛奶", "quantity": 1})], TOOLS, "来3箱牛奶")
+    assert fixed[0].arguments["quantity"] == 1 and notes == []

@@ -9,6 +9,7 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``drop_ungrounded``  an optional number the user never said dropped
 ``vocabulary``       a free-text argument mapped onto the terms its tool understands and
                      the user said (``Tool.vocabulary``)
+``counts``           a count the user said fills the integer parameter left at its default
 ``reask``            one re-ask quoting the parse or validation error
 ``constrained``      regeneration under a JSON schema / grammar of the tools (or an answer)
 ``lookup``           an answer stating facts no tool returned (see ``grounding.py``):
@@ -36,6 +37,7 @@ from kapibara.agent.repair import (
     RUNGS,
     coerce_calls,
     drop_ungrounded,
+    fill_counts,
     fuzzy_fix,
     missing_required,
     parameter_label,
@@ -364,6 +366,9 @@ def check(d: Decider, completion: Completion, constraint: Constraint | None,
         action.calls, snapped = snap_vocabulary(action.calls, d.tools, said)
         if snapped:
             fired.append("vocabulary")
+        action.calls, counted = fill_counts(action.calls, d.tools, said)
+        if counted:
+            fired.append("counts")
     error = validate_calls(action.calls, d.tools)
     if error is None:
         action.calls = coerce_calls(action.calls, d.tools)

@@ -14,6 +14,8 @@ The rungs, in the order ``agent.decide`` climbs them (each recorded when it fire
                    words (a budget the model invented) is dropped (``drop_ungrounded``)
 ``vocabulary``     a free-text parameter with a ``Tool.vocabulary`` keeps only the terms the
                    tool understands and the user said (``snap_vocabulary``)
+``counts``         a count the user said ("推荐5款") fills the one integer parameter the call
+                   left out or at its default (``fill_counts``)
 ``reask``          one re-ask quoting the parse or validation error (``validate_calls``
                    finds it; the message comes from the ``reask_error`` template)
 ``constrained``    regeneration with a JSON schema or GBNF grammar that admits only the
@@ -35,7 +37,7 @@ from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
 from kapibara.tools.schema import standard_schema
 
-RUNGS = ("routed", "lenient_parse", "fuzzy_name", "drop_ungrounded", "vocabulary", "reask", "constrained", "lookup", "ask")
+RUNGS = ("routed", "lenient_parse", "fuzzy_name", "drop_ungrounded", "vocabulary", "counts", "reask", "constrained", "lookup", "ask")
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
 FUZZY_MARGIN = 8.0
@@ -133,12 +135,16 @@ def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[s
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _SUFFIX = {"k": 1000, "K": 1000, "千": 1000, "w": 10_000, "W": 10_000, "万": 10_000}
-_NUM_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKwW千万](?![a-zA-Z]))?")
+_NUM_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKwW千万](?![a-zA-Z])(?:(\d)(?!\d))?)?")
 _CN_RE = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
 
 
 def _cn_number(text: str) -> float:
-    """Value of a Chinese numeral such as 一千二百 (1200) or 十二 (12)."""
+    """Value of a Chinese numeral such as 一千二百 (1200) or 十二 (12); a last digit right
+    after 百/千/万 counts in the next place down, as said: 一千五 1500, 一万二 12000."""
+    if len(text) >= 2 and text[-1] in _CN_DIGITS and text[-2] in "百千万":
+        head = _cn_number(text[:-1])
+        return head + _CN_DIGITS[text[-1]] * {"百": 10, "千": 100, "万": 1000}[text[-2]]
     total, section, digit = 0, 0, 0
     for ch in text:
         if ch in _CN_DIGITS:
@@ -159,7 +165,8 @@ def numbers_in(text: str) -> set[float]:
         value = float(m.group(1))
         found.add(value)
         if m.group(2):
-            found.add(value * _SUFFIX[m.group(2)])
+            scale = _SUFFIX[m.group(2)[0]]
+            found.add(value * scale + (int(m.group(3)) * scale / 10 if m.group(3) else 0))  # 2k5: 2500
     for m in _CN_RE.finditer(text):
         found.add(_cn_number(m.group(0)))
     return found
@@ -189,6 +196,70 @@ def drop_ungrounded(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
                 dropped.append(f"{call.name}: {key}={value} is not in the user's words")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
     return out, dropped
+
+
+MAX_COUNT = 99
+"""The largest count ``fill_counts`` sets where the parameter declares no ``maximum``."""
+_CLASSIFIERS = "款个样台箱瓶份袋斤盒包件只部杯罐支条种道位听提桶套双把本张片颗粒串"
+_EN_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+               "nine": 9, "ten": 10, "a couple of": 2, "a dozen": 12}
+_CN_COUNT_RE = re.compile(rf"(?<![\d.])(\d+|[一二两三四五六七八九十]+)\s*[{_CLASSIFIERS}](?!人|月|小时|星期|礼拜|钟)")
+_EN_COUNT_RE = re.compile(r"(?<![\d.])\b(\d+|" + "|".join(_EN_NUMBERS) + r")\b(?!\s*(?:yuan|rmb|dollars?|usd|元|块|k\b|%))",
+                          re.IGNORECASE)
+
+
+_ENDS_CLAUSE = re.compile(r"\s*(?:$|[，。！？,.!?；;、]|就|吧|即可|好了)")
+
+
+def counts_in(text: str) -> list[int]:
+    """The counts ``text`` says, in order: a number before a Chinese classifier ("5款", "两箱";
+    "一款" only where it ends the clause, else it is an article), or in Latin text a number that is not an amount of money ("two bottles",
+    "show me 2"; "20 yuan" is not a count)."""
+    found: list[tuple[int, int]] = []
+    for m in _CN_COUNT_RE.finditer(text):
+        raw = m.group(1)
+        n = int(raw) if raw.isdigit() else int(_cn_number(raw))
+        if n == 1 and not _ENDS_CLAUSE.match(text, m.end()):
+            continue  # "买一款拍照好的手机" is "a phone"; "推荐一款就行" is one
+        found.append((m.start(), n))
+    if _LATIN.search(text):
+        for m in _EN_COUNT_RE.finditer(text):
+            raw = m.group(1).lower()
+            n = int(raw) if raw.isdigit() else _EN_NUMBERS[raw]
+            if _CJK.search(text[m.end():m.end() + 1]) or (n == 1 and not _ENDS_CLAUSE.match(text, m.end())):
+                continue  # "5款" is read above; "one phone" is "a phone"
+            found.append((m.start(), n))
+    return [n for _, n in sorted(found)]
+
+
+def fill_counts(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list[ToolCall], list[str]]:
+    """Set the one integer parameter a call left out or at its default to the one count the
+    user said that the call does not already use ("给我推荐5款零食" with ``limit`` 3 becomes
+    5): small models keep the default count. Nothing changes when the user said no count or
+    several, when the tool has several such parameters, when the model chose a value, or
+    when the count is outside the parameter's range (``MAX_COUNT`` without a ``maximum``).
+    Returns (calls, what changed)."""
+    said = counts_in(user_text)
+    out: list[ToolCall] = []
+    notes: list[str] = []
+    for call in calls:
+        tool = tools.get(call.name)
+        schema = (tool.parameters or {}) if tool is not None else {}
+        props = schema.get("properties", {})
+        args = dict(call.arguments)
+        open_ = [k for k, p in props.items() if p.get("type") == "integer"
+                 and (k not in args or ("default" in p and args[k] == p["default"]))]
+        used = {float(v) for v in args.values() if isinstance(v, int | float) and not isinstance(v, bool)}
+        strings = " ".join(v for v in args.values() if isinstance(v, str))
+        left = [n for n in dict.fromkeys(said) if float(n) not in used and not re.search(rf"(?<!\d){n}(?!\d)", strings)]
+        if len(open_) == 1 and len(left) == 1:
+            key, count = open_[0], left[0]
+            p = props[key]
+            if count != args.get(key) and p.get("minimum", 1) <= count <= p.get("maximum", MAX_COUNT):
+                notes.append(f"{call.name}: {key}={args.get(key)!r} -> {count} (said)")
+                args[key] = count
+        out.append(ToolCall(name=call.name, arguments=args, id=call.id))
+    return out, notes
 
 
 def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list[ToolCall], list[str]]:
