@@ -577,7 +577,8 @@ def report(data: dict[str, list[Case]], rows: list[Row], models: list[str], cach
         f"{pa.MAX_TOKENS}, same demo system text where the framework takes one. Accuracy: kapibara's BFCL-rule "
         "checker on the first decision's calls. Decision latency: from the framework's run call to its first "
         "tool call (or its answer). Prompt tokens: the server's `usage.prompt_tokens`, summed over the "
-        "requests of the first decision (kapibara in-process: its own usage).",
+        "requests of the first decision (kapibara in-process: its own usage; 'not reported': no usage reached "
+        "kapibara's OpenAI backend from llama-cpp-python's server in its streamed replies).",
         "",
         "| model | set | framework | configuration | server | n | accuracy [95% CI] | tool | call | no-call "
         "| p50 s | p95 s | prompt tok | requests | malformed % | errors % |",
@@ -586,7 +587,7 @@ def report(data: dict[str, list[Case]], rows: list[Row], models: list[str], cach
     for t in table:
         md.append(f"| {t['model']} | {t['set']} | {t['framework']} | {t['config']} | {t['server']} | {t['n']} | "
                   f"{t['accuracy']} [{t['wilson'][0]}–{t['wilson'][1]}] | {t['tool_acc']} | {t['call_acc']} | "
-                  f"{t['no_call_acc']} | {t['p50_s']} | {t['p95_s']} | {t['prompt_tokens_mean']} | "
+                  f"{t['no_call_acc']} | {t['p50_s']} | {t['p95_s']} | {t['prompt_tokens_mean'] or 'not reported'} | "
                   f"{t['requests_mean'] or '–'} | {t['malformed_rate']} | {t['error_rate']} |")
     md += ["", "## Cells measured (cases in the cache / cases in the set; 0 = not run)", "",
            "| model | row | " + " | ".join(data) + " |", "|---|---|" + "---|" * len(data)]
