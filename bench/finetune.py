@@ -99,7 +99,8 @@ def warm_prefixes(models: dict[str, Any]) -> None:
 
 
 def run_set(models: dict[str, Any], datasets: dict[str, list[Any]], cache: dict[str, Any],
-            factory: Any, tag: str, cached_only: frozenset[str] = frozenset()) -> dict[str, dict[str, list[CaseResult]]]:
+            factory: Any, tag: str, cached_only: frozenset[str] = frozenset(),
+            cache_path: Path = CACHE) -> dict[str, dict[str, list[CaseResult]]]:
     per: dict[str, dict[str, list[CaseResult]]] = {c: {n: [] for n in datasets} for c in models}
     for name, cases in datasets.items():
         for i, case in enumerate(cases, 1):
@@ -111,7 +112,7 @@ def run_set(models: dict[str, Any], datasets: dict[str, list[Any]], cache: dict[
                     continue  # this configuration ran on part of the set (the report says on how many)
                 else:
                     res = run_case(case, model, "native", agent_factory=factory)
-                    append_cache(CACHE, key, res)
+                    append_cache(cache_path, key, res)
                     cache[key] = json.loads(json.dumps({"key": key, **res.__dict__}, default=str))
                     print(f"{config} {name} {i}/{len(cases)} {case.id}: {'ok' if res.correct else res.rule} "
                           f"{res.decision_s:.1f}s", file=sys.stderr, flush=True)
@@ -173,6 +174,7 @@ def main() -> None:
     ap.add_argument("--skip-export", action="store_true")
     ap.add_argument("--cached-only", default="", help="configurations that only report cases already cached")
     ap.add_argument("--out", default=str(RESULTS / "finetune"), help="results path without extension")
+    ap.add_argument("--cache", default=str(CACHE), help="case results cache (JSONL); another file measures afresh")
     args = ap.parse_args()
     from kapibara.finetune.publish import publish
     from kapibara.models import tuned
@@ -195,13 +197,13 @@ def main() -> None:
     models = load_models(args.name, [c for c in configs if c not in only])
     warm_prefixes(models)
     models.update({c: None for c in configs if c in only})
-    cache = read_cache(CACHE)
+    cache = read_cache(Path(args.cache))
     domain = {n: load_dataset(n)[: args.limit] if args.limit else load_dataset(n) for n in DOMAIN}
     merged = models.pop("tuned-merged", None)
-    per = run_set(models, domain, cache, demo_factory, args.name, only)
+    per = run_set(models, domain, cache, demo_factory, args.name, only, Path(args.cache))
     if merged is not None:
         few = {"domain:test": domain["domain:test"][: args.merged_limit or None]}
-        per.update(run_set({"tuned-merged": merged}, few, cache, demo_factory, args.name))
+        per.update(run_set({"tuned-merged": merged}, few, cache, demo_factory, args.name, cache_path=Path(args.cache)))
         per["tuned-merged"]["domain:missing_test"] = []
     general: dict[str, Any] = {}
     if args.bfcl:
@@ -211,7 +213,7 @@ def main() -> None:
             general = {"skipped": str(exc)}
         else:
             gm = {c: models[c] for c in ("0.5b", "tuned") if c in models}
-            gper = run_set(gm, bfcl, cache, default_agent_factory, args.name, only)
+            gper = run_set(gm, bfcl, cache, default_agent_factory, args.name, only, Path(args.cache))
             general = {c: {n: rates(rs) for n, rs in sets.items()} for c, sets in gper.items()}
             if "0.5b" in gper and "tuned" in gper:
                 general["paired"] = {n: paired(gper["0.5b"][n], gper["tuned"][n]) for n in BFCL}
