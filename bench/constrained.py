@@ -24,9 +24,10 @@ from typing import Any
 
 from kapibara.evals.adapters import load_dataset
 from kapibara.evals.results import machine_info
-from kapibara.evals.runner import _demo_or_specs, toolset_options, toolset_prompt
+from kapibara.evals.runner import toolset_options, toolset_prompt
 from kapibara.fileio import write_atomic
 from kapibara.models.registry import load_model
+from kapibara.toolsets import toolset_entry
 
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -71,17 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     for i, case in enumerate(cases):
         options = toolset_options(case.tools)
         prompt = options.pop("prompt", None) or toolset_prompt(case.tools)
-        agent = Agent(model, _demo_or_specs(case, []), prompt=prompt, **options)
+        agent = Agent(model, toolset_entry(str(case.tools)).toolset(), prompt=prompt, **options)
         modes = ("fast", "full") if i % 2 == 0 else ("full", "fast")
         row: dict[str, Any] = {"id": case.id, "category": case.category}
         for mode in modes:
-            model.fast_grammar = mode == "fast"  # type: ignore[attr-defined]
+            model.fast_grammar = mode == "fast"
             row[mode] = decide(agent, case)
         row["same"] = row["fast"]["calls"] == row["full"]["calls"] and row["fast"]["text"] == row["full"]["text"]
         rows.append(row)
         print(f"[{i + 1}/{len(cases)}] {case.id}: fast {row['fast']['decision_s']} s, full {row['full']['decision_s']} s,"
               f" same={row['same']}", file=sys.stderr, flush=True)
-    model.fast_grammar = True  # type: ignore[attr-defined]
+    model.fast_grammar = True
 
     def p50(mode: str, key: str, only: list[dict[str, Any]]) -> float:
         return round(statistics.median(r[mode][key] for r in only), 3) if only else 0.0

@@ -44,6 +44,12 @@ FUZZY_MARGIN = 8.0
 """The best match must beat the runner-up by this much, else the name is ambiguous."""
 
 
+def _schema(tools: Any, name: str) -> dict[str, Any]:
+    """The parameters schema of the tool called ``name``; {} for an unknown tool."""
+    tool = tools.get(name)
+    return (tool.parameters or {}) if tool is not None else {}
+
+
 def _tool_params(tools: Any, name: str) -> list[str]:
     tool = tools.get(name)
     if tool is None:
@@ -181,8 +187,7 @@ def drop_ungrounded(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
     out: list[ToolCall] = []
     dropped: list[str] = []
     for call in calls:
-        tool = tools.get(call.name)
-        schema = (tool.parameters or {}) if tool is not None else {}
+        schema = _schema(tools, call.name)
         props = schema.get("properties", {})
         required = set(schema.get("required", []))
         args = dict(call.arguments)
@@ -243,9 +248,7 @@ def fill_counts(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list
     out: list[ToolCall] = []
     notes: list[str] = []
     for call in calls:
-        tool = tools.get(call.name)
-        schema = (tool.parameters or {}) if tool is not None else {}
-        props = schema.get("properties", {})
+        props = _schema(tools, call.name).get("properties", {})
         args = dict(call.arguments)
         open_ = [k for k, p in props.items() if p.get("type") == "integer"
                  and (k not in args or ("default" in p and args[k] == p["default"]))]
@@ -294,7 +297,7 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
                 if new != value:
                     args[key] = new
                     notes.append(f"{call.name}: {key}={value!r} -> {new!r}")
-            elif key not in set((tool.parameters or {}).get("required", [])):
+            elif key not in _schema(tools, call.name).get("required", []):
                 del args[key]
                 notes.append(f"{call.name}: {key}={value!r} is not a term the user said")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
@@ -361,8 +364,7 @@ def missing_required(calls: list[ToolCall], tools: Any, evidence: str) -> tuple[
     of asking; the agent asks instead of sending the invented value.
     """
     for call in calls:
-        tool = tools.get(call.name)
-        schema = (tool.parameters or {}) if tool is not None else {}
+        schema = _schema(tools, call.name)
         props = schema.get("properties", {})
         for key in schema.get("required", []):
             value = call.arguments.get(key)
