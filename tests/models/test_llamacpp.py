@@ -141,6 +141,55 @@ def test_greedy_grammar_fast_path_gives_the_same_tokens(real_model, monkeypatch)
     assert used[0].fallbacks < used[0].steps
 
 
+def _weather_tools():
+    from kapibara.tools import ToolSet, tool
+
+    @tool
+    def get_weather(city: str, days: int = 1) -> str:
+        """Get the weather forecast for a city.
+
+        Args:
+            city: city name
+            days: how many days
+        """
+        return ""
+
+    return ToolSet([get_weather])
+
+
+@pytest.mark.model
+def test_a_constraints_prefix_is_prefilled_not_decoded(real_model, monkeypatch):
+    # A routed call's '{"name": "get_weather", "arguments":' is written into the prompt and
+    # the grammar advanced past it: fewer tokens decoded, the same call, the text whole.
+    from kapibara.agent.repair import parse_constrained, tool_constraint
+
+    constraint = tool_constraint(real_model, _weather_tools(), allow_answer=False)
+    assert constraint is not None and constraint.prefix == '{"name": "get_weather", "arguments":'
+    messages = [SYSTEM, {"role": "user", "content": "What's the weather in Paris for the next 3 days?"}]
+    forced = real_model.chat(messages, constraint=constraint, max_tokens=60)
+    monkeypatch.setattr(real_model, "write_prefix", False)
+    decoded = real_model.chat(messages, constraint=constraint, max_tokens=60)
+    assert forced.text.startswith(constraint.prefix)
+    assert json.loads(forced.text) == json.loads(decoded.text)
+    assert parse_constrained(forced.text).calls[0].arguments["city"] == "Paris"
+    assert forced.usage.completion_tokens <= decoded.usage.completion_tokens - 5
+    assert forced.usage.prompt_tokens >= decoded.usage.prompt_tokens + 5
+
+
+@pytest.mark.model
+def test_a_prefix_the_grammar_refuses_is_decoded_as_usual(real_model):
+    # A wrong prefix never reaches llama.cpp's grammar (it aborts on a refused token): the
+    # output is decoded whole, exactly as with no prefix.
+    from kapibara.agent.repair import tool_json_schema
+
+    schema = tool_json_schema(_weather_tools(), allow_answer=False)
+    messages = [SYSTEM, {"role": "user", "content": "Weather in Oslo?"}]
+    plain = real_model.chat(messages, constraint=Constraint(json_schema=schema), max_tokens=40)
+    wrong = real_model.chat(messages, constraint=Constraint(json_schema=schema, prefix='{"answer":'), max_tokens=40)
+    assert wrong.text == plain.text
+    assert json.loads(wrong.text)["name"] == "get_weather"
+
+
 @pytest.mark.model
 def test_second_call_reuses_the_shared_prefix(real_model):
     first = [SYSTEM, {"role": "user", "content": "Weather in Oslo?"}]

@@ -40,10 +40,18 @@ class ToolCall:
 
 @dataclass
 class Constraint:
-    """Constrained decoding: at most one of a JSON schema or a GBNF grammar."""
+    """Constrained decoding: at most one of a JSON schema or a GBNF grammar.
+
+    ``prefix`` is text every output the constraint admits starts with (a routed call's
+    ``{"name": "...", "arguments":``). A backend may write it into the prompt instead of
+    decoding it token by token, and then constrain only what follows; the completion's
+    text starts with it either way. A backend that cannot, or a prefix the constraint
+    does not admit, decodes the whole output as usual.
+    """
 
     json_schema: dict[str, Any] | None = None
     grammar: str | None = None
+    prefix: str = ""
 
 
 @dataclass

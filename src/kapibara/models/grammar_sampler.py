@@ -75,6 +75,16 @@ class GreedyGrammarSampler:
         self._lib.llama_sampler_accept(self._grammar, token)
         return token
 
+    def accept_all(self, tokens: list[int]) -> bool:
+        """Advance the grammar past ``tokens`` (text written for the model, not sampled).
+        Each is checked before it is accepted (llama.cpp aborts on a refused token); False
+        at the first refused one, with the grammar advanced past the ones before it."""
+        for token in tokens:
+            if not self.allows(token):
+                return False
+            self._lib.llama_sampler_accept(self._grammar, token)
+        return True
+
     def _apply(self, array: Any, data: Any, ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
         """The grammar's verdict on ``ids``: their logits, -inf where refused."""
         view = np.ctypeslib.as_array(data).view(_TOKEN_DATA)[: len(ids)]

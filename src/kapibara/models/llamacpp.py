@@ -152,6 +152,9 @@ class LlamaCppModel(ChatModel):
     fast_grammar = True
     """Greedy decoding under a grammar checks the top token alone first (``grammar_sampler``);
     False restores llama.cpp's check of every token at every step (same output, slower)."""
+    write_prefix = True
+    """Under the greedy fast path, a constraint's ``prefix`` is prefilled with the prompt in
+    one batch and the grammar advanced past it, instead of decoding it token by token."""
     thread_safe = False  # one llama.cpp context decodes one request at a time (a lock serialises)
 
     def __init__(
@@ -382,16 +385,20 @@ class LlamaCppModel(ChatModel):
             cached = kvstate.reusable(llama.input_ids[: llama.n_tokens], tokens, not llama._requires_eval)
             if sampling.seed is not None:
                 llama.set_seed(sampling.seed)
-            fast = None
+            fast: GreedyGrammarSampler | None = None
+            forced: list[int] = []
             if grammar is not None and self.fast_grammar and sampling.temperature == 0 \
                     and sampling.repeat_penalty == 1.0:
                 # Greedy under a grammar: the top token is checked alone first
                 # (grammar_sampler.py); Llama.generate builds its sampler through
                 # _init_sampler, so this one call gets ours.
                 fast = GreedyGrammarSampler(llama_cpp, llama._model, grammar)
+                forced, fast = self._force_prefix(request.constraint, fast, grammar, room)
+                if forced:
+                    text = request.constraint.prefix if request.constraint is not None else ""
                 llama._init_sampler = lambda **_: fast
             gen = llama.generate(
-                tokens,
+                tokens + forced,
                 top_k=sampling.top_k,
                 top_p=sampling.top_p,
                 min_p=0.0,
@@ -436,7 +443,7 @@ class LlamaCppModel(ChatModel):
         total = time.perf_counter() - t0
         decode_s = total - ttft
         usage = Usage(
-            prompt_tokens=len(tokens),
+            prompt_tokens=len(tokens) + len(forced),
             cached_prompt_tokens=cached,
             completion_tokens=out_tokens,
             ttft_s=ttft,
@@ -445,6 +452,21 @@ class LlamaCppModel(ChatModel):
             decode_tps=(out_tokens - 1) / decode_s if out_tokens > 1 and decode_s > 0 else 0.0,
         )
         yield self._completion(text, tools, finish, usage)
+
+    def _force_prefix(self, constraint: Constraint | None, sampler: GreedyGrammarSampler, grammar: Any,
+                      room: int) -> tuple[list[int], GreedyGrammarSampler]:
+        """The constraint's prefix as tokens the grammar has accepted (prefilled with the
+        prompt, never decoded), and the sampler to decode the rest with. A prefix the
+        grammar refuses leaves a fresh sampler and nothing forced: the whole output is
+        decoded as usual."""
+        prefix = constraint.prefix if constraint is not None else ""
+        if not prefix or not self.write_prefix:
+            return [], sampler
+        tokens = list(self.llama.tokenize(prefix.encode("utf-8"), add_bos=False, special=False))
+        if len(tokens) < room and sampler.accept_all(tokens):
+            return tokens, sampler
+        sampler.close()
+        return [], GreedyGrammarSampler(_llama_cpp(), self.llama._model, grammar)
 
     def _completion(self, text: str, tools: list[ToolSpec] | None, finish: str, usage: Usage) -> Completion:
         if not tools:
