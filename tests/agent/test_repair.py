@@ -70,19 +70,34 @@ def test_rung_c_reask_on_unparseable_output(tools):
     assert "JSON" in model.calls[1].messages[-1]["content"]
 
 
-def test_rung_d_constrained_regeneration(tools):
+def test_rung_d_answers_after_two_invalid_calls(tools):
+    # Two invalid calls mean the tool does not fit what was said: the last rung admits only
+    # an answer (a call forced there was never right in any benchmark run).
     bad = call("recommend_products", category=["手机"])  # wrong type, twice
-    good = json.dumps({"name": "recommend_products", "arguments": {"category": "手机"}}, ensure_ascii=False)
-    model = FakeModel([bad, bad, good])
+    answer = json.dumps({"answer": "请告诉我想要哪一类商品。"}, ensure_ascii=False)
+    model = FakeModel([bad, bad, answer])
     d = Agent(model, tools).decide(Q)
     assert d.repairs == ["reask", "constrained"] and not d.malformed
-    assert d.calls[0].arguments == {"category": "手机"}
+    assert d.calls == [] and d.text == "请告诉我想要哪一类商品。"
     constraint = model.calls[2].constraint
     assert constraint is not None and constraint.json_schema is not None
-    options = constraint.json_schema["anyOf"]
-    assert [o["properties"]["name"]["const"] for o in options[:-1]] == tools.names
-    assert options[-1]["required"] == ["answer"]  # never forced to act
-    assert "answer" in model.calls[2].messages[-1]["content"]
+    assert list(constraint.json_schema["properties"]) == ["answer"] and constraint.prefix == '{"answer":'
+    instruction = model.calls[2].messages[-1]["content"]
+    assert "answer" in instruction and '"name"' not in instruction
+
+
+def test_answer_constraint_falls_back_to_a_grammar():
+    from kapibara.agent.decide import shapes
+    from kapibara.agent.repair import answer_constraint
+
+    class GrammarOnly:
+        supports_json_schema = False
+        supports_grammar = True
+
+    c = answer_constraint(GrammarOnly())
+    assert c.json_schema is None and c.grammar.startswith('root ::= "{" ws "\\"answer\\""')
+    assert shapes(c) == (False, True)
+    assert answer_constraint(object()) is None
 
 
 def test_ladder_exhausted_reports_malformed_with_the_error(tools):
@@ -121,8 +136,7 @@ def test_constrained_mode_sends_an_invalid_call_down_the_ladder(tools):
     d = Agent(model, tools, constrained=True).decide(Q)
     assert d.calls == [] and d.text == "没有合适的工具" and d.repairs == ["reask", "constrained"]
     assert model.calls[1].constraint is None  # the re-ask
-    options = model.calls[2].constraint.json_schema["anyOf"]
-    assert options[-1]["required"] == ["answer"]  # a tool that cannot be filled in may be the wrong one
+    assert model.calls[2].constraint.json_schema["required"] == ["answer"]  # a tool that cannot be filled in is the wrong one
 
 
 def test_constrained_mode_keeps_valid_parallel_calls(tools):
@@ -142,6 +156,20 @@ def test_constraint_falls_back_to_grammar(tools):
     assert "| answer" in c.grammar
     assert "| answer" not in tool_constraint(GrammarOnly(), tools, allow_answer=False).grammar
     assert tool_constraint(object(), tools) is None
+
+
+def test_only_a_single_tool_call_has_a_prefix(tools):
+    # Every output of "call this one tool" starts the same way; with an answer branch or
+    # several tools nothing is fixed, and a backend must decode everything.
+    class Schema:
+        supports_json_schema = True
+
+    one = tools.filter([tools.names[0]])
+    forced = tool_constraint(Schema(), one, allow_answer=False)
+    assert forced.prefix == '{"name": "%s", "arguments":' % tools.names[0]
+    assert tool_constraint(Schema(), one, allow_answer=True).prefix == ""
+    if len(tools.names) > 1:
+        assert tool_constraint(Schema(), tools, allow_answer=False).prefix == ""
 
 
 def test_grammar_compiles_with_llama_cpp(tools):

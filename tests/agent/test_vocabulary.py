@@ -125,3 +125,56 @@ def test_a_configured_tool_carries_its_vocabulary():
         "vocabulary": {"scenario": {"camera": ["拍照"]}},
     }])
     assert tools.get("recommend").vocabulary == {"scenario": {"camera": ["拍照"]}}
+
+
+PROPERTIES = {"battery": ["电池", "续航", "battery"], "screen": ["屏幕", "screen"], "price": ["价格", "多少钱", "price"],
+              "camera": ["摄像头", "拍照", "camera"]}
+
+
+@tool(vocabulary={"properties": PROPERTIES})
+def product_info(product_name: str, properties: list[str]) -> str:
+    """Look up a product.
+
+    Args:
+        product_name: product name
+        properties: what to look up
+    """
+    return ""
+
+
+@pytest.mark.parametrize(("said", "given", "fixed"), [
+    ("小米11电池咋样", ["价格", "摄像头", "电池"], ["电池"]),  # the five properties of an example, copied
+    ("小米11啥处理器", ["价格", "摄像头"], None),  # no meaning of the vocabulary said: left alone
+    ("电池和屏幕怎么样", ["电池"], ["电池", "屏幕"]),  # a meaning the user asked for, added in their words
+    ("多少钱？", ["续航"], ["多少钱"]),  # nothing the user asked for: the user's words
+    ("介绍一下小米11", ["价格", "摄像头"], None),
+])
+def test_a_list_parameter_keeps_the_meanings_the_user_asked_for(said, given, fixed):
+    calls = [ToolCall("product_info", {"product_name": "小米11", "properties": given})]
+    out, notes = snap_vocabulary(calls, ToolSet([product_info]), said)
+    assert out[0].arguments["properties"] == (fixed or given)
+    assert bool(notes) == (fixed is not None and fixed != given)
+
+
+DAYS = {"+0": ["今天", "today"], "+1": ["明天", "tomorrow"]}
+
+
+@tool(vocabulary={"date": DAYS})
+def weather(city: str, date: str = "today") -> str:
+    """Weather.
+
+    Args:
+        city: city
+        date: day
+    """
+    return ""
+
+
+@pytest.mark.parametrize(("said", "given", "fixed"), [
+    ("北京明天天气", "今天", "明天"),  # the default day kept where the user said another
+    ("北京天气", "2023-04-15", None),  # an invented date dropped: the default applies
+    ("5月3日北京天气", "5月3日", "5月3日"),  # no term of the vocabulary, but the user's own words: kept
+])
+def test_a_day_the_user_did_not_say_is_not_sent(said, given, fixed):
+    out, _ = snap_vocabulary([ToolCall("weather", {"city": "北京", "date": given})], ToolSet([weather]), said)
+    assert out[0].arguments.get("date") == fixed

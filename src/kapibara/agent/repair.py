@@ -26,6 +26,7 @@ Each function here is pure and testable alone; the loop decides when to call the
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
 from kapibara.tools.schema import standard_schema
 
-RUNGS = ("routed", "lenient_parse", "fuzzy_name", "drop_ungrounded", "vocabulary", "counts", "reask", "constrained", "lookup", "ask")
+RUNGS = ("routed", "lenient_parse", "fuzzy_name", "drop_ungrounded", "vocabulary", "entities", "counts", "reask", "constrained", "lookup", "ask")
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
 FUZZY_MARGIN = 8.0
@@ -268,14 +269,19 @@ def fill_counts(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list
 def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list[ToolCall], list[str]]:
     """Map free-text arguments onto the terms their tool understands (``Tool.vocabulary``).
 
-    For a parameter with a vocabulary (``{meaning: [words]}``), the value becomes the
-    words it contains whose meaning the user also expressed, one word per meaning (the
-    longest, then the first), in the value's order; a word inside a longer matched word
-    ("长辈" inside "送长辈") is not a second meaning. A value with no such word takes the
-    words the user said instead, or, when the user said none, is dropped if the parameter
-    is optional. Small models copy the request into the
-    parameter ("聚会用的零食来5款，每款不超过40元") or invent a use nobody asked for
-    (``scenario="拍照"`` for "有什么手机推荐吗？"). Returns (calls, what changed).
+    For a string parameter with a vocabulary (``{meaning: [words]}``), the value becomes
+    the words it contains whose meaning the user also expressed, one word per meaning
+    (the longest, then the first), in the value's order; a word inside a longer matched
+    word ("长辈" inside "送长辈") is not a second meaning. A value with no such word takes
+    the words the user said instead, or, when the user said none, is dropped if the
+    parameter is optional, unless the user said the value itself ("5月3日" for a date
+    vocabulary of relative days). Small models copy the request into the parameter
+    ("聚会用的零食来5款，每款不超过40元"), invent a use nobody asked for
+    (``scenario="拍照"`` for "有什么手机推荐吗？") or keep the default day ("今天" for
+    "明天呢"). For a list of strings (``properties``), when the user expressed any of its
+    meanings, the items keep those meanings, and each meaning the user expressed that no
+    item has is added in the user's words ("电池咋样" -> ``["电池"]``, not the five
+    properties of an example). Returns (calls, what changed).
     """
     said = _norm(user_text)
     out: list[ToolCall] = []
@@ -285,6 +291,12 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
         args = dict(call.arguments)
         for key, vocab in (getattr(tool, "vocabulary", None) or {}).items():
             value = args.get(key)
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                items = _snap_items(value, vocab, said)
+                if items is not None and items != value:
+                    args[key] = items
+                    notes.append(f"{call.name}: {key}={value!r} -> {items!r}")
+                continue
             if not isinstance(value, str) or not _norm(value):
                 continue
             expressed = _matches(said, vocab)
@@ -297,11 +309,116 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
                 if new != value:
                     args[key] = new
                     notes.append(f"{call.name}: {key}={value!r} -> {new!r}")
-            elif key not in _schema(tools, call.name).get("required", []):
+            elif key not in _schema(tools, call.name).get("required", []) and _norm(value) not in said:
                 del args[key]
                 notes.append(f"{call.name}: {key}={value!r} is not a term the user said")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
     return out, notes
+
+
+def _snap_items(items: list[str], vocab: dict[str, list[str]], said: str) -> list[str] | None:
+    """A list argument's items with the meanings the user expressed (``snap_vocabulary``);
+    None when the user expressed none of the vocabulary's meanings."""
+    expressed = _matches(said, vocab)
+    if not expressed:
+        return None
+    meant = {name for _, _, name, _ in expressed}
+    kept: list[str] = []
+    have: set[str] = set()
+    for item in items:
+        names = [name for _, _, name, _ in _matches(_norm(item), vocab) if name in meant and name not in have]
+        if names:
+            kept.append(item)
+            have.update(names)
+    return kept + [word for _, _, name, word in expressed if name not in have]
+
+
+ENTITY_MIN_SCORE = 80.0
+"""The least similarity (rapidfuzz ``ratio`` of normalised names, 0-100, a sound-alike
+Chinese character counting as the same) at which a value is taken for a misspelling of a
+known name: "五长大米" (长 sounds like 常), "小米11 ultar"; not "小米手机" for "小米手环"."""
+ENTITY_MARGIN = 8.0
+"""How much closer the chosen name must be than any other known thing."""
+
+
+def resolve_entities(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[str]]:
+    """Replace a value that is no known name with the known name it misspells (``Tool.entities``).
+
+    Only a clear case changes anything: the value is no known name (any spelling, case
+    and spaces aside), the closest name is at least ``ENTITY_MIN_SCORE`` similar, it
+    carries the same numbers (a model number is never a typo: "小米12" stays when only
+    "小米11" is known), and no other thing comes within ``ENTITY_MARGIN``. A generic word
+    ("牛奶") or an unknown thing stays as written, for the tool to answer. Returns
+    (calls, what changed).
+    """
+    out: list[ToolCall] = []
+    notes: list[str] = []
+    for call in calls:
+        tool = tools.get(call.name)
+        args = dict(call.arguments)
+        for key, known in (getattr(tool, "entities", None) or {}).items():
+            value = args.get(key)
+            if isinstance(value, str) and _norm(value):
+                name = closest_entity(value, known)
+                if name is not None and name != value:
+                    args[key] = name
+                    notes.append(f"{call.name}: {key}={value!r} -> {name!r}")
+        out.append(ToolCall(name=call.name, arguments=args, id=call.id))
+    return out, notes
+
+
+def closest_entity(value: str, known: dict[str, list[str]]) -> str | None:
+    """The canonical name ``value`` clearly misspells (see ``resolve_entities``), or None."""
+    v = _norm(value)
+    numbers = _DIGITS.findall(v)
+    scores: list[tuple[float, str]] = []
+    for canonical, others in known.items():
+        best = 0.0
+        for word in (canonical, *others):
+            w = _norm(word)
+            if w == v:
+                return None  # a known name, as the tool knows it
+            if not w or v in w or w in v or _DIGITS.findall(w) != numbers:
+                continue  # a part or a whole of the name ("牛奶"), or another model number
+            best = max(best, fuzz.ratio(_sound_alike(v, w), w))
+        scores.append((best, canonical))
+    scores.sort(reverse=True)
+    if not scores or scores[0][0] < ENTITY_MIN_SCORE:
+        return None
+    if len(scores) > 1 and scores[0][0] - scores[1][0] < ENTITY_MARGIN:
+        return None
+    return scores[0][1]
+
+
+def _sound_alike(value: str, word: str) -> str:
+    """``value`` with each Chinese character that sounds like ``word``'s at the same place
+    replaced by it: pinyin input makes homophones the usual Chinese typo (五长/五常,
+    存/纯, 三/山 with the IME's fuzzy z/zh, c/ch, s/sh and -n/-ng)."""
+    if len(value) != len(word) or value == word:
+        return value
+    return "".join(b if a != b and _readings(a) & _readings(b) else a for a, b in zip(value, word, strict=True))
+
+
+@functools.lru_cache(maxsize=8192)
+def _readings(char: str) -> frozenset[str]:
+    """Every toneless pinyin reading of a Chinese character, fuzzy as IMEs match them;
+    empty for anything else (or without ``pypinyin``)."""
+    if not _CJK.match(char):
+        return frozenset()
+    try:
+        from pypinyin import Style, pinyin
+    except ImportError:  # pragma: no cover - a core dependency; spelling alone then
+        return frozenset()
+    out = set()
+    for reading in pinyin(char, style=Style.NORMAL, heteronym=True)[0]:
+        for long, short in (("zh", "z"), ("ch", "c"), ("sh", "s")):
+            if reading.startswith(long):
+                reading = short + reading[len(long):]
+        out.add(reading[:-1] if reading.endswith("ng") else reading)
+    return frozenset(out)
+
+
+_DIGITS = re.compile(r"\d+")
 
 
 def _matches(text: str, vocab: dict[str, list[str]]) -> list[tuple[int, int, str, str]]:
@@ -528,12 +645,40 @@ def tool_grammar(tools: Any, allow_answer: bool = True) -> str:
 
 
 def tool_constraint(model: Any, tools: Any, allow_answer: bool = True) -> Constraint | None:
-    """The constraint this model can honour, preferring a JSON schema; None if neither."""
+    """The constraint this model can honour, preferring a JSON schema; None if neither.
+
+    With one tool and no answer branch every output starts ``{"name": "<tool>",
+    "arguments":``; that is the constraint's ``prefix``, which a backend may write
+    instead of decoding (about ten constrained steps per routed call).
+    """
+    names = list(tools.names)
+    prefix = call_prefix(names[0]) if len(names) == 1 and not allow_answer else ""
     if getattr(model, "supports_json_schema", False):
-        return Constraint(json_schema=tool_json_schema(tools, allow_answer))
+        return Constraint(json_schema=tool_json_schema(tools, allow_answer), prefix=prefix)
     if getattr(model, "supports_grammar", False):
-        return Constraint(grammar=tool_grammar(tools, allow_answer))
+        return Constraint(grammar=tool_grammar(tools, allow_answer), prefix=prefix)
     return None
+
+
+def answer_constraint(model: Any) -> Constraint | None:
+    """A constraint admitting only ``{"answer": "..."}``, for the ladder's last rung: the
+    model answers (says what is missing or cannot be done) instead of calling again."""
+    if getattr(model, "supports_json_schema", False):
+        return Constraint(json_schema=ANSWER_SCHEMA, prefix=ANSWER_PREFIX)
+    if getattr(model, "supports_grammar", False):
+        return Constraint(grammar='root ::= "{" ws "\\"answer\\"" ws ":" ws string "}" ws\n' + _GBNF_JSON,
+                          prefix=ANSWER_PREFIX)
+    return None
+
+
+ANSWER_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"answer": {"type": "string"}},
+                                 "required": ["answer"], "additionalProperties": False}
+ANSWER_PREFIX = '{"answer":'
+
+
+def call_prefix(name: str) -> str:
+    """How a constrained call of tool ``name`` starts, written as the model writes JSON."""
+    return '{"name": ' + json.dumps(name, ensure_ascii=False) + ', "arguments":'
 
 
 @dataclass

@@ -489,13 +489,50 @@ def scenario_vocabulary() -> dict[str, list[str]]:
     return {s.name: list(s.words) for s in source.scenarios()}
 
 
+def date_vocabulary() -> dict[str, list[str]]:
+    """The relative days ``get_weather`` understands, as ``Tool.vocabulary`` terms
+    (``dates.yaml``: "+1" -> 明天, 明日, 明儿, tomorrow)."""
+    out: dict[str, list[str]] = {}
+    for word, days in source.day_offsets().items():
+        out.setdefault(f"{days:+d}", []).append(word)
+    return out
+
+
+def property_vocabulary() -> dict[str, list[str]]:
+    """The properties ``get_product_info`` understands, as ``Tool.vocabulary`` terms
+    (battery_mah -> 电池, 续航, battery, ...)."""
+    out: dict[str, list[str]] = {}
+    for word, keys in _PROPERTY_KEYS.items():
+        out.setdefault(keys[0], []).append(word)
+    return out
+
+
+def product_entities(catalog: Catalog | None = None) -> dict[str, list[str]]:
+    """Every product's names as ``Tool.entities``: its Chinese name, then its English name
+    and aliases (pack-size variants too, so "蒙牛纯牛奶家庭装" is a name, not a typo)."""
+    return {p.name_zh: [p.name_en, *p.aliases] for p in (catalog or get_catalog()).products}
+
+
+def city_entities(catalog: Catalog | None = None) -> dict[str, list[str]]:
+    """Every city's names as ``Tool.entities`` (北京: Beijing, peking, 北京市)."""
+    return {c.name_zh: [c.name_en, *c.aliases] for c in (catalog or get_catalog()).cities}
+
+
 def demo_toolset() -> ToolSet:
     """The seven grocery tools as a ``ToolSet`` (cart tools get the session's ``ToolContext``;
-    ``add_to_cart`` declares its side effect; ``recommend_products`` renders its own answer
-    and declares the scenarios it understands)."""
-    vocabularies: dict[Any, dict[str, dict[str, list[str]]]] = {recommend_products: {"scenario": scenario_vocabulary()}}
+    ``add_to_cart`` declares its side effect; ``recommend_products`` renders its own answer;
+    the scenarios, relative days and product properties the tools understand are their
+    vocabularies; the tools naming a product or a city declare
+    the catalog's names, so a misspelt one is resolved before the call)."""
+    vocabularies: dict[Any, dict[str, dict[str, list[str]]]] = {
+        recommend_products: {"scenario": scenario_vocabulary()}, get_weather: {"date": date_vocabulary()},
+        get_product_info: {"properties": property_vocabulary()}}
+    products = product_entities()
+    entities: dict[Any, dict[str, dict[str, list[str]]]] = {
+        get_product_info: {"product_name": products}, get_promotions: {"product_name": products},
+        add_to_cart: {"product_name": products}, get_weather: {"city": city_entities()}}
     return ToolSet([tool_from_function(fn, side_effect=fn in SIDE_EFFECTS, direct_answer=DIRECT_ANSWERS.get(fn),
-                                       vocabulary=vocabularies.get(fn))
+                                       vocabulary=vocabularies.get(fn), entities=entities.get(fn))
                     for fn in TOOL_FUNCTIONS])
 
 

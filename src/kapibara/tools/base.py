@@ -49,11 +49,17 @@ class Tool:
     (LangChain's ``return_direct``, with a renderer): when every call of a step has one,
     the agent answers with the renderings and spends no generation on restating the
     results (the renderer returns None to leave the answer to the model).
-    ``vocabulary`` lists, per free-text string parameter, the terms the tool understands:
+    ``vocabulary`` lists, per free-text string parameter (or list of strings), the terms
+    the tool understands:
     ``{"scenario": {"camera": ["拍照", "camera"], ...}}`` (a name, then the words that
     mean it). The agent's ``vocabulary`` rung keeps only the terms the user actually said
     (see ``kapibara.agent.repair.snap_vocabulary``): a small model writes "推荐水果" or
     "聚会用的零食来5款" where the tool understands "" or "聚会".
+    ``entities`` lists, per string parameter that names a thing (a product, a city), the
+    names the tool knows: ``{"product_name": {"五常大米": ["五常稻花香", "Wuchang rice"]}}``
+    (a canonical name, then its other names). The agent's ``entities`` rung replaces a
+    value that is no known name with the one known name it is a close misspelling of
+    ("五长大米", "oppo aec2"; see ``kapibara.agent.repair.resolve_entities``).
     """
 
     name: str
@@ -68,6 +74,7 @@ class Tool:
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS
     direct_answer: Callable[[Any, str], str | None] | None = field(default=None, repr=False, compare=False)
     vocabulary: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False, compare=False)
+    entities: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False, compare=False)
     _model: type[BaseModel] | None = field(default=None, init=False, repr=False, compare=False)
     _from_hints: bool = field(default=False, init=False, repr=False, compare=False)
 
@@ -92,20 +99,26 @@ class Tool:
         if self.max_output_chars is not None and self.max_output_chars < 1:
             raise ToolDefinitionError(f"tool '{self.name}': max_output_chars must be >= 1 (or None for no cap)")
         self._from_hints = self.args_model is not None
-        self._check_vocabulary()
+        self._check_terms("vocabulary", self.vocabulary, '{"camera": ["拍照", "camera"], "battery": ["续航"]}', 1)
+        self._check_terms("entities", self.entities, '{"五常大米": ["五常稻花香", "Wuchang rice"], "车厘子": []}', 0)
 
-    def _check_vocabulary(self) -> None:
+    def _check_terms(self, what: str, table: dict[str, dict[str, list[str]]], example: str, min_words: int) -> None:
+        """``vocabulary`` / ``entities``: per string parameter, names mapped to lists of words."""
         props = self.parameters["properties"]
-        for param, terms in (self.vocabulary or {}).items():
-            where = f"tool '{self.name}': vocabulary for '{param}'"
-            if props.get(param, {}).get("type") != "string":
+        for param, terms in (table or {}).items():
+            where = f"tool '{self.name}': {what} for '{param}'"
+            prop = props.get(param, {})
+            is_text = prop.get("type") == "string" or (
+                what == "vocabulary" and prop.get("type") == "array" and (prop.get("items") or {}).get("type") == "string")
+            if not is_text:
                 raise ToolDefinitionError(f"{where}: '{param}' is not a string parameter of the tool",
                                           hint=f"string parameters: {', '.join(k for k, v in props.items() if v.get('type') == 'string') or 'none'}")
             if not isinstance(terms, dict) or not terms or not all(
-                    isinstance(words, list | tuple) and words and all(isinstance(w, str) and w.strip() for w in words)
-                    for words in terms.values()):
-                raise ToolDefinitionError(f"{where}: expected a mapping of names to non-empty lists of words",
-                                          hint='e.g. {"camera": ["拍照", "camera"], "battery": ["续航"]}')
+                    isinstance(name, str) and name.strip() and isinstance(words, list | tuple) and len(words) >= min_words
+                    and all(isinstance(w, str) and w.strip() for w in words)
+                    for name, words in terms.items()):
+                raise ToolDefinitionError(f"{where}: expected a mapping of names to {'non-empty ' if min_words else ''}lists of words",
+                                          hint=f"e.g. {example}")
 
     # -- what the model sees -------------------------------------------------------
 

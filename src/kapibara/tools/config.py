@@ -17,7 +17,8 @@ Every entry may say ``side_effect: true`` (a call changes something; the agent's
 side-effect policy gates it; HTTP tools with a method other than GET default to true),
 ``timeout_s``, ``max_output_chars`` (the observation is cut there, default 8000) and
 ``vocabulary`` (per string parameter, the terms the tool understands, as
-``{param: {name: [words]}}``; see ``Tool``).
+``{param: {name: [words]}}``) and ``entities`` (per string parameter naming a thing,
+the names the tool knows, as ``{param: {canonical name: [other names]}}``); see ``Tool``.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class ToolEntry(BaseModel):
     side_effect: bool | None = None
     max_output_chars: int | None = Field(default=DEFAULT_MAX_OUTPUT_CHARS, ge=1)
     vocabulary: dict[str, dict[str, list[str]]] | None = None
+    entities: dict[str, dict[str, list[str]]] | None = None
 
 
 def load_tools(path: str | Path) -> ToolSet:
@@ -171,6 +173,7 @@ def _build(entry: ToolEntry) -> Tool:
             side_effect=http.method != "GET" if entry.side_effect is None else entry.side_effect,
             max_output_chars=entry.max_output_chars,
             vocabulary=entry.vocabulary or {},
+            entities=entry.entities or {},
         )
     else:
         assert entry.target is not None
@@ -190,6 +193,7 @@ def _build(entry: ToolEntry) -> Tool:
                 side_effect=bool(entry.side_effect),
                 max_output_chars=entry.max_output_chars,
                 vocabulary=entry.vocabulary or {},
+                entities=entry.entities or {},
             )
         else:
             tool = Tool(
@@ -203,6 +207,7 @@ def _build(entry: ToolEntry) -> Tool:
                 side_effect=bool(entry.side_effect),
                 max_output_chars=entry.max_output_chars,
                 vocabulary=entry.vocabulary or {},
+                entities=entry.entities or {},
             )
     tool._validator()  # surface a broken schema now, not at the first call
     return tool

@@ -51,6 +51,7 @@ def tool(
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
     direct_answer: Callable[[Any, str], str | None] | None = None,
     vocabulary: dict[str, dict[str, list[str]]] | None = None,
+    entities: dict[str, dict[str, list[str]]] | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -65,19 +66,21 @@ def tool(
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
     direct_answer: Callable[[Any, str], str | None] | None = None,
     vocabulary: dict[str, dict[str, list[str]]] | None = None,
+    entities: dict[str, dict[str, list[str]]] | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed function into a ``Tool``; use as ``@tool`` or ``@tool(name=...)``.
 
     ``side_effect=True`` declares that a call changes something; ``direct_answer`` renders
-    a result as the turn's answer and ``vocabulary`` lists the terms a free-text parameter
-    understands (see ``Tool``). The returned ``Tool`` is still callable
-    like the original function.
+    a result as the turn's answer, ``vocabulary`` lists the terms a free-text parameter
+    understands and ``entities`` the names a parameter naming a thing knows (see
+    ``Tool``). The returned ``Tool`` is still callable like the original function.
     """
 
     def build(f: Callable[..., Any]) -> Tool:
         return tool_from_function(f, name=name, description=description, timeout_s=timeout_s,
                                   side_effect=side_effect, max_output_chars=max_output_chars,
-                                  direct_answer=direct_answer, vocabulary=vocabulary)
+                                  direct_answer=direct_answer, vocabulary=vocabulary,
+                                  entities=entities)
 
     if fn is None:
         return build
@@ -94,6 +97,7 @@ def tool_from_function(
     max_output_chars: int | None = DEFAULT_MAX_OUTPUT_CHARS,
     direct_answer: Callable[[Any, str], str | None] | None = None,
     vocabulary: dict[str, dict[str, list[str]]] | None = None,
+    entities: dict[str, dict[str, list[str]]] | None = None,
 ) -> Tool:
     """Build a ``Tool`` from ``fn``; raise ``ToolDefinitionError`` naming what is wrong."""
     if isinstance(fn, Tool):
@@ -170,6 +174,7 @@ def tool_from_function(
         max_output_chars=max_output_chars,
         direct_answer=direct_answer,
         vocabulary=dict(vocabulary or {}),
+        entities=dict(entities or {}),
     )
     t.__doc__ = getattr(fn, "__doc__", None)
     t.__wrapped__ = fn  # type: ignore[attr-defined]

@@ -1,0 +1,99 @@
+"""The ``entities`` rung: a misspelt name of a thing (a product, a city) becomes the name the
+tool knows. The 0.5B copies the user's typo into the call ("五长大米", "oppo aec2"); Chinese
+typos are mostly homophones, since people type pinyin."""
+
+from __future__ import annotations
+
+import pytest
+
+from kapibara.agent.repair import closest_entity, resolve_entities
+from kapibara.errors import ToolDefinitionError
+from kapibara.models.base import ToolCall
+from kapibara.tools import Tool, ToolSet, tool, tools_from_config
+
+PRODUCTS = {
+    "五常大米": ["五常稻花香", "Wuchang rice"],
+    "农夫山泉": ["Nongfu Spring"],
+    "蒙牛纯牛奶": ["蒙牛牛奶", "Mengniu pure milk"],
+    "蒙牛纯牛奶家庭装": [],
+    "光明优倍鲜牛奶": ["鲜牛奶"],
+    "小米11 Ultra": ["小米11U", "Xiaomi 11 Ultra"],
+    "小米手环8": ["小米手环"],
+    "OPPO Ace2": ["oppo ace 2"],
+    "iPhone 15": ["苹果15"],
+    "iPhone 15 Pro": [],
+}
+
+
+@pytest.mark.parametrize(("value", "name"), [
+    ("五长大米", "五常大米"),  # 长 is read chang as well as zhang
+    ("农夫三泉", "农夫山泉"),  # s for sh, as pinyin IMEs match it
+    ("蒙牛存牛奶", "蒙牛纯牛奶"),
+    ("小米11 ultar", "小米11 Ultra"),
+    ("oppo aec2", "OPPO Ace2"),
+    ("iphnoe 15", "iPhone 15"),
+])
+def test_a_misspelt_name_becomes_the_known_one(value: str, name: str) -> None:
+    assert closest_entity(value, PRODUCTS) == name
+
+
+@pytest.mark.parametrize("value", [
+    "五常大米", "wuchang RICE", "蒙牛纯牛奶家庭装",  # known names, however written
+    "牛奶", "进口牛奶",  # generic: the tool lists what it has
+    "小米手机",  # one character off, but not a sound-alike: another thing
+    "小米12", "iPhone 14",  # a model number is never a typo
+    "华为Mate 60",  # unknown
+    "",
+])
+def test_anything_unclear_is_left_as_written(value: str) -> None:
+    assert closest_entity(value, PRODUCTS) is None
+
+
+def test_two_close_candidates_change_nothing() -> None:
+    assert closest_entity("蒙牛纯牛奶", {"蒙牛纯牛乳": [], "蒙牛纯羊奶": []}) is None  # one character off each
+
+
+@tool(entities={"product_name": PRODUCTS})
+def add_to_cart(product_name: str, quantity: int = 1) -> str:
+    """Add a product to the cart.
+
+    Args:
+        product_name: product name
+        quantity: how many
+    """
+    return "ok"
+
+
+def test_the_rung_resolves_calls_and_says_what_changed() -> None:
+    tools = ToolSet([add_to_cart])
+    calls = [ToolCall("add_to_cart", {"product_name": "农夫三泉", "quantity": 2}),
+             ToolCall("add_to_cart", {"product_name": "牛奶"})]
+    out, notes = resolve_entities(calls, tools)
+    assert out[0].arguments == {"product_name": "农夫山泉", "quantity": 2}
+    assert out[1].arguments == {"product_name": "牛奶"}
+    assert notes == ["add_to_cart: product_name='农夫三泉' -> '农夫山泉'"]
+
+
+def test_the_agent_records_the_rung() -> None:
+    from kapibara.agent import Agent
+    from kapibara.models.fake import FakeModel
+
+    model = FakeModel(['<tool_call>\n{"name": "add_to_cart", "arguments": {"product_name": "五长大米", "quantity": 2}}\n</tool_call>'])
+    d = Agent(model, ToolSet([add_to_cart])).decide([{"role": "user", "content": "五长大米来两袋"}])
+    assert d.calls[0].arguments["product_name"] == "五常大米" and d.repairs == ["entities"]
+
+
+def test_entities_are_checked_when_the_tool_is_defined() -> None:
+    with pytest.raises(ToolDefinitionError, match="not a string parameter"):
+        Tool(name="t", description="", parameters={"type": "object", "properties": {"n": {"type": "integer"}}},
+             entities={"n": {"a": []}})
+    with pytest.raises(ToolDefinitionError, match="mapping of names"):
+        Tool(name="t", description="", parameters={"type": "object", "properties": {"s": {"type": "string"}}},
+             entities={"s": ["a", "b"]})  # type: ignore[dict-item]
+
+
+def test_entities_from_a_tool_config_file() -> None:
+    tools = tools_from_config([{
+        "name": "add", "target": "kapibara.demo.tools:add_to_cart",
+        "entities": {"product_name": {"农夫山泉": ["Nongfu Spring"]}}}])
+    assert tools.get("add").entities == {"product_name": {"农夫山泉": ["Nongfu Spring"]}}
