@@ -1,7 +1,7 @@
 """kapibara against the agent frameworks a user would pick instead, on the same local model.
 
     flock /tmp/kapibara_cpu.lock .venv/bin/python bench/peers.py [--models 0.5b] \\
-        [--sets domain] [--rows all|NAME,...] [--limit N] [--budget-s 900] [--report-only]
+        [--sets domain] [--rows all|NAME,...] [--limit N|SET=N,...] [--budget-s 900] [--report-only] [--rescore]
 
 Needs the ``peers`` extra (Qwen-Agent, smolagents, LangGraph, LlamaIndex); a missing one
 is reported, never installed. Servers (started and stopped here, loopback, one model at a
@@ -331,7 +331,7 @@ def run_peer(row: Row, case: Case, proxy: Proxy) -> dict[str, Any]:
         if not cap.calls:
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
     decided = cap.first_call_s if cap.first_call_s is not None else time.perf_counter() - cap.t0
-    calls = [model_arguments(c, cap.requests) for c in cap.calls if c["name"] != FINAL_ANSWER]
+    calls = [original_names(model_arguments(c, cap.requests), functions) for c in cap.calls if c["name"] != FINAL_ANSWER]
     if not calls and cap.calls:  # smolagents answered through final_answer
         text = str(cap.calls[0]["arguments"].get("answer", text))
     first = cap.requests[0] if cap.requests else {}
@@ -347,6 +347,30 @@ def run_peer(row: Row, case: Case, proxy: Proxy) -> dict[str, Any]:
         "completion_tokens": sum(int(r.get("completion_tokens") or 0) for r in cap.requests),
         "server_s": round(sum(r["latency_s"] for r in cap.requests), 3),
         "server_tool_calls": first.get("tool_calls")})
+
+
+def rescore(cache: dict[str, dict[str, Any]], data: dict[str, list[Case]], path: Path) -> None:
+    """Score every cached peer result again from its recorded calls (BFCL names restored,
+    ``original_names``), keeping what was measured; the cache file is rewritten whole."""
+    from kapibara.fileio import write_atomic
+
+    cases = {c.id: c for cs in data.values() for c in cs}
+    changed = 0
+    for k, hit in cache.items():
+        case = cases.get(hit["id"])
+        if case is None or ROW_BY_NAME.get(hit["row"], ROWS[0]).run is None:
+            continue
+        specs = resolve_tools(case.tools)
+        functions = TOOL_FUNCTIONS if case.tools == "demo" else tuple(schema_function(s["function"]) for s in specs)
+        calls = [original_names(c, functions) for c in hit["calls"]]
+        extra = {f: hit.get(f) for f in ("decision_s", "text", "raw", "error", "malformed", "requests", "refused",
+                                          "prompt_tokens", "completion_tokens", "server_s", "server_tool_calls")}
+        new = {"key": k, "model": hit["model"], "row": hit["row"],
+               **score(case, [ToolCall(c["name"], c["arguments"]) for c in calls], specs, extra)}
+        changed += new["correct"] != hit["correct"]
+        cache[k] = new
+    write_atomic(path, "".join(json.dumps(v, ensure_ascii=False, default=str) + "\n" for v in cache.values()))
+    print(f"rescored the cached peer results: {changed} verdicts changed", file=sys.stderr)
 
 
 def model_arguments(call: dict[str, Any], requests: list[dict[str, Any]]) -> dict[str, Any]:
@@ -368,18 +392,31 @@ def model_arguments(call: dict[str, Any], requests: list[dict[str, Any]]) -> dic
     return call
 
 
+def original_names(call: dict[str, Any], functions: tuple[Callable[..., Any], ...]) -> dict[str, Any]:
+    """The call with the BFCL tool's and parameters' own names (``math.factorial``), where
+    ``schema_function`` had to make Python identifiers of them (``math_factorial``), as
+    BFCL's own handlers for OpenAI-style models map them back before scoring."""
+    for f in functions:
+        if f.__name__ == call["name"] and hasattr(f, "bfcl_names"):
+            name, params = f.bfcl_names
+            return {"name": name, "arguments": {params.get(k, k): v for k, v in call["arguments"].items()}}
+    return call
+
+
 def schema_function(fn: dict[str, Any]) -> Callable[..., Any]:
     """A plain function with a BFCL tool's name, parameters and description (types from the
-    JSON schema), for a framework that derives tools from functions."""
+    JSON schema), for a framework that derives tools from functions. Names that are not
+    Python identifiers are changed; ``bfcl_names`` keeps the originals (``original_names``)."""
     import inspect
 
     types = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list, "object": dict}
     props = (fn.get("parameters") or {}).get("properties") or {}
     required = set((fn.get("parameters") or {}).get("required") or [])
-    params, lines = [], []
-    for name, sch in props.items():
+    params, lines, originals = [], [], {}
+    for i, (name, sch) in enumerate(props.items()):
         t = types.get(sch.get("type", "string"), str)
-        ident = name if name.isidentifier() else f"p_{abs(hash(name))}"
+        ident = name if name.isidentifier() else re.sub(r"\W", "_", name) if re.sub(r"\W", "_", name).isidentifier() else f"p_{i}"
+        originals[ident] = name
         params.append(inspect.Parameter(ident, inspect.Parameter.KEYWORD_ONLY, annotation=t,
                                         default=inspect.Parameter.empty if name in required else None))
         lines.append(f"    {ident}: {sch.get('description', name)}")
@@ -392,6 +429,7 @@ def schema_function(fn: dict[str, Any]) -> Callable[..., Any]:
     f.__doc__ = (fn.get("description") or fn["name"]) + ("\n\nArgs:\n" + "\n".join(lines) if lines else "")
     f.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     f.__annotations__ = {p.name: p.annotation for p in params} | {"return": dict}
+    f.bfcl_names = (fn["name"], originals)  # type: ignore[attr-defined]
     return f
 
 
@@ -448,8 +486,25 @@ def missing_peers() -> dict[str, str]:
     return out
 
 
-def cases_for(sets: list[str], limit: int | None) -> dict[str, list[Case]]:
-    return {s: spread(load_dataset(SETS[s]), limit) for s in sets}
+def cases_for(sets: list[str], limit: int | None | dict[str, int | None]) -> dict[str, list[Case]]:
+    """Each set's cases; ``limit`` is one cap for all, or a cap per set (``limits``)."""
+    caps = limit if isinstance(limit, dict) else dict.fromkeys(sets, limit)
+    return {s: spread(load_dataset(SETS[s]), caps.get(s)) for s in sets}
+
+
+def limits(text: str | None, sets: list[str]) -> dict[str, int | None]:
+    """``--limit``: ``24`` caps every set, ``domain=24,multiple=30`` each one; a BFCL set
+    not named is capped at 100, the domain split is whole."""
+    caps: dict[str, int | None] = {s: None if s == "domain" else 100 for s in sets}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, _, n = part.rpartition("=")
+        for s in [name.strip()] if name else sets:
+            if s not in SETS or not n.strip().isdigit():
+                raise ValueError(f"--limit: {part!r} is not N or SET=N (sets: {', '.join(SETS)})")
+            caps[s] = int(n)
+    return caps
 
 
 def spread(cases: list[Case], limit: int | None) -> list[Case]:
@@ -504,8 +559,10 @@ def run(args: argparse.Namespace) -> int:
     data = cases_for(sets, args.limit)
     cache_path = Path(args.cache)
     cache = read_cache(cache_path)
+    if args.rescore:
+        rescore(cache, data, cache_path)
     deadline = time.monotonic() + args.budget_s if args.budget_s else None
-    for short in [] if args.report_only else args.models.split(","):
+    for short in [] if args.report_only or args.rescore else args.models.split(","):
         # Row by row, in PRIORITY order, each row's cases in a row: every framework is
         # measured in its steady state, its own system prompt in the server's prefix cache,
         # as a user of that framework would run it. Interleaving the rows case by case
@@ -693,10 +750,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default="0.5b", help="comma-separated: 0.5b, 1.5b")
     ap.add_argument("--sets", default="domain", help="comma-separated: " + ", ".join(SETS))
     ap.add_argument("--rows", default="all", help="comma-separated row names: " + ", ".join(ROW_BY_NAME))
-    ap.add_argument("--limit", type=int, default=None, help="cases per set (BFCL sets: 100)")
+    ap.add_argument("--limit", default=None, help="cases per set: N, or SET=N,... (default: the whole domain split, 100 BFCL)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--budget-s", type=float, default=0, help="stop after this many seconds (resume later)")
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--rescore", action="store_true",
+                    help="score the cached peer calls again (the checker or the name mapping changed); no model runs")
     ap.add_argument("--cache", default=str(RESULTS / "peers.cache.jsonl"))
     ap.add_argument("--out", default=str(RESULTS / "peers"))
     args = ap.parse_args(argv)
@@ -706,8 +765,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown {bad}; rows: {', '.join(ROW_BY_NAME)}; sets: {', '.join(SETS)}; models: "
               f"{', '.join(MODELS)}", file=sys.stderr)
         return 2
-    if args.limit is None and any(s != "domain" for s in args.sets.split(",")):
-        args.limit = 100
+    try:
+        args.limit = limits(args.limit, args.sets.split(","))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         return run(args)
     except KapibaraError as exc:

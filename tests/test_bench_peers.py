@@ -105,3 +105,30 @@ def test_a_shortened_run_spreads_over_every_category() -> None:
     picked = peers.spread(cases, 5)
     assert [c.id for c in picked] == ["a-0", "b-0", "c-0", "a-1", "b-1"]
     assert peers.spread(cases, None) == cases and len(peers.spread(cases, 99)) == 12
+
+
+def test_bfcl_names_a_framework_had_to_change_are_restored_before_scoring() -> None:
+    # Frameworks derive tools from Python functions, so "triangle_properties.get" reaches
+    # them as "triangle_properties_get"; scored as sent, every such call read as the wrong
+    # function (LangGraph: 1 of 21 BFCL multiple cases right before the names were restored).
+    fn = {"name": "triangle_properties.get", "description": "Triangle properties.",
+          "parameters": {"type": "object", "required": ["side-1"],
+                         "properties": {"side-1": {"type": "number"}, "get_area": {"type": "boolean"}}}}
+    f = peers.schema_function(fn)
+    import inspect
+
+    assert f.__name__ == "triangle_properties_get"
+    assert list(inspect.signature(f).parameters) == ["side_1", "get_area"]
+    restored = peers.original_names({"name": "triangle_properties_get", "arguments": {"side_1": 3, "get_area": True}}, (f,))
+    assert restored == {"name": "triangle_properties.get", "arguments": {"side-1": 3, "get_area": True}}
+    demo = {"name": "get_weather", "arguments": {"city": "北京"}}
+    assert peers.original_names(demo, TOOL_FUNCTIONS) == demo
+
+
+def test_limits_cap_every_set_or_each_one() -> None:
+    assert peers.limits(None, ["domain", "multiple"]) == {"domain": None, "multiple": 100}
+    assert peers.limits("24", ["domain", "multiple"]) == {"domain": 24, "multiple": 24}
+    assert peers.limits("domain=24,multiple=30", ["domain", "multiple", "irrelevance"]) == {
+        "domain": 24, "multiple": 30, "irrelevance": 100}
+    with pytest.raises(ValueError, match="SET=N"):
+        peers.limits("bfcl=3", ["domain"])
