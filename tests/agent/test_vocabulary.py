@@ -178,3 +178,22 @@ def weather(city: str, date: str = "today") -> str:
 def test_a_day_the_user_did_not_say_is_not_sent(said, given, fixed):
     out, _ = snap_vocabulary([ToolCall("weather", {"city": "北京", "date": given})], ToolSet([weather]), said)
     assert out[0].arguments.get("date") == fixed
+
+
+def test_a_follow_up_changes_the_day_said_before():
+    # "北京今天天气" then "那明天呢": the whole conversation says both days; the latest
+    # message decides (the 0.5B kept 今天).
+    said = "北京今天天气怎么样\n那明天呢"
+    out, _ = snap_vocabulary([ToolCall("weather", {"city": "北京", "date": "今天"})], ToolSet([weather]), said, "那明天呢")
+    assert out[0].arguments["date"] == "明天"
+    # A follow-up that says no day keeps the one said before.
+    out, _ = snap_vocabulary([ToolCall("weather", {"city": "上海", "date": "明天"})], ToolSet([weather]),
+                             "北京明天天气怎么样\n上海呢", "上海呢")
+    assert out[0].arguments["date"] == "明天"
+
+
+def test_a_description_the_user_said_is_still_no_term():
+    # "吃海鲜" is in the request, but the tool understands no such scenario: dropped.
+    out, _ = snap_vocabulary([ToolCall("recommend", {"category": "海鲜", "scenario": "吃海鲜"})], ToolSet([recommend]),
+                             "推荐点海鲜，晚上想吃海鲜")
+    assert "scenario" not in out[0].arguments

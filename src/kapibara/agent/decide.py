@@ -128,6 +128,9 @@ class Decider:
     lookup_at: float = 0.5
     """With a ``choose`` route, an answer is looked up among the routed tools when the
     router's tool share is at least this."""
+    latest: str = ""
+    """The user's latest message in the decision being made (``decide`` sets it): what a
+    follow-up such as "那明天呢" changes."""
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -157,6 +160,8 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
     t0 = time.perf_counter()
     made = _Calls()
     said = user_text(messages)
+    d = replace(d, latest=next((str(m.get("content") or "") for m in reversed(messages)
+                                if m.get("role") == "user" and m.get("name") != EXAMPLE), ""))
     repairs: list[str] = []
     if route is not None and route.mode == "narrow" and route.tools:
         d = replace(d, tools=d.tools.filter(route.tools))  # only the routed tools are offered
@@ -372,7 +377,7 @@ def check(d: Decider, completion: Completion, constraint: Constraint | None,
         action.calls, dropped = drop_ungrounded(action.calls, d.tools, said)
         if dropped:
             fired.append("drop_ungrounded")
-        action.calls, snapped = snap_vocabulary(action.calls, d.tools, said)
+        action.calls, snapped = snap_vocabulary(action.calls, d.tools, said, d.latest)
         if snapped:
             fired.append("vocabulary")
         action.calls, resolved = resolve_entities(action.calls, d.tools)

@@ -266,7 +266,8 @@ def fill_counts(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list
     return out, notes
 
 
-def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list[ToolCall], list[str]]:
+def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
+                    latest: str = "") -> tuple[list[ToolCall], list[str]]:
     """Map free-text arguments onto the terms their tool understands (``Tool.vocabulary``).
 
     For a string parameter with a vocabulary (``{meaning: [words]}``), the value becomes
@@ -274,8 +275,11 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
     (the longest, then the first), in the value's order; a word inside a longer matched
     word ("长辈" inside "送长辈") is not a second meaning. A value with no such word takes
     the words the user said instead, or, when the user said none, is dropped if the
-    parameter is optional, unless the user said the value itself ("5月3日" for a date
-    vocabulary of relative days). Small models copy the request into the parameter
+    parameter is optional, unless the user said the value itself and it carries a number
+    ("5月3日" for a vocabulary of relative days: data, not a description). The meanings
+    come from the user's ``latest`` message when it expresses any of the vocabulary's
+    (a follow-up "那明天呢" replaces the day said before), else from the whole
+    ``user_text``. Small models copy the request into the parameter
     ("聚会用的零食来5款，每款不超过40元"), invent a use nobody asked for
     (``scenario="拍照"`` for "有什么手机推荐吗？") or keep the default day ("今天" for
     "明天呢"). For a list of strings (``properties``), when the user expressed any of its
@@ -283,7 +287,7 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
     item has is added in the user's words ("电池咋样" -> ``["电池"]``, not the five
     properties of an example). Returns (calls, what changed).
     """
-    said = _norm(user_text)
+    everything, now = _norm(user_text), _norm(latest)
     out: list[ToolCall] = []
     notes: list[str] = []
     for call in calls:
@@ -291,8 +295,9 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
         args = dict(call.arguments)
         for key, vocab in (getattr(tool, "vocabulary", None) or {}).items():
             value = args.get(key)
+            said = now if now and _matches(now, vocab) else everything
             if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-                items = _snap_items(value, vocab, said)
+                items = _snap_items(value, vocab, now or everything)
                 if items is not None and items != value:
                     args[key] = items
                     notes.append(f"{call.name}: {key}={value!r} -> {items!r}")
@@ -309,7 +314,8 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
                 if new != value:
                     args[key] = new
                     notes.append(f"{call.name}: {key}={value!r} -> {new!r}")
-            elif key not in _schema(tools, call.name).get("required", []) and _norm(value) not in said:
+            elif key not in _schema(tools, call.name).get("required", []) and not (
+                    _DIGITS.search(value) and _norm(value) in everything):
                 del args[key]
                 notes.append(f"{call.name}: {key}={value!r} is not a term the user said")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
