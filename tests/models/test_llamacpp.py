@@ -110,19 +110,8 @@ def test_greedy_grammar_fast_path_gives_the_same_tokens(real_model, monkeypatch)
     # whole vocabulary decodes, including where the grammar refuses the model's first choice.
     from kapibara.agent.repair import tool_json_schema
     from kapibara.models import grammar_sampler
-    from kapibara.tools import ToolSet, tool
 
-    @tool
-    def get_weather(city: str, days: int = 1) -> str:
-        """Get the weather forecast for a city.
-
-        Args:
-            city: city name
-            days: how many days
-        """
-        return ""
-
-    schema = tool_json_schema(ToolSet([get_weather]), allow_answer=False)
+    schema = tool_json_schema(_weather_tools(), allow_answer=False)
     messages = [SYSTEM, {"role": "user", "content": "What's the weather in Paris for the next 3 days?"}]
     used = []
     real_init = grammar_sampler.GreedyGrammarSampler.__init__
