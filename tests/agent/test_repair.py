@@ -166,7 +166,7 @@ def test_only_a_single_tool_call_has_a_prefix(tools):
 
     one = tools.filter([tools.names[0]])
     forced = tool_constraint(Schema(), one, allow_answer=False)
-    assert forced.prefix == '{"name": "%s", "arguments":' % tools.names[0]
+    assert forced.prefix == f'{{"name": "{tools.names[0]}", "arguments":'
     assert tool_constraint(Schema(), one, allow_answer=True).prefix == ""
     if len(tools.names) > 1:
         assert tool_constraint(Schema(), tools, allow_answer=False).prefix == ""
