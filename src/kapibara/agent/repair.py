@@ -408,13 +408,12 @@ def _sound_alike(value: str, word: str) -> str:
 @functools.lru_cache(maxsize=8192)
 def _readings(char: str) -> frozenset[str]:
     """Every toneless pinyin reading of a Chinese character, fuzzy as IMEs match them;
-    empty for anything else (or without ``pypinyin``)."""
+    empty for anything else. ``pypinyin`` (a core dependency) is imported here, at the
+    first Chinese misspelling, not at start-up: it loads its dictionaries on import."""
     if not _CJK.match(char):
         return frozenset()
-    try:
-        from pypinyin import Style, pinyin
-    except ImportError:  # pragma: no cover - a core dependency; spelling alone then
-        return frozenset()
+    from pypinyin import Style, pinyin
+
     out = set()
     for reading in pinyin(char, style=Style.NORMAL, heteronym=True)[0]:
         for long, short in (("zh", "z"), ("ch", "c"), ("sh", "s")):
