@@ -76,6 +76,40 @@ def test_stated_budget_is_kept_in_any_spelling():
         assert fixed[0].arguments["max_price"] == 2000 and dropped == []
 
 
+@tool
+def game_rewards(game: str, mission: str = "", season: str = "", mode: str = "easy") -> str:
+    """Rewards of a game.
+
+    Args:
+        game: the game
+        mission: the mission
+        season: the season
+        mode: the mode
+    """
+    return "ok"
+
+
+game_rewards.parameters["properties"]["mode"]["enum"] = ["easy", "hard", "level 2"]
+GAMES = ToolSet([game_rewards])
+
+
+def test_an_optional_text_with_only_unsaid_numbers_is_dropped():
+    calls = [ToolCall("game_rewards", {"game": "Fortnite 2", "mission": "Mission 1", "season": "2023-2024"})]
+    fixed, dropped = drop_ungrounded(calls, GAMES, "Rewards for Fortnite 2 with different missions")
+    assert fixed[0].arguments == {"game": "Fortnite 2"}  # a required value is never dropped
+    assert dropped == ["game_rewards: mission='Mission 1' has no number the user said",
+                       "game_rewards: season='2023-2024' has no number the user said"]
+
+
+def test_an_optional_text_keeps_a_number_the_user_said_or_none_at_all():
+    calls = [ToolCall("game_rewards", {"game": "Fortnite", "mission": "Mission 3", "season": "summer 2024-05-01",
+                                       "mode": "level 2"})]
+    fixed, dropped = drop_ungrounded(calls, GAMES, "Fortnite rewards of mission three on May 1, 2024")
+    assert fixed[0].arguments == calls[0].arguments and dropped == []  # an enum value is left too
+    calls = [ToolCall("game_rewards", {"game": "Fortnite", "mission": "the last one"})]
+    assert drop_ungrounded(calls, GAMES, "Fortnite")[1] == []
+
+
 def test_required_arguments_are_never_dropped():
     calls = [ToolCall("buy", {"product": "牛奶", "quantity": 7})]
     fixed, dropped = drop_ungrounded(calls, TOOLS, "买点牛奶")

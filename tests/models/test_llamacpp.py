@@ -130,6 +130,23 @@ def test_greedy_grammar_fast_path_gives_the_same_tokens(real_model, monkeypatch)
     assert used[0].fallbacks < used[0].steps
 
 
+@pytest.mark.model
+def test_call_probability_says_how_sure_the_first_token_was(real_model):
+    # Set for an unconstrained output with tools offered: high for a call that fits,
+    # lower for a question the tool cannot answer; None without tools or under a constraint.
+    fits = real_model.chat([SYSTEM, {"role": "user", "content": "What's the weather in Paris?"}],
+                           tools=[WEATHER], max_tokens=24)
+    unfit = real_model.chat([SYSTEM, {"role": "user", "content": "How many sides does a hexagon have?"}],
+                            tools=[WEATHER], max_tokens=24)
+    assert 0.0 <= unfit.call_probability < fits.call_probability <= 1.0
+    assert fits.call_probability > 0.5
+    plain = real_model.chat([SYSTEM, {"role": "user", "content": "Say hi."}], max_tokens=4)
+    schema = Constraint(json_schema={"type": "object", "properties": {"a": {"type": "integer"}}})
+    constrained = real_model.chat([SYSTEM, {"role": "user", "content": "a=1"}], tools=[WEATHER],
+                                  constraint=schema, max_tokens=8)
+    assert plain.call_probability is None and constrained.call_probability is None
+
+
 def _weather_tools():
     from kapibara.tools import ToolSet, tool
 

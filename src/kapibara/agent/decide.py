@@ -5,6 +5,10 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 (``RUNGS`` in ``repair.py``; each recorded in ``Decision.repairs`` when it fires):
 
 ``lenient_parse``    the call was only readable leniently (JSON5, fences, bare JSON, prose)
+``doubt``            a call read leniently that the model itself doubted (its first token
+                     gave a call less than ``doubt_at`` of the probability) to a tool far
+                     from the question (``doubt.py``), with no router that knows when no
+                     tool is needed: the answer is written instead, with no tools offered
 ``fuzzy_name``       a misspelled tool or parameter name corrected
 ``drop_ungrounded``  an optional number the user never said dropped
 ``vocabulary``       a free-text argument mapped onto the terms its tool understands and
@@ -34,7 +38,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kapibara.agent.budget import DEADLINE, NOT_A_CALL, REPETITION, Budgets, trim_loop, watch
+from kapibara.agent.doubt import Relevance
 from kapibara.agent.events import AgentEvent
+from kapibara.agent.examples import routing_text
 from kapibara.agent.grounding import Grounding
 from kapibara.agent.protocols import EXAMPLE, Action, AgentProtocol
 from kapibara.agent.repair import (
@@ -128,6 +134,11 @@ class Decider:
     lookup_at: float = 0.5
     """With a ``choose`` route, an answer is looked up among the routed tools when the
     router's tool share is at least this."""
+    doubt_at: float = 0.0
+    """A call read leniently from free text whose first token the model gave less than
+    this probability of opening a call, to tools the question is far from (``relevance``),
+    is not trusted (rung ``doubt``); 0 turns it off."""
+    relevance: Relevance | None = None
     latest: str = ""
     """The user's latest message in the decision being made (``decide`` sets it): what a
     follow-up such as "那明天呢" changes."""
@@ -185,6 +196,15 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
     action, error, fired = check(d, completion, None, said)
     repairs += fired
     constraint: Constraint | None = None
+    if doubtful(d, messages, completion, action, route):
+        # A 0.5B writes a fenced JSON "call" for questions its tools do not fit (BFCL
+        # irrelevance) but is then less sure of it than of calls that fit: the answer is
+        # written with no tools offered, as for a route that needs none.
+        plain = replace(d, tools=ToolSet([]), grounding=None)
+        completion = yield from call_model(plain, messages, None, step, 1, "answer", trace, made,
+                                           d.budgets.answer_tokens)
+        action = Action(text=plain.protocol.parse(completion).text or completion.text)
+        return _finish(d, action, completion, [*repairs, "doubt"], made, t0, step, trace, [], Constraint(), route)
     if route is not None and route.mode == "answer" and (action.calls or error) and not d.out_of_time():
         # The router is sure no tool is needed, and the model reached for one anyway: on the
         # dev split every such call was wrong (a recipe for "谢谢，今天就到这吧"). The answer
@@ -263,6 +283,19 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
             action = Action(text=render_template("agent_ungrounded_answer", d.language), thought=action.thought)
     return _finish(d, action, completion, repairs, made, t0, step, trace, unsupported, last_constraint, route,
                    error, evidence_text=evidence(messages))
+
+
+def doubtful(d: Decider, messages: list[Message], completion: Completion, action: Action,
+             route: Route | None) -> bool:
+    """Whether a first output's call is doubted (rung ``doubt``): read leniently, given a
+    low probability by the model itself, to tools far from the question, and no router
+    able to say "no tool" decided."""
+    p = completion.call_probability
+    if not (action.calls and action.lenient and d.repair and p is not None and p < d.doubt_at
+            and d.relevance is not None and (route is None or route.mode == "narrow") and not d.out_of_time()):
+        return False
+    texts = [f"{c.name}: {t.description}" for c in action.calls if (t := d.tools.get(c.name)) is not None]
+    return len(texts) == len(action.calls) and d.relevance.far(routing_text(messages), texts, d.language)
 
 
 def _finish(d: Decider, action: Action, completion: Completion, repairs: list[str], made: _Calls, t0: float,

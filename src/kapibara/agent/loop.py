@@ -20,6 +20,7 @@ from typing import Any, Literal
 from kapibara.agent.answer import LAYOUTS, AnswerLayout, answer_messages
 from kapibara.agent.budget import DEADLINE, Budgets
 from kapibara.agent.decide import Decider, Decision, decide, evidence, final_message, generate
+from kapibara.agent.doubt import DOUBT_AT, Relevance
 from kapibara.agent.events import AgentEvent
 from kapibara.agent.examples import ExampleBank
 from kapibara.agent.grounding import Grounding
@@ -114,6 +115,11 @@ class Agent:
     ``answer_prompt`` lays out the answer from tool results (``kapibara.agent.answer``):
     ``plain`` or ``cached`` (its fixed part's prefilled state is saved by ``cache_prefix``:
     ~3 s less prefill on the 0.5B, but terser answers; see bench/results/first_run.md).
+    ``doubt_at``: a call read leniently from free text, which the model's own first token
+    gave less than this probability of being a call, to tools the question is far from
+    (``relevance``, by default the bundled embedder), is answered instead, unless a router
+    that knows when no tool is needed decided (rung ``doubt``, ``kapibara.agent.doubt``);
+    0 turns it off.
     """
 
     def __init__(
@@ -139,6 +145,8 @@ class Agent:
         shots: int = 4,
         shot_floor: float = 0.3,
         ask_missing: bool = False,
+        doubt_at: float = DOUBT_AT,
+        relevance: Relevance | None = None,
         side_effects: str | Mapping[str, str] | SideEffectPolicy | None = None,
         guard: bool = True,
         answer_prompt: AnswerLayout = "plain",
@@ -177,6 +185,10 @@ class Agent:
         self.shots = shots
         self.shot_floor = shot_floor
         self.ask_missing = ask_missing
+        if not 0.0 <= doubt_at <= 1.0:
+            raise ConfigError(f"doubt_at must be a probability in [0, 1], got {doubt_at}")
+        self.doubt_at = doubt_at
+        self.relevance = relevance or Relevance(router.embedder if isinstance(router, DescriptionRouter) else None)
         self.policy = SideEffectPolicy.parse(side_effects)
         self.guard = guard
         self.answer_prompt = answer_prompt
@@ -467,7 +479,8 @@ class Agent:
         return Decider(model=self.model, tools=self.tools, protocol=self.protocol, language=language,
                        sampling=self.sampling, budgets=self.budgets, deadline=deadline,
                        constrained=self.constrained, repair=self.repair, grounding=self.grounding,
-                       ask_missing=self.ask_missing)
+                       ask_missing=self.ask_missing, doubt_at=self.doubt_at,
+                       relevance=self.relevance)
 
     def _system_messages(self, prompt: Prompt | None, language: str) -> list[Message]:
         """The prompt's messages before the question (system part and few-shot examples)."""

@@ -38,7 +38,7 @@ from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
 from kapibara.tools.schema import standard_schema
 
-RUNGS = ("routed", "lenient_parse", "fuzzy_name", "drop_ungrounded", "vocabulary", "entities", "counts", "reask", "constrained", "lookup", "ask")
+RUNGS = ("routed", "lenient_parse", "doubt", "fuzzy_name", "drop_ungrounded", "vocabulary", "entities", "counts", "reask", "constrained", "lookup", "ask")
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
 FUZZY_MARGIN = 8.0
@@ -182,18 +182,32 @@ def numbers_in(text: str) -> set[float]:
 def drop_ungrounded(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list[ToolCall], list[str]]:
     """Drop optional numeric arguments that the user never said (and that are not the
     parameter's default). Small models invent budgets and counts; an invented
-    ``max_price`` silently filters out every right answer. Returns (calls, what was dropped).
+    ``max_price`` silently filters out every right answer. An optional free-text value
+    whose numbers are all unsaid is invented too (``mission="Mission 1"`` for "with
+    different missions"); values of an ``enum``, or of a parameter with a vocabulary or
+    known names (the rungs after this one map those), are left. Returns (calls, what was
+    dropped).
     """
     said = numbers_in(user_text)
+    worded = said | {float(n) for w, n in _EN_NUMBERS.items() if re.search(rf"\b{w}\b", user_text, re.IGNORECASE)}
     out: list[ToolCall] = []
     dropped: list[str] = []
     for call in calls:
         schema = _schema(tools, call.name)
         props = schema.get("properties", {})
         required = set(schema.get("required", []))
+        tool = tools.get(call.name)
+        mapped = {*(getattr(tool, "vocabulary", None) or {}), *(getattr(tool, "entities", None) or {})}
         args = dict(call.arguments)
         for key, value in call.arguments.items():
             if key in required or key not in props or isinstance(value, bool):
+                continue
+            if isinstance(value, str) and key not in mapped and "enum" not in props[key] \
+                    and value != props[key].get("default"):
+                numbers = numbers_in(value)
+                if numbers and not numbers & worded:
+                    del args[key]
+                    dropped.append(f"{call.name}: {key}={value!r} has no number the user said")
                 continue
             if not isinstance(value, int | float) or value == props[key].get("default"):
                 continue

@@ -94,6 +94,11 @@ class Completion:
     usage: Usage = field(default_factory=Usage)
     parse_error: str | None = None
     model: str = ""
+    call_probability: float | None = None
+    """The probability the model gave, for its first output token, to a token that opens
+    a call (a JSON object, a code fence, a tool-call tag): how sure it was that it should
+    call rather than answer. Set by backends that see the logits, for an unconstrained
+    output with tools offered; None otherwise."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

