@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -101,7 +102,8 @@ def qwen_agent(prompt_type: str, raw_api: bool = False) -> Callable[..., str]:
 
                 def call(self, params: str | dict[str, Any], **kwargs: Any) -> str:
                     args = self._verify_json_format_args(params)
-                    return json.dumps(by_name[self.name](**args), ensure_ascii=False)
+                    tool, args = python_call(by_name, self.name, args)
+                    return json.dumps(tool(**args), ensure_ascii=False)
 
             qtools.append(_T())
         cfg: dict[str, Any] = {"temperature": 0, "max_tokens": MAX_TOKENS, "fncall_prompt_type": prompt_type}
@@ -115,6 +117,15 @@ def qwen_agent(prompt_type: str, raw_api: bool = False) -> Callable[..., str]:
         return "".join(str(m.get("content") or "") for m in last if m.get("role") == "assistant")
 
     return run
+
+
+def python_call(by_name: dict[str, Callable[..., Any]], name: str,
+                args: dict[str, Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The Python function a spec-named call reaches, and its arguments under Python names:
+    a framework that takes the JSON specs (Qwen-Agent) calls ``triangle_properties.get``,
+    whose function ``schema_function`` had to name ``triangle_properties_get``."""
+    tool = by_name.get(name) or by_name[re.sub(r"\W", "_", name)]
+    return tool, {k if k.isidentifier() else re.sub(r"\W", "_", k): v for k, v in args.items()}
 
 
 def _qwen_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

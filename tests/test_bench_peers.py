@@ -132,3 +132,17 @@ def test_limits_cap_every_set_or_each_one() -> None:
         "domain": 24, "multiple": 30, "irrelevance": 100}
     with pytest.raises(ValueError, match="SET=N"):
         peers.limits("bfcl=3", ["domain"])
+
+
+def test_a_spec_named_call_reaches_the_python_function():
+    # Qwen-Agent calls tools by their spec names: BFCL's dotted names and parameter names
+    # that are not identifiers reach the function schema_function made of them.
+    fn = peers.schema_function({"name": "triangle_properties.get", "description": "d", "parameters": {
+        "type": "dict", "properties": {"side-1": {"type": "integer"}, "side2": {"type": "integer"}}}})
+    got = []
+    tools = pa.recording_tools((fn,), lambda name, args: got.append((name, args)) or "ok")
+    tool, args = pa.python_call({t.__name__: t for t in tools}, "triangle_properties.get", {"side-1": 5, "side2": 4})
+    tool(**args)
+    assert got == [("triangle_properties_get", {"side_1": 5, "side2": 4})]
+    assert peers.original_names({"name": got[0][0], "arguments": got[0][1]}, (fn,)) == {
+        "name": "triangle_properties.get", "arguments": {"side-1": 5, "side2": 4}}
