@@ -122,3 +122,16 @@ def test_call_start_tokens():
     pieces = ["{", ' {"', "```", "```json", "<tool_call>", "<", "<tool", "[{", "\n{",
               "The", "To", "[", "<think>", "<a", "`", "", " "]
     assert call_start_mask(pieces).tolist() == [True] * 9 + [False] * 8
+
+
+def test_the_model_is_asked_for_its_call_probability_only_when_it_can_be_doubted(tools):
+    def first_request(**options):
+        model = FakeModel([first(FENCED, None)])
+        Agent(model, tools, **options).decide(Q)
+        return model.calls[0].call_probability
+
+    assert first_request(doubt_at=0.8, relevance=Far()) is True
+    assert first_request(doubt_at=0.8, relevance=Far(), router=Fixed("narrow")) is True
+    assert first_request(doubt_at=0.8, relevance=Far(), router=Fixed("choose")) is False
+    assert first_request(doubt_at=0.0, relevance=Far()) is False
+    assert first_request(doubt_at=0.8, relevance=Far(), repair=False) is False

@@ -132,19 +132,26 @@ def test_greedy_grammar_fast_path_gives_the_same_tokens(real_model, monkeypatch)
 
 @pytest.mark.model
 def test_call_probability_says_how_sure_the_first_token_was(real_model):
-    # Set for an unconstrained output with tools offered: high for a call that fits,
-    # lower for a question the tool cannot answer; None without tools or under a constraint.
-    fits = real_model.chat([SYSTEM, {"role": "user", "content": "What's the weather in Paris?"}],
-                           tools=[WEATHER], max_tokens=24)
-    unfit = real_model.chat([SYSTEM, {"role": "user", "content": "How many sides does a hexagon have?"}],
-                            tools=[WEATHER], max_tokens=24)
+    # Set when asked, for an unconstrained output with tools offered: high for a call that
+    # fits, lower for a question the tool cannot answer; None when not asked, without
+    # tools or under a constraint.
+    from kapibara.models.base import ChatRequest, final_completion
+
+    def ask(content, **options):
+        request = ChatRequest(messages=[SYSTEM, {"role": "user", "content": content}], max_tokens=24,
+                              call_probability=True, **options)
+        return final_completion(real_model.complete(request))
+
+    fits = ask("What's the weather in Paris?", tools=[WEATHER])
+    unfit = ask("How many sides does a hexagon have?", tools=[WEATHER])
     assert 0.0 <= unfit.call_probability < fits.call_probability <= 1.0
     assert fits.call_probability > 0.5
-    plain = real_model.chat([SYSTEM, {"role": "user", "content": "Say hi."}], max_tokens=4)
     schema = Constraint(json_schema={"type": "object", "properties": {"a": {"type": "integer"}}})
-    constrained = real_model.chat([SYSTEM, {"role": "user", "content": "a=1"}], tools=[WEATHER],
-                                  constraint=schema, max_tokens=8)
-    assert plain.call_probability is None and constrained.call_probability is None
+    assert ask("Say hi.").call_probability is None
+    assert ask("a=1", tools=[WEATHER], constraint=schema).call_probability is None
+    unasked = real_model.chat([SYSTEM, {"role": "user", "content": "What's the weather in Paris?"}],
+                              tools=[WEATHER], max_tokens=8)
+    assert unasked.call_probability is None
 
 
 def _weather_tools():

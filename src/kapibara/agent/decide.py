@@ -192,7 +192,8 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
     # products is not worth 300 tokens.
     watch_prose = (d.grounding is not None or expects_tool) and d.protocol.name == "native" and d.tools.names
     prose = d.budgets.prose_chars if watch_prose else None
-    completion = yield from call_model(d, messages, None, step, 0, None, trace, made, d.budgets.decision_tokens, prose)
+    completion = yield from call_model(d, messages, None, step, 0, None, trace, made, d.budgets.decision_tokens, prose,
+                                       doubt=may_doubt(d, route))
     action, error, fired = check(d, completion, None, said)
     repairs += fired
     constraint: Constraint | None = None
@@ -285,14 +286,20 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
                    error, evidence_text=evidence(messages))
 
 
+def may_doubt(d: Decider, route: Route | None) -> bool:
+    """Whether rung ``doubt`` can fire in this decision (the model is then asked for its
+    ``call_probability``)."""
+    return d.doubt_at > 0 and d.repair and d.relevance is not None and (route is None or route.mode == "narrow")
+
+
 def doubtful(d: Decider, messages: list[Message], completion: Completion, action: Action,
              route: Route | None) -> bool:
     """Whether a first output's call is doubted (rung ``doubt``): read leniently, given a
     low probability by the model itself, to tools far from the question, and no router
     able to say "no tool" decided."""
     p = completion.call_probability
-    if not (action.calls and action.lenient and d.repair and p is not None and p < d.doubt_at
-            and d.relevance is not None and (route is None or route.mode == "narrow") and not d.out_of_time()):
+    if not (action.calls and action.lenient and p is not None and p < d.doubt_at and may_doubt(d, route)
+            and d.relevance is not None and not d.out_of_time()):
         return False
     texts = [f"{c.name}: {t.description}" for c in action.calls if (t := d.tools.get(c.name)) is not None]
     return len(texts) == len(action.calls) and d.relevance.far(routing_text(messages), texts, d.language)
@@ -427,11 +434,12 @@ def check(d: Decider, completion: Completion, constraint: Constraint | None,
 
 def call_model(d: Decider, messages: list[Message], constraint: Constraint | None, step: int, attempt: int,
                rung: str | None, trace: Trace, made: _Calls, max_tokens: int,
-               prose_chars: int | None = None) -> Gen:
-    """One streamed model call of the ladder; yields token events, traces the call."""
+               prose_chars: int | None = None, doubt: bool = False) -> Gen:
+    """One streamed model call of the ladder; yields token events, traces the call.
+    ``doubt`` asks the model for its ``call_probability`` (rung ``doubt``)."""
     req = d.protocol.prepare(messages, d.tools, d.language)
     request = ChatRequest(messages=req.messages, tools=req.tools, stop=req.stop, sampling=d.sampling,
-                          max_tokens=max_tokens, constraint=constraint)
+                          max_tokens=max_tokens, constraint=constraint, call_probability=doubt)
     if constraint is not None:
         allow_call, allow_answer = shapes(constraint)
         request.messages = request.messages + [{"role": "user", "content": render_template(

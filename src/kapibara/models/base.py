@@ -97,8 +97,9 @@ class Completion:
     call_probability: float | None = None
     """The probability the model gave, for its first output token, to a token that opens
     a call (a JSON object, a code fence, a tool-call tag): how sure it was that it should
-    call rather than answer. Set by backends that see the logits, for an unconstrained
-    output with tools offered; None otherwise."""
+    call rather than answer. Set by backends that see the logits, when the request asked
+    for it (``ChatRequest.call_probability``), for an unconstrained output with tools
+    offered; None otherwise."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,6 +147,9 @@ class ChatRequest:
     max_tokens: int | None = None
     stream: bool = False
     watch: Watch | None = None
+    call_probability: bool = False
+    """Ask for ``Completion.call_probability`` (a backend that sees the logits sets it; the
+    first time costs llama.cpp ~2 s to classify its vocabulary, so only asked when used)."""
 
 
 @runtime_checkable

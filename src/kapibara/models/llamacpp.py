@@ -428,7 +428,7 @@ class LlamaCppModel(ChatModel):
                 for tok in gen:
                     if not ttft:
                         ttft = time.perf_counter() - t0
-                        if grammar is None and tools:
+                        if grammar is None and tools and request.call_probability:
                             # The first token's distribution is still in the context:
                             # the generator evaluates a token only when asked for the next.
                             call_probability = self._call_probability(llama_cpp, llama)
