@@ -201,19 +201,13 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         # A 0.5B writes a fenced JSON "call" for questions its tools do not fit (BFCL
         # irrelevance) but is then less sure of it than of calls that fit: the answer is
         # written with no tools offered, as for a route that needs none.
-        plain = replace(d, tools=ToolSet([]), grounding=None)
-        completion = yield from call_model(plain, messages, None, step, 1, "answer", trace, made,
-                                           d.budgets.answer_tokens)
-        action = Action(text=plain.protocol.parse(completion).text or completion.text)
+        action, completion = yield from _answer_without_tools(d, messages, step, trace, made)
         return _finish(d, action, completion, [*repairs, "doubt"], made, t0, step, trace, [], Constraint(), route)
     if route is not None and route.mode == "answer" and (action.calls or error) and not d.out_of_time():
         # The router is sure no tool is needed, and the model reached for one anyway: on the
         # dev split every such call was wrong (a recipe for "谢谢，今天就到这吧"). The answer
         # is written with no tools offered.
-        plain = replace(d, tools=ToolSet([]), grounding=None)
-        completion = yield from call_model(plain, messages, None, step, 1, "answer", trace, made,
-                                           d.budgets.answer_tokens)
-        action, error = Action(text=plain.protocol.parse(completion).text or completion.text), None
+        action, completion = yield from _answer_without_tools(d, messages, step, trace, made)
         return _finish(d, action, completion, [*repairs, "routed"], made, t0, step, trace, [], Constraint(), route)
     if not action.calls and not error and expects_tool and not d.out_of_time():
         # The router expected a tool and the model answered: decode a call among the routed
@@ -284,6 +278,13 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
             action = Action(text=render_template("agent_ungrounded_answer", d.language), thought=action.thought)
     return _finish(d, action, completion, repairs, made, t0, step, trace, unsupported, last_constraint, route,
                    error, evidence_text=evidence(messages))
+
+
+def _answer_without_tools(d: Decider, messages: list[Message], step: int, trace: Trace, made: _Calls) -> Gen:
+    """The answer written with no tools offered (and no grounding check): (action, completion)."""
+    plain = replace(d, tools=ToolSet([]), grounding=None)
+    completion = yield from call_model(plain, messages, None, step, 1, "answer", trace, made, d.budgets.answer_tokens)
+    return Action(text=plain.protocol.parse(completion).text or completion.text), completion
 
 
 def may_doubt(d: Decider, route: Route | None) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from kapibara.errors import KapibaraError
+from kapibara.errors import MissingExtraError
 
 DOUBT_AT = 0.8
 """A free-text call whose first token got less probability than this can be doubted."""
@@ -41,7 +41,7 @@ class Relevance:
 
     ``embedder`` is anything with ``embed_batch(texts) -> unit rows``; by default the
     bundled USE embedder, loaded on first use. Without it (the ``rag`` extra not
-    installed) ``similarity`` returns None and nothing is doubted.
+    installed) nothing is far, so nothing is doubted.
     """
 
     def __init__(self, embedder: Any = None, floor: dict[str, float] | None = None) -> None:
@@ -59,7 +59,7 @@ class Relevance:
             self.embedder = load_embedder("use")
         try:
             return np.asarray(self.embedder.embed_batch(list(texts)), dtype=np.float32)
-        except KapibaraError:  # the embedder's extra is not installed: the rung stays off
+        except MissingExtraError:  # the embedder's extra is not installed: the rung stays off
             self._unavailable = True
             return None
 
@@ -67,11 +67,11 @@ class Relevance:
         """Whether ``question`` is less similar than ``language``'s floor to every one of
         ``tool_texts`` (False without an embedder or a floor)."""
         floor = self.floor.get(language)
-        if floor is None:
+        if floor is None or not tool_texts:
             return False
         new = [t for t in dict.fromkeys(tool_texts) if t not in self._vectors]
         vecs = self._embed([*new, question])
-        if vecs is None or not tool_texts:
+        if vecs is None:
             return False
         self._vectors.update(zip(new, vecs[:-1], strict=True))
         return all(float(self._vectors[t] @ vecs[-1]) < floor for t in tool_texts)
