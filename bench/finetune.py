@@ -10,7 +10,8 @@ Stages (each resumable: case results are cached in JSONL keyed by config / case)
 2. **Domain test split + missing-argument cases**, configurations interleaved case by case
    so machine load affects them alike:
    ``0.5b`` (the untuned default agent, as `kapibara run` ships it), ``tuned`` (base +
-   GGUF adapter, compact prompt), ``tuned-merged`` (the merged GGUF), ``1.5b`` (untuned
+   GGUF adapter, compact prompt, the demo's router), ``tuned-norouter`` (the same without
+   the router), ``tuned-merged`` (the merged GGUF), ``1.5b`` (untuned
    default agent).
 3. **General ability**: BFCL ``multiple`` and ``irrelevance`` (first ``--bfcl`` cases each)
    for the untuned and the tuned 0.5B (BFCL's tools are not the tuned ones, so the tuned
@@ -59,6 +60,15 @@ def demo_factory(model: Any, toolset: Any, config: str, prompt: Any = None, **_r
     return Agent(model, toolset, **demo_agent_options())
 
 
+def unrouted_factory(model: Any, toolset: Any, config: str, prompt: Any = None, **_registered: Any) -> Any:
+    """The demo's agent without its router (``tuned-norouter``: the tuned model alone)."""
+    return Agent(model, toolset, **demo_agent_options(route=False))
+
+
+FACTORIES: dict[str, Any] = {"tuned-norouter": unrouted_factory}
+"""Configurations whose agent differs from the one ``run_set`` is given."""
+
+
 def load_models(name: str, configs: list[str]) -> dict[str, Any]:
     from kapibara.models import tuned
     from kapibara.models.bundled import model_path
@@ -73,11 +83,14 @@ def load_models(name: str, configs: list[str]) -> dict[str, Any]:
             out[c] = load_model("llamacpp:qwen2.5-coder-0.5b")
         elif c == "1.5b":
             out[c] = load_model("llamacpp:qwen2.5-coder-1.5b")
-        elif c in ("tuned", "tuned-merged"):
-            path = model_path(record.base) if c == "tuned" else record.merged_gguf
+        elif c in ("tuned", "tuned-norouter", "tuned-merged"):
+            if c == "tuned-norouter" and "tuned" in out:
+                out[c] = out["tuned"]  # the same model; its agent has no router (FACTORIES)
+                continue
+            path = model_path(record.base) if c != "tuned-merged" else record.merged_gguf
             if path is None:
                 continue
-            m = LlamaCppModel(path, name=f"{name}:{c}", lora_path=record.adapter_gguf if c == "tuned" else None,
+            m = LlamaCppModel(path, name=f"{name}:{c}", lora_path=record.adapter_gguf if c != "tuned-merged" else None,
                               profile=str(meta.get("profile", "compact")))
             m.tuned_tools = tuple(meta.get("tools") or ())
             out[c] = m
@@ -111,7 +124,7 @@ def run_set(models: dict[str, Any], datasets: dict[str, list[Any]], cache: dict[
                 elif config in cached_only:
                     continue  # this configuration ran on part of the set (the report says on how many)
                 else:
-                    res = run_case(case, model, "native", agent_factory=factory)
+                    res = run_case(case, model, "native", agent_factory=FACTORIES.get(config, factory))
                     append_cache(cache_path, key, res)
                     cache[key] = json.loads(json.dumps({"key": key, **res.__dict__}, default=str))
                     print(f"{config} {name} {i}/{len(cases)} {case.id}: {'ok' if res.correct else res.rule} "
@@ -223,7 +236,8 @@ def main() -> None:
                            "general": general}
     test = {c: sets["domain:test"] for c, sets in per.items()}
     out["paired"] = {f"{a} vs {b}": paired(test[a], test[b])
-                     for a, b in (("0.5b", "tuned"), ("1.5b", "tuned"), ("tuned", "tuned-merged")) if a in test and b in test}
+                     for a, b in (("0.5b", "tuned"), ("1.5b", "tuned"), ("tuned-norouter", "tuned"), ("tuned", "tuned-merged"))
+                     if a in test and b in test}
     if "tuned" in test:
         t = out["domain"]["tuned"]["domain:test"]
         out["targets"] = {k: {"target": v, "got": t[k]["pct"], "verdict": verdict(v, t[k]["k"], t[k]["n"])}

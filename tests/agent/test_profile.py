@@ -58,8 +58,23 @@ def test_agent_sends_a_tuned_model_the_compact_prompt() -> None:
     full = Agent(FakeModel(), tools, prompt=prompt, shots=4)
     small = Agent(tuned(tools=("get_weather",)), tools, prompt=prompt, shots=4)
     assert "description" in str(full.tools.specs()) and "description" not in str(small.tools.specs())
-    assert small.shots == 0 and small.router is None
+    assert small.shots == 0 and small.examples is None
     f, s = full.system_messages("en"), small.system_messages("en")
     assert len(str(s)) < len(str(f)) and prompt.role in str(s[0]["content"])
     # the tools still run
     assert small.tools.get("get_weather") is not None
+
+
+def test_a_tuned_model_keeps_the_router() -> None:
+    """The router adds no prompt tokens; the compact profile leaves it in place."""
+    from kapibara.agent.router import Route
+
+    class Always:
+        def route(self, messages, tool_names):  # type: ignore[no-untyped-def]
+            return Route("call", ["get_weather"], 1.0)
+
+    tools = ToolSet([get_weather])
+    small = Agent(tuned(tools=("get_weather",)), tools, prompt=Prompt.builtin("grocery_assistant", "en"),
+                  router=Always())
+    assert isinstance(small.router, Always)
+    assert small.route([{"role": "user", "content": "weather in Paris?"}]).tools == ["get_weather"]

@@ -195,10 +195,12 @@ class Agent:
         self.direct_answers = direct_answers
         if model_profile(model, tools) == "compact":
             # A model tuned on the domain learned its tools and examples in the weights:
-            # the role line and bare tool signatures, nothing retrieved or narrowed.
+            # the role line and bare tool signatures, no examples in the prompt. A router
+            # stays: it adds no prompt tokens, and on the dev split the tuned 0.5B with
+            # the demo's router got 135 of 177 cases right against 103 without it.
             self.prompts = {lang: compact_prompt(p) for lang, p in self.prompts.items()}
             self.tools = CompactToolSet(tools)
-            self.router, self.examples, self.shots = None, None, 0
+            self.examples, self.shots = None, 0
 
     @property
     def prompt(self) -> Prompt | None:
