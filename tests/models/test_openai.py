@@ -11,7 +11,14 @@ import pytest
 
 from kapibara.errors import BackendError
 from kapibara.models import openai as openai_mod
-from kapibara.models.base import Completion, Constraint, Model, Sampling, TextDelta
+from kapibara.models.base import (
+    Completion,
+    Constraint,
+    Model,
+    Sampling,
+    TextDelta,
+    final_completion,
+)
 from kapibara.models.openai import OpenAIModel
 from kapibara.models.registry import load_model
 
@@ -393,3 +400,67 @@ def test_generate_against_an_unreachable_server_ends_with_one_line_naming_url_an
         "error: cannot reach http://127.0.0.1:1/v1 (timeout 60s)",
         "  hint: start the server, or fix the host and port in the URL",
     ]
+
+
+# -- call probability from top_logprobs -------------------------------------------------
+
+
+def _first_token(*alts: tuple[str, float]) -> dict[str, Any]:
+    top = [{"token": t, "logprob": lp} for t, lp in alts]
+    return {"content": [{"token": alts[0][0], "logprob": alts[0][1], "top_logprobs": top}]}
+
+
+def _asking(stream: bool = False) -> Any:
+    from kapibara.models.base import ChatRequest
+
+    return ChatRequest(messages=HI, tools=TOOLS, call_probability=True, stream=stream)
+
+
+def test_call_probability_is_the_mass_of_call_openers_among_the_top_logprobs():
+    import math
+
+    body = reply({"content": '{"name": "get_weather", "arguments": {"city": "Oslo"}}'})
+    body["choices"][0]["logprobs"] = _first_token(("{", math.log(0.6)), ("Sorry", math.log(0.3)),
+                                                  ("<tool_call>", math.log(0.05)), (" {\n", math.log(0.01)))
+    server = Server(httpx.Response(200, json=body))
+    model = make(server)
+    done = final_completion(model.complete(_asking()))
+    assert done.call_probability == pytest.approx(0.66)
+    assert server.bodies[0]["logprobs"] is True and server.bodies[0]["top_logprobs"] == openai_mod.TOP_LOGPROBS
+    # Not asked for: no logprobs requested, none reported.
+    model.chat(HI, tools=TOOLS)
+    assert "logprobs" not in server.bodies[1]
+
+
+def test_call_probability_from_the_first_streamed_token():
+    import math
+
+    first = delta({"role": "assistant", "content": "Sorry"})
+    first["choices"][0]["logprobs"] = _first_token(("Sorry", math.log(0.9)), ("```", math.log(0.1)))
+    later = delta({"content": ", no."}, finish="stop")
+    later["choices"][0]["logprobs"] = _first_token(("{", math.log(0.99)))
+    server = Server(sse(first, later))
+    done = final_completion(make(server).complete(_asking(stream=True)))
+    assert done.text == "Sorry, no." and done.call_probability == pytest.approx(0.1)
+
+
+def test_a_server_that_refuses_logprobs_is_asked_again_without_and_not_asked_again():
+    def server_fn(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content).get("logprobs"):
+            return httpx.Response(400, json={"error": {"message": "logprobs is not supported"}})
+        return httpx.Response(200, json=reply({"content": "hello"}))
+
+    server = Server(server_fn)
+    model = make(server)
+    done = final_completion(model.complete(_asking()))
+    assert done.text == "hello" and done.call_probability is None
+    assert [b.get("logprobs") for b in server.bodies] == [True, None]
+    final_completion(model.complete(_asking()))
+    assert len(server.bodies) == 3 and "logprobs" not in server.bodies[2]
+
+
+def test_an_http_error_unrelated_to_logprobs_still_raises():
+    server = Server(httpx.Response(401, json={"error": {"message": "bad key"}}))
+    with pytest.raises(BackendError, match="401"):
+        final_completion(make(server).complete(_asking()))
+    assert len(server.bodies) == 1

@@ -159,3 +159,19 @@ def test_constraints_reach_the_server(model: OpenAIModel):
         max_tokens=4,
     )
     assert yes_no.text in ("yes", "no")
+
+
+def test_call_probability_from_the_servers_top_logprobs(model: OpenAIModel):
+    """llama.cpp's server sends the first token's alternatives; the backend sums the call
+    openers among them: high for a question the tool fits, a probability either way."""
+    from kapibara.models.base import ChatRequest, final_completion
+
+    fits = ChatRequest(messages=[{"role": "user", "content": "What is the weather in Paris right now?"}],
+                       tools=TOOLS, max_tokens=24, call_probability=True)
+    off = ChatRequest(messages=[{"role": "user", "content": "Write a haiku about autumn leaves."}],
+                      tools=TOOLS, max_tokens=24, call_probability=True)
+    p_fits = final_completion(model.complete(fits)).call_probability
+    p_off = final_completion(model.complete(off)).call_probability
+    assert p_fits is not None and p_off is not None
+    assert 0.0 <= p_off < p_fits <= 1.0
+    assert model.logprobs, "the server accepted logprobs"

@@ -78,6 +78,17 @@ class Usage:
     decode_tps: float = 0.0
 
 
+CALL_OPENERS = ("{", "[{", "```", "<tool_call>")
+"""How a call's text starts in the formats the agent reads (``agent/parsing.py``)."""
+
+
+def opens_call(piece: str) -> bool:
+    """Whether a token's text opens a call: after leading whitespace it starts with one of
+    ``CALL_OPENERS``, or it is the start of a tag (``<`` of ``<tool_call>``)."""
+    s = piece.lstrip()
+    return bool(s) and (s.startswith(CALL_OPENERS) or (s[0] == "<" and "<tool_call>".startswith(s)))
+
+
 @dataclass
 class Completion:
     """What one model call produced.
@@ -97,9 +108,10 @@ class Completion:
     call_probability: float | None = None
     """The probability the model gave, for its first output token, to a token that opens
     a call (a JSON object, a code fence, a tool-call tag): how sure it was that it should
-    call rather than answer. Set by backends that see the logits, when the request asked
-    for it (``ChatRequest.call_probability``), for an unconstrained output with tools
-    offered; None otherwise."""
+    call rather than answer. Set when the request asked for it
+    (``ChatRequest.call_probability``), for an unconstrained output with tools offered:
+    llama.cpp reads the logits; the OpenAI backend sums the server's ``top_logprobs``.
+    None otherwise, or when the server sent no logprobs."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

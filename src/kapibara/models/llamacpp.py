@@ -39,6 +39,7 @@ from kapibara.models.base import (
     TextDelta,
     ToolSpec,
     Usage,
+    opens_call,
 )
 from kapibara.models.bundled import BUNDLED, model_path
 from kapibara.models.grammar_sampler import GreedyGrammarSampler
@@ -88,19 +89,9 @@ def _compile_template(source: str) -> Any:
     return env.from_string(source)
 
 
-CALL_OPENERS = ("{", "[{", "```", "<tool_call>")
-"""How a call's text starts in the formats the agent reads (``parsing.py``)."""
-
-
 def call_start_mask(pieces: list[str]) -> Any:
-    """For each token's text, whether it opens a call: after leading whitespace it starts
-    with one of ``CALL_OPENERS``, or it is the start of a tag (``<`` of ``<tool_call>``)."""
-
-    def opens(piece: str) -> bool:
-        s = piece.lstrip()
-        return bool(s) and (s.startswith(CALL_OPENERS) or (s[0] == "<" and "<tool_call>".startswith(s)))
-
-    return np.fromiter((opens(p) for p in pieces), dtype=bool, count=len(pieces))
+    """For each token's text, whether it opens a call (``opens_call``)."""
+    return np.fromiter((opens_call(p) for p in pieces), dtype=bool, count=len(pieces))
 
 
 def _load_shared(path: Path, n_ctx: int, threads: int, verbose: bool, lora_path: Path | None = None) -> _Shared:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import os
 import random
 import time
@@ -31,11 +32,23 @@ from kapibara.models.base import (
     ToolCall,
     Usage,
     Watch,
+    opens_call,
 )
 from kapibara.models.toolcalls import parse_tool_calls
 
 API_KEY_ENVS = ("KAPIBARA_OPENAI_API_KEY", "OPENAI_API_KEY")
 """Environment variables read for the API key, first set wins."""
+
+class HTTPStatusError(BackendError):
+    """The server answered an HTTP error status (``status``)."""
+
+    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+TOP_LOGPROBS = 20
+"""Alternatives asked per token for ``Completion.call_probability`` (OpenAI's maximum)."""
 
 GRAMMAR_FIELDS = ("grammar", "guided_grammar")
 """Request fields that carry a GBNF grammar: llama.cpp servers read ``grammar``, vLLM
@@ -68,6 +81,9 @@ class OpenAIModel(ChatModel):
             grammars (``supports_grammar`` becomes False), e.g. for hosted APIs that
             reject unknown fields.
         extra_body: fields merged into every request (``{"top_k": 20}``).
+        logprobs: ask for the first token's ``top_logprobs`` when a request wants
+            ``call_probability`` (the mass of the alternatives that open a call). A server
+            that refuses them (HTTP 400/422) is asked again without, and not asked again.
         transport: an httpx transport, for tests (``httpx.MockTransport``).
     """
 
@@ -91,6 +107,7 @@ class OpenAIModel(ChatModel):
         grammar_fields: tuple[str, ...] = GRAMMAR_FIELDS,
         extra_body: Mapping[str, Any] | None = None,
         transport: httpx.BaseTransport | None = None,
+        logprobs: bool = True,
     ) -> None:
         self.model = model
         self.base_url = base_url.rstrip("/")
@@ -103,6 +120,7 @@ class OpenAIModel(ChatModel):
         self.grammar_fields = tuple(grammar_fields)
         self.supports_grammar = bool(self.grammar_fields)
         self.extra_body = dict(extra_body or {})
+        self.logprobs = logprobs
         key = api_key or next((os.environ[e] for e in API_KEY_ENVS if os.environ.get(e)), None)
         headers = {"Content-Type": "application/json"}
         if key:
@@ -137,7 +155,14 @@ class OpenAIModel(ChatModel):
         # to a schema constraint must not be mistaken for a call.
         parse_content = bool(request.tools) and request.constraint is None
         t0 = time.perf_counter()
-        response = self._send(body, stream=request.stream)
+        try:
+            response = self._send(body, stream=request.stream)
+        except HTTPStatusError as exc:
+            if not body.get("logprobs") or exc.status not in (400, 422):
+                raise
+            self.logprobs = False  # this server refuses logprobs: ask without, from now on
+            body = self.request_body(request)
+            response = self._send(body, stream=request.stream)
         if request.stream:
             return self._stream_events(response, t0, parse_content, request.watch)
         data = self._json_body(response)
@@ -197,6 +222,9 @@ class OpenAIModel(ChatModel):
                 for part in parents:
                     target = target.setdefault(part, {})
                 target[leaf] = constraint.grammar
+        if request.call_probability and tools and constraint is None and self.logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = TOP_LOGPROBS
         if request.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -235,7 +263,8 @@ class OpenAIModel(ChatModel):
                 _sleep(self._backoff(attempt, response.headers.get("retry-after")))
                 attempt += 1
                 continue
-            raise BackendError(
+            raise HTTPStatusError(
+                status,
                 f"{url} answered HTTP {status}"
                 + (f" after {attempt + 1} attempts" if attempt else "")
                 + f": {message}",
@@ -281,7 +310,7 @@ class OpenAIModel(ChatModel):
         if not raw_calls and isinstance(msg.get("function_call"), dict):  # legacy servers
             raw_calls = [{"id": "", "function": msg["function_call"]}]
         usage = _usage(data.get("usage"), data.get("timings"), total_s, ttft_s=None)
-        return _build_completion(
+        completion = _build_completion(
             content=_text_of(msg.get("content")),
             raw_calls=[
                 {
@@ -296,6 +325,8 @@ class OpenAIModel(ChatModel):
             model=data.get("model") or self.model,
             parse_content=parse_content,
         )
+        completion.call_probability = _call_probability(choice.get("logprobs"))
+        return completion
 
     def _stream_events(
         self, response: httpx.Response, t0: float, parse_content: bool, watch: Watch | None = None
@@ -310,6 +341,7 @@ class OpenAIModel(ChatModel):
         ttft: float | None = None
         chunks = 0
         events = 0
+        call_probability: float | None = None
         try:
             for line in response.iter_lines():
                 if not line.startswith("data:"):
@@ -335,6 +367,8 @@ class OpenAIModel(ChatModel):
                 timings = chunk.get("timings") or timings
                 for choice in chunk.get("choices") or []:
                     finish = choice.get("finish_reason") or finish
+                    if call_probability is None:
+                        call_probability = _call_probability(choice.get("logprobs"))
                     delta = choice.get("delta") or {}
                     text = delta.get("content")
                     if text or delta.get("tool_calls"):
@@ -366,7 +400,7 @@ class OpenAIModel(ChatModel):
             # Servers that ignore stream_options send no usage; each delta is about a token.
             usage.completion_tokens = chunks
             usage.decode_tps = _decode_tps(chunks, total, usage.ttft_s)
-        yield _build_completion(
+        completion = _build_completion(
             content="".join(content),
             raw_calls=[calls[i] for i in sorted(calls)],
             finish_reason=finish,
@@ -374,6 +408,25 @@ class OpenAIModel(ChatModel):
             model=model,
             parse_content=parse_content,
         )
+        completion.call_probability = call_probability
+        yield completion
+
+
+def _call_probability(logprobs: Any) -> float | None:
+    """The probability mass the first output token's ``top_logprobs`` give to tokens that
+    open a call (``opens_call``); None when the server sent none. Alternatives beyond the
+    top ones are not seen, so this is a lower bound of what llama.cpp in-process reads."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not content or not isinstance(content[0], dict):
+        return None
+    first = content[0]
+    top = first.get("top_logprobs") or [first]
+    mass = 0.0
+    for alt in top:
+        token, lp = alt.get("token") if isinstance(alt, dict) else None, alt.get("logprob") if isinstance(alt, dict) else None
+        if isinstance(token, str) and isinstance(lp, int | float) and opens_call(token):
+            mass += math.exp(lp)
+    return min(1.0, mass)
 
 
 def _merge_call_delta(calls: dict[int, dict[str, Any]], part: dict[str, Any]) -> None:
