@@ -133,3 +133,26 @@ def test_bad_settings_and_empty_data_are_one_line_errors(tmp_path: Path, tiny, t
     empty.write_text("")
     with pytest.raises(DataError):
         train(TrainConfig(data=str(empty), out=str(tmp_path / "r")), base=(tiny(), tokenizer))
+
+
+def test_training_can_start_from_an_earlier_adapter(tmp_path: Path, tiny, tokenizer) -> None:
+    from safetensors.torch import load_file
+
+    data = tmp_path / "train.jsonl"
+    save_samples(data, samples())
+    first = TrainConfig(data=str(data), out=str(tmp_path / "a"), rank=4, alpha=8, batch=2, epochs=2, lr=3e-3,
+                        warmup=1, max_samples=None)
+    a = train(first, base=(tiny(), tokenizer))
+    # A pass that barely moves the weights ends where the earlier adapter was, not at fresh LoRA weights.
+    again = TrainConfig(**{**first.__dict__, "out": str(tmp_path / "b"), "lr": 1e-12, "epochs": 1,
+                           "init": str(tmp_path / "a")})
+    b = train(again, base=(tiny(), tokenizer))
+    wa, wb = load_file(str(a.adapter / "adapter_model.safetensors")), load_file(str(b.adapter / "adapter_model.safetensors"))
+    assert wa.keys() == wb.keys()
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+    assert any(k.endswith("lora_B.weight") and wa[k].abs().sum() > 0 for k in wa), "fresh lora_B would be zeros"
+    assert b.losses[0] < a.losses[0]
+    with pytest.raises(ConfigError, match="rank 4"):
+        train(TrainConfig(**{**again.__dict__, "rank": 8, "out": str(tmp_path / "c")}), base=(tiny(), tokenizer))
+    with pytest.raises(ConfigError, match="no adapter to start from"):
+        train(TrainConfig(**{**again.__dict__, "init": str(tmp_path / "nowhere")}), base=(tiny(), tokenizer))

@@ -78,6 +78,9 @@ def lora_cmd(
     profile: Annotated[str, typer.Option("--profile", help="the prompt the tuned model is sent: compact|default")] = "compact",
     device: Annotated[str, typer.Option("--device", help="auto|cpu|cuda")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="continue from the run's last checkpoint")] = False,
+    init: Annotated[str | None, typer.Option("--init", help="start from this adapter (a tuned model's name, a run "
+                                              "or peft folder) instead of fresh weights")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="draws the samples and their order")] = 0,
 ) -> None:
     """Train a LoRA adapter on the samples (transformers + peft; GPU when present)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -88,7 +91,7 @@ def lora_cmd(
     config = TrainConfig(data=str(data or shipped_train_path()), out=str(out), base=base, rank=rank, alpha=alpha,
                          targets=tuple(t.strip() for t in targets.split(",") if t.strip()), epochs=epochs,
                          lr=lr, batch=batch, max_samples=max_samples or None, reply_share=reply_share, profile=profile,
-                         device=device)
+                         device=device, init=init, seed=seed)
     err = Console(stderr=True)
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
                   TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=err) as bar:

@@ -65,6 +65,9 @@ class TrainConfig:
     checkpoint_every: int = 10
     device: str = "auto"
     threads: int | None = None
+    init: str | None = None
+    """Continue from an adapter (a peft folder, a run folder or a tuned model's name)
+    instead of fresh LoRA weights: another pass on new data, same rank and modules."""
 
     def __post_init__(self) -> None:
         if self.rank < 1 or self.alpha < 1:
@@ -274,6 +277,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
     lora = peft.LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
                            target_modules=list(config.targets), task_type="CAUSAL_LM")
     model = peft.get_peft_model(model, lora)
+    if config.init:
+        start_from = init_adapter(config.init)
+        _check_init(start_from, config)
+        peft.set_peft_model_state_dict(model, _load_tensors(start_from / "adapter_model.safetensors"))
+        say(f"starting from the adapter in {start_from}")
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
@@ -352,6 +360,37 @@ def run_metadata(run: str | Path) -> dict[str, Any]:
 
     tools = [s["function"]["name"] for s in toolset_entry(config.get("toolset", "demo")).specs()]
     return {"profile": config.get("profile", "default"), "tools": tools, "train": data.get("result", {})}
+
+
+def init_adapter(spec: str) -> Path:
+    """The peft folder to continue from: ``spec`` is one, a run folder holding ``adapter/``,
+    or the name of a registered tuned model."""
+    path = Path(spec)
+    for folder in (path, path / "adapter"):
+        if (folder / "adapter_model.safetensors").is_file():
+            return folder
+    from kapibara.models import tuned
+
+    if tuned.exists(spec):
+        peft_dir = tuned.get(spec).peft_dir
+        if peft_dir is not None and (peft_dir / "adapter_model.safetensors").is_file():
+            return peft_dir
+    raise ConfigError(f"no adapter to start from at {spec!r}",
+                      hint="give a peft folder, a training run folder, or a tuned model's name (kapibara models list)")
+
+
+def _check_init(folder: Path, config: TrainConfig) -> None:
+    """The adapter continued must have this run's rank, alpha and modules."""
+    try:
+        saved = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{folder}/adapter_config.json cannot be read: {exc}") from None
+    have = (saved.get("r"), saved.get("lora_alpha"), sorted(saved.get("target_modules") or []))
+    want = (config.rank, config.alpha, sorted(config.targets))
+    if have != want:
+        raise ConfigError(f"the adapter in {folder} has rank {have[0]}, alpha {have[1]}, modules {have[2]}; "
+                          f"this run asks for rank {want[0]}, alpha {want[1]}, modules {want[2]}",
+                          hint="use the adapter's --rank, --alpha and --targets")
 
 
 def _load_tensors(path: Path) -> dict[str, Any]:
