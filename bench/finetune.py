@@ -231,7 +231,7 @@ def main() -> None:
             if "0.5b" in gper and "tuned" in gper:
                 general["paired"] = {n: paired(gper["0.5b"][n], gper["tuned"][n]) for n in BFCL}
     out: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_info(),
-                           "train": train, "export": export,
+                           "train": train, "export": export, "cached_only": sorted(only),
                            "domain": {c: {n: rates(rs) for n, rs in sets.items()} for c, sets in per.items()},
                            "general": general}
     test = {c: sets["domain:test"] for c, sets in per.items()}
@@ -277,6 +277,9 @@ def markdown(out: dict[str, Any]) -> str:
         e = out["export"]
         lines += [f"**Export**: GGUF adapter {e['adapter_mb']} MB, merged {e.get('merged_quant', 'Q4_K_M')} {e['merged_mb']} MB, "
                   f"{e['wall_s']} s for adapter + peft folder + merge + quantise.", ""]
+    if out.get("cached_only"):
+        lines += [f"Rows of {', '.join(out['cached_only'])} are read from the case cache, not run again here "
+                  "(`--cached-only`): an earlier run of the same cases, same agent and machine.", ""]
     lines += ["## Domain test split", "",
               "| config | set | right tool | right call | no-call | all | decision p50 s |", "|---|---|---|---|---|---|---|"]
     for c, sets in out["domain"].items():
