@@ -5,9 +5,10 @@ the agent sends it a **compact** prompt: the role line only (no constraints, no 
 examples, no retrieved examples) and the tool signatures without their descriptions.
 Fewer prompt tokens to prefill and to attend over at every decoded token. A router, when
 the agent has one, still routes: it costs no prompt tokens, and what it knows (the example
-bank) catches requests the tuned model maps to the wrong tool or to a refusal. A model declares the profile it was trained with (``model.profile``);
-the trainer renders its samples through the same functions, so what the model learned
-is exactly what it is sent (``kapibara.finetune.frame``).
+bank) catches requests the tuned model maps to the wrong tool or to a refusal. A model
+declares the profile it was trained with (``model.profile``); the trainer renders its
+samples through the same functions, so what the model learned is exactly what it is sent
+(``kapibara.finetune.frame``).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from kapibara.models.toolcalls import parse_tool_calls
 API_KEY_ENVS = ("KAPIBARA_OPENAI_API_KEY", "OPENAI_API_KEY")
 """Environment variables read for the API key, first set wins."""
 
+
 class HTTPStatusError(BackendError):
     """The server answered an HTTP error status (``status``)."""
 
@@ -423,7 +424,9 @@ def _call_probability(logprobs: Any) -> float | None:
     top = first.get("top_logprobs") or [first]
     mass = 0.0
     for alt in top:
-        token, lp = alt.get("token") if isinstance(alt, dict) else None, alt.get("logprob") if isinstance(alt, dict) else None
+        if not isinstance(alt, dict):
+            continue
+        token, lp = alt.get("token"), alt.get("logprob")
         if isinstance(token, str) and isinstance(lp, int | float) and opens_call(token):
             mass += math.exp(lp)
     return min(1.0, mass)
