@@ -83,6 +83,8 @@ bench-finetune: install-train
 bench-peers: install
 	$(BIN)/python -m pip install -c constraints.txt -e ".[$(EXTRAS),peers]"
 	$(BIN)/python -m pip install --no-deps llama-index-llms-openai==0.8.3 llama-index-llms-openai-like==0.8.1
+	$(BIN)/kapibara models pull qwen2.5-coder-0.5b
+	$(BIN)/kapibara models pull qwen2.5-coder-1.5b
 	$(BIN)/python bench/peers.py
 
 # SIGKILL durability on SQLite and PostgreSQL, bad input everywhere, the server fuzzed and

@@ -7,6 +7,9 @@ recording functions (:func:`recording_tools`), the server's base URL (``.../v1``
 decoding and ``MAX_TOKENS``. It returns the text of the framework's reply (if any). The
 first decision is intercepted by the tools: a call is recorded, and the logging proxy in
 ``peers.py`` refuses the framework's next model request, which ends the run.
+
+For an end-to-end conversation (``steps`` > 1) the tools run for real (:func:`live_tools`)
+and the framework goes on to its final answer, with room for ``steps`` tool rounds.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any
 MAX_TOKENS = 256
 MODEL_NAME = "local"  # the alias every server answers to
 
-Recorder = Callable[[str, dict[str, Any]], str]
+Recorder = Callable[..., str]
+"""``record(name, arguments)`` for a recorded call; ``record(name, arguments, result)`` for a live one."""
 
 
 class Stopped(Exception):
@@ -32,12 +36,47 @@ def recording_tools(functions: tuple[Callable[..., Any], ...], record: Recorder)
     """The demo tools as plain functions with their real signatures and docstrings (so each
     framework derives the same schema it would from the real tool); calling one records
     the call instead of running it. The session ``ctx`` parameter is left out."""
+    return _wrapped(functions, lambda fn: _bind(record, fn.__name__))
+
+
+def live_tools(functions: tuple[Callable[..., Any], ...], record: Recorder, ctx: Any) -> list[Callable[..., Any]]:
+    """The same functions, run for real: a call runs the tool (with the conversation's
+    ``ctx`` where it takes one, so the cart persists), records the call and its result,
+    and returns the result. A tool's exception (``ToolArgumentError`` for an argument out
+    of range) comes back as ``{"error": message}``, as kapibara's executor shows it to the
+    model, so no framework's own error handling decides the outcome."""
+    return _wrapped(functions, lambda fn: _live(record, fn, ctx))
+
+
+def run_tool(fn: Callable[..., Any], arguments: dict[str, Any], ctx: Any) -> Any:
+    """``fn(**arguments)`` (``ctx`` added where the function takes it); an exception is an
+    ``{"error": ...}`` result."""
+    kwargs = dict(arguments)
+    if "ctx" in inspect.signature(fn).parameters:
+        kwargs["ctx"] = ctx
+    try:
+        return fn(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - the model sees the error, as in kapibara's executor
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _live(record: Recorder, fn: Callable[..., Any], ctx: Any) -> Callable[..., Any]:
+    def wrapper(**kwargs: Any) -> Any:
+        result = run_tool(fn, kwargs, ctx)
+        record(fn.__name__, kwargs, result)
+        return result
+
+    return wrapper
+
+
+def _wrapped(functions: tuple[Callable[..., Any], ...],
+             make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> list[Callable[..., Any]]:
     out = []
     for fn in functions:
         hints = typing.get_type_hints(fn)
         params = [p for p in inspect.signature(fn).parameters.values() if p.name != "ctx"]
 
-        wrapper = _bind(record, fn.__name__)
+        wrapper = make(fn)
         wrapper.__name__ = wrapper.__qualname__ = fn.__name__
         wrapper.__doc__ = fn.__doc__
         wrapper.__signature__ = inspect.Signature(params, return_annotation=dict[str, Any])  # type: ignore[attr-defined]
@@ -83,7 +122,7 @@ def qwen_agent(prompt_type: str, raw_api: bool = False) -> Callable[..., str]:
     tools to the server instead (the server must parse the calls).
     """
     def run(messages: list[dict[str, Any]], system: str, tools: list[Callable[..., Any]], specs: list[dict[str, Any]],
-            base_url: str) -> str:
+            base_url: str, steps: int = 1) -> str:
         from qwen_agent.agents import Assistant
         from qwen_agent.tools.base import BaseTool
 
@@ -152,7 +191,7 @@ def smolagents(tool_choice: str | None = "required") -> Callable[..., str]:
     ``tool_choice``: smolagents sends ``required`` by default.
     """
     def run(messages: list[dict[str, Any]], system: str, tools: list[Callable[..., Any]], specs: list[dict[str, Any]],
-            base_url: str) -> str:
+            base_url: str, steps: int = 1) -> str:
         from smolagents import OpenAIServerModel, ToolCallingAgent, tool
 
         kwargs: dict[str, Any] = {"temperature": 0, "max_tokens": MAX_TOKENS}
@@ -160,7 +199,7 @@ def smolagents(tool_choice: str | None = "required") -> Callable[..., str]:
             kwargs["tool_choice"] = tool_choice
         model = OpenAIServerModel(model_id=MODEL_NAME, api_base=base_url, api_key="none", client_kwargs={"max_retries": 0},
                                   **kwargs)
-        agent = ToolCallingAgent(tools=[tool(t) for t in tools], model=model, instructions=system, max_steps=1,
+        agent = ToolCallingAgent(tools=[tool(t) for t in tools], model=model, instructions=system, max_steps=steps,
                                  verbosity_level=0)
         history, question = _split(messages)
         task = f"{_history_text(history)}\n\nuser: {question}" if history else question
@@ -174,7 +213,7 @@ def smolagents(tool_choice: str | None = "required") -> Callable[..., str]:
 def langgraph() -> Callable[..., str]:
     """``create_react_agent(ChatOpenAI(base_url=...), tools=[fn...], prompt=system)``."""
     def run(messages: list[dict[str, Any]], system: str, tools: list[Callable[..., Any]], specs: list[dict[str, Any]],
-            base_url: str) -> str:
+            base_url: str, steps: int = 1) -> str:
         from langchain_openai import ChatOpenAI
         from langgraph.prebuilt import create_react_agent
         from pydantic import SecretStr
@@ -182,7 +221,8 @@ def langgraph() -> Callable[..., str]:
         llm = ChatOpenAI(model=MODEL_NAME, base_url=base_url, api_key=SecretStr("none"), temperature=0,
                          max_completion_tokens=MAX_TOKENS, max_retries=0)
         agent = create_react_agent(llm, tools=tools, prompt=system)
-        out = agent.invoke({"messages": messages}, {"recursion_limit": 4})
+        # a model step and a tool step per round, and the answer's model step
+        out = agent.invoke({"messages": messages}, {"recursion_limit": 2 * steps + 2})
         return str(out["messages"][-1].content or "")
 
     return run
@@ -194,7 +234,7 @@ def llamaindex(kind: str = "function") -> Callable[..., str]:
     """``FunctionAgent`` (tools sent to the server) or ``ReActAgent`` (tools in its text
     prompt, parsed by LlamaIndex) with ``OpenAILike(api_base=..., is_chat_model=True)``."""
     def run(messages: list[dict[str, Any]], system: str, tools: list[Callable[..., Any]], specs: list[dict[str, Any]],
-            base_url: str) -> str:
+            base_url: str, steps: int = 1) -> str:
         import asyncio
 
         from llama_index.core.agent.workflow import FunctionAgent, ReActAgent
@@ -219,7 +259,7 @@ def llamaindex(kind: str = "function") -> Callable[..., str]:
             chat.append(ChatMessage(role=m["role"], content=m.get("content") or "", additional_kwargs=extra))
 
         async def go() -> str:
-            return str(await agent.run(user_msg=question, chat_history=chat, max_iterations=2))
+            return str(await agent.run(user_msg=question, chat_history=chat, max_iterations=steps + 1))
 
         return asyncio.run(go())
 

@@ -1,7 +1,7 @@
 """kapibara against the agent frameworks a user would pick instead, on the same local model.
 
-    flock /tmp/kapibara_cpu.lock .venv/bin/python bench/peers.py [--models 0.5b] \\
-        [--sets domain] [--rows all|NAME,...] [--limit N|SET=N,...] [--budget-s 900] [--report-only] [--rescore]
+    flock /tmp/kapibara_cpu.lock .venv/bin/python bench/peers.py [--models 0.5b,1.5b] \\
+        [--sets domain,multiple,irrelevance,conversation] [--rows all|NAME,...] [--limit N|SET=N,...] [--budget-s 900] [--report-only] [--rescore]
 
 Needs the ``peers`` extra (Qwen-Agent, smolagents, LangGraph, LlamaIndex); a missing one
 is reported, never installed. Servers (started and stopped here, loopback, one model at a
@@ -24,6 +24,12 @@ ends its run. A framework that retries after an unparseable reply may make up to
 ``MAX_REQUESTS`` requests before its first call; they all count toward latency and prompt
 tokens. kapibara runs in-process (its default demo agent, as ``bench/tool_use.py``) and
 through its OpenAI backend against ``llama_jinja``.
+
+Sets: ``domain`` (the demo's test split), BFCL ``multiple`` and ``irrelevance`` (first 100
+each), all scored on the first decision; and ``conversation``: 20 domain test cases (two
+per category) run to the framework's final answer with the demo tools running for real
+(``live_tools``), scored end to end by ``score_e2e``: right first calls, an answer, and
+no product, brand or number in it that neither the user nor a tool gave.
 
 Rows run one after the other (in ``PRIORITY`` order), each over all its cases, after one
 untimed warm-up case: every framework is timed in its steady state, its own prompt prefix
@@ -64,7 +70,7 @@ from kapibara.evals import checker as ck  # noqa: E402
 from kapibara.evals.adapters import load_dataset  # noqa: E402
 from kapibara.evals.cases import Case, resolve_tools, write_text  # noqa: E402
 from kapibara.evals.compare import compare_runs, wilson_ci  # noqa: E402
-from kapibara.evals.results import CaseResult, EvalRun, machine_info, metrics  # noqa: E402
+from kapibara.evals.results import CaseResult, EvalRun, machine_info, metrics, percentile  # noqa: E402
 from kapibara.models.base import ToolCall  # noqa: E402
 from kapibara.prompts.loader import detect_language  # noqa: E402
 from serve import free_port, server  # noqa: E402
@@ -74,9 +80,17 @@ RESULTS = Path(__file__).resolve().parent / "results"
 NOTES = RESULTS / "peers_notes.md"
 BIN = Path(sys.executable).parent
 MODELS = {"0.5b": "qwen2.5-coder-0.5b", "1.5b": "qwen2.5-coder-1.5b"}
-SETS = {"domain": "domain:test", "multiple": "bfcl:multiple", "irrelevance": "bfcl:irrelevance"}
+SETS = {"domain": "domain:test", "multiple": "bfcl:multiple", "irrelevance": "bfcl:irrelevance",
+        "conversation": "domain:test"}
 N_CTX = 8192
 MAX_REQUESTS = 3
+# End-to-end conversations: cases of the domain test split (spread over its categories, ids
+# prefixed), run to the final answer with the demo tools running for real.
+CONVERSATION = "conversation"
+CONV_PREFIX = "conv:"
+CONVERSATIONS = 20
+E2E_STEPS = 3  # tool rounds a framework may take before its answer
+E2E_MAX_REQUESTS = 8  # model requests the proxy allows one conversation (a loop ends there)
 # Each peer distribution and the module its adapter imports (imported before timing starts).
 PEER_DISTS = {"qwen-agent": "qwen_agent.agents", "smolagents": "smolagents", "langgraph": "langgraph.prebuilt",
               "langchain-openai": "langchain_openai", "llama-index-core": "llama_index.core.agent.workflow",
@@ -141,14 +155,20 @@ class Capture:
     calls: list[dict[str, Any]] = field(default_factory=list)
     first_call_s: float | None = None
     refused: int = 0
+    e2e: bool = False
+    """An end-to-end conversation: requests go on after a call (up to ``E2E_MAX_REQUESTS``)."""
 
-    def record(self, name: str, arguments: dict[str, Any]) -> str:
+    def record(self, name: str, arguments: dict[str, Any], result: Any = None) -> str:
+        """A call the framework made; ``result`` is what a live tool returned. Each call
+        keeps the number of model requests before it: calls of one reply share it."""
         if self.first_call_s is None:
             self.first_call_s = time.perf_counter() - self.t0
-        self.calls.append({"name": name, "arguments": arguments})
+        self.calls.append({"name": name, "arguments": arguments, "request": len(self.requests), "result": result})
         return "ok"
 
     def done(self) -> bool:
+        if self.e2e:
+            return len(self.requests) >= E2E_MAX_REQUESTS
         return bool(self.calls) or len(self.requests) >= MAX_REQUESTS
 
 
@@ -312,9 +332,15 @@ def case_system(case: Case) -> str:
     return system_text(case) if case.tools == "demo" else ""
 
 
+def is_conversation(case: Case) -> bool:
+    return case.id.startswith(CONV_PREFIX)
+
+
 def run_peer(row: Row, case: Case, proxy: Proxy) -> dict[str, Any]:
     """One case through a peer; the first decision's calls scored with kapibara's checker."""
     assert row.run is not None
+    if is_conversation(case):
+        return run_peer_e2e(row, case, proxy)
     specs = resolve_tools(case.tools)
     if case.tools == "demo":
         functions: tuple[Callable[..., Any], ...] = TOOL_FUNCTIONS
@@ -349,6 +375,96 @@ def run_peer(row: Row, case: Case, proxy: Proxy) -> dict[str, Any]:
         "server_tool_calls": first.get("tool_calls")})
 
 
+def run_peer_e2e(row: Row, case: Case, proxy: Proxy) -> dict[str, Any]:
+    """One conversation through a peer to its final answer, the demo tools running for real
+    (a fresh cart per conversation); scored by ``score_e2e``."""
+    from kapibara.tools import ToolContext
+
+    assert row.run is not None
+    specs = resolve_tools(case.tools)
+    cap = proxy.capture = Capture(e2e=True)
+    tools = pa.live_tools(TOOL_FUNCTIONS, cap.record, ToolContext())
+    text, error = "", None
+    try:
+        text = row.run([dict(m) for m in case.messages], system_text(case), tools, specs, proxy.url, steps=E2E_STEPS)
+    except Exception as exc:  # noqa: BLE001 - a peer's failure is a measured outcome, never lost
+        error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    total = time.perf_counter() - cap.t0
+    made = [c for c in cap.calls if c["name"] != FINAL_ANSWER]
+    first_at = min((c["request"] for c in made), default=None)
+    first = [original_names(model_arguments(c, cap.requests), TOOL_FUNCTIONS) for c in made if c["request"] == first_at]
+    results = [json.dumps(c["result"], ensure_ascii=False, default=str) for c in made]
+    return score_e2e(case, [ToolCall(c["name"], c["arguments"]) for c in first], specs, text, results, {
+        "decision_s": round(total, 3), "e2e_s": round(total, 3), "error": error if not text.strip() else None,
+        "framework_error": error, "requests": len(cap.requests), "refused": cap.refused,
+        "calls_made": [{"name": c["name"], "arguments": c["arguments"]} for c in made],
+        "prompt_tokens": sum(int(r.get("prompt_tokens") or 0) for r in cap.requests),
+        "completion_tokens": sum(int(r.get("completion_tokens") or 0) for r in cap.requests),
+        "server_s": round(sum(r.get("latency_s", 0) for r in cap.requests), 3)})
+
+
+def score_e2e(case: Case, first: list[ToolCall], specs: list[Any], answer: str, results: list[str],
+              extra: dict[str, Any]) -> dict[str, Any]:
+    """A conversation is right when its first decision's calls pass kapibara's checker (the
+    domain set's rule), a final answer came back, that answer states no product, brand or
+    number (over 10) that neither the user nor a tool result gave (the demo's grounding
+    check, ``kapibara.demo.grounding``), and, where a tool returned something, it carries
+    at least one fact of those results the user had not said (``result_facts``): "Sorry,
+    need more steps", an echo of the question, or weather made up after a call all fail.
+    A case's own answer checks apply too."""
+    said = answer.strip()
+    out = score(case, first, specs, {k: v for k, v in extra.items() if k != "error"} | {"text": said})
+    out.update(calls_correct=bool(out["correct"]), text=said[:500], raw="", malformed=False,
+               results=[r[:RESULT_CHARS] for r in results], error=extra.get("error"))
+    return e2e_verdict(case, out)
+
+
+RESULT_CHARS = 2000  # of each tool result kept in the cache (what a rescore reads)
+_JSON_VALUE = re.compile(r'"((?:[^"\\]|\\.)*)"\s*(?=[,}\]]|$)|(?<=[:\[,])\s*(-?\d+(?:\.\d+)?)')
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def result_facts(results: list[str], user: str) -> set[str]:
+    """The values in tool results (JSON text, possibly cut short) an answer could pass on:
+    string values and the numbers over 10 in them, less what the user's own words hold."""
+    from kapibara.agent.grounding import SMALL
+
+    facts: set[str] = set()
+    for r in results:
+        for text, number in _JSON_VALUE.findall(r):
+            for v in ([text.strip()] if text else []) + _NUMBER.findall(text or number):
+                numeric = bool(_NUMBER.fullmatch(v))
+                wide = len(v) >= 2 or (len(v) == 1 and not v.isascii())  # "晴" is a fact, "a" is not
+                if wide and v not in user and not (numeric and float(v) <= SMALL):
+                    facts.add(v)
+    return facts
+
+
+def e2e_verdict(case: Case, out: dict[str, Any]) -> dict[str, Any]:
+    """Sets ``correct``, ``rule`` and the answer's flags from the first calls' verdict
+    (``calls_correct``), the answer (``text``), the tool results and any crash (``error``)."""
+    from kapibara.demo.grounding import demo_grounding
+
+    said, results = str(out.get("text") or ""), list(out.get("results") or [])
+    user = " ".join(str(m.get("content") or "") for m in case.messages if m.get("role") in ("user", "tool"))
+    unsupported = demo_grounding().unsupported(said, user + "\n" + "\n".join(results)) if said else []
+    facts = result_facts(results, user)
+    uses = not facts or any(f.lower() in said.lower() for f in facts)
+    out.update(unsupported=unsupported, answered=bool(said), grounded=bool(said) and not unsupported,
+               uses_results=bool(said) and uses, correct=bool(out["calls_correct"]))
+    if out["correct"]:  # a verdict of an earlier scoring does not linger
+        out.update(rule=None, detail="")
+    if out.get("error"):
+        out.update(correct=False, tool_correct=False, rule=ck.ERROR, detail=str(out["error"])[:200])
+    elif out["correct"] and not said:
+        out.update(correct=False, rule="no_answer", detail="the conversation ended without a final answer")
+    elif out["correct"] and unsupported:
+        out.update(correct=False, rule="ungrounded", detail=f"the answer states {unsupported[:3]}, which no tool returned")
+    elif out["correct"] and not uses:
+        out.update(correct=False, rule="results_unused", detail="the answer passes on nothing the tools returned")
+    return out
+
+
 def rescore(cache: dict[str, dict[str, Any]], data: dict[str, list[Case]], path: Path) -> None:
     """Score every cached peer result again from its recorded calls (BFCL names restored,
     ``original_names``), keeping what was measured; the cache file is rewritten whole."""
@@ -358,6 +474,11 @@ def rescore(cache: dict[str, dict[str, Any]], data: dict[str, list[Case]], path:
     changed = 0
     for k, hit in cache.items():
         case = cases.get(hit["id"])
+        if case is not None and is_conversation(case) and "calls_correct" in hit:
+            before = hit["correct"]
+            cache[k] = e2e_verdict(case, dict(hit))
+            changed += cache[k]["correct"] != before
+            continue
         if case is None or ROW_BY_NAME.get(hit["row"], ROWS[0]).run is None:
             continue
         specs = resolve_tools(case.tools)
@@ -449,8 +570,43 @@ def score(case: Case, calls: list[ToolCall], specs: list[Any], extra: dict[str, 
     return out
 
 
+def run_kapibara_e2e(case: Case, model: Any) -> dict[str, Any]:
+    """One conversation through kapibara's default demo agent (``Agent.run``, the demo
+    tools running, a fresh session), scored as the peers' are."""
+    from kapibara.evals.runner import _run_episode, toolset_options, toolset_prompt
+    from kapibara.toolsets import toolset_entry
+
+    specs = resolve_tools(case.tools)
+    options = toolset_options(case.tools) | {"side_effects": "allow"}  # the user asked for what the case asks
+    prompt = options.pop("prompt", None) or toolset_prompt(case.tools)
+    factory = toolset_entry(case.tools).toolset
+    assert factory is not None
+    agent = agent_factory(pa.MAX_TOKENS)(model, factory(), "native", prompt, **options)
+    t0 = time.perf_counter()
+    error, answer, trace, results = None, "", [], []
+    try:
+        out = _run_episode(agent, case)
+        answer, trace = out.answer or "", out.trace
+        results = [r.output for r in out.tool_results]
+    except Exception as exc:  # noqa: BLE001 - recorded as the case's error, as for a peer
+        error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    total = time.perf_counter() - t0
+    first_step = next((r for r in trace if r.get("type") == "decision"), {})
+    first = [ToolCall(c["name"], c.get("arguments") or {}) for c in first_step.get("calls") or []]
+    usage = [r.get("usage") or {} for r in trace if r.get("type") == "model_call"]
+    made = [{"name": r["name"], "arguments": r.get("arguments")} for r in trace if r.get("type") == "tool_call"]
+    return score_e2e(case, first, specs, answer, results, {
+        "decision_s": round(total, 3), "e2e_s": round(total, 3), "error": error, "requests": len(usage),
+        "calls_made": made, "prompt_tokens": sum(int(u.get("prompt_tokens") or 0) for u in usage),
+        "completion_tokens": sum(int(u.get("completion_tokens") or 0) for u in usage),
+        "repairs": list(first_step.get("repairs") or [])})
+
+
 def run_kapibara(case: Case, model: Any) -> dict[str, Any]:
     from kapibara.evals.runner import run_case
+
+    if is_conversation(case):
+        return run_kapibara_e2e(case, model)
 
     res = run_case(case, model, "native", agent_factory=agent_factory(pa.MAX_TOKENS), max_tokens=pa.MAX_TOKENS)
     keep = ("id", "category", "expects_call", "correct", "tool_correct", "rule", "detail", "calls", "decision_s",
@@ -487,15 +643,22 @@ def missing_peers() -> dict[str, str]:
 
 
 def cases_for(sets: list[str], limit: int | None | dict[str, int | None]) -> dict[str, list[Case]]:
-    """Each set's cases; ``limit`` is one cap for all, or a cap per set (``limits``)."""
+    """Each set's cases; ``limit`` is one cap for all, or a cap per set (``limits``). The
+    conversations are domain test cases with their ids prefixed (their own cache keys)."""
+    import dataclasses
+
     caps = limit if isinstance(limit, dict) else dict.fromkeys(sets, limit)
-    return {s: spread(load_dataset(SETS[s]), caps.get(s)) for s in sets}
+    out = {s: spread(load_dataset(SETS[s]), caps.get(s)) for s in sets}
+    if CONVERSATION in out:
+        out[CONVERSATION] = [dataclasses.replace(c, id=CONV_PREFIX + c.id) for c in out[CONVERSATION]]
+    return out
 
 
 def limits(text: str | None, sets: list[str]) -> dict[str, int | None]:
     """``--limit``: ``24`` caps every set, ``domain=24,multiple=30`` each one; a BFCL set
-    not named is capped at 100, the domain split is whole."""
-    caps: dict[str, int | None] = {s: None if s == "domain" else 100 for s in sets}
+    not named is capped at 100, the conversations at 20, the domain split is whole."""
+    caps: dict[str, int | None] = {s: None if s == "domain" else CONVERSATIONS if s == CONVERSATION else 100
+                                   for s in sets}
     for part in (text or "").split(","):
         if not part.strip():
             continue
@@ -635,7 +798,8 @@ def report(data: dict[str, list[Case]], rows: list[Row], models: list[str], cach
         "checker on the first decision's calls. Decision latency: from the framework's run call to its first "
         "tool call (or its answer). Prompt tokens: the server's `usage.prompt_tokens`, summed over the "
         "requests of the first decision (kapibara in-process: its own usage; 'not reported': no usage reached "
-        "kapibara's OpenAI backend from llama-cpp-python's server in its streamed replies).",
+        "kapibara's OpenAI backend from llama-cpp-python's server in its streamed replies). The `conversation` "
+        "set is scored end to end and timed to the final answer (its own section below).",
         "",
         "| model | set | framework | configuration | server | n | accuracy [95% CI] | tool | call | no-call "
         "| p50 s | p95 s | prompt tok | requests | malformed % | errors % |",
@@ -646,6 +810,7 @@ def report(data: dict[str, list[Case]], rows: list[Row], models: list[str], cach
                   f"{t['accuracy']} [{t['wilson'][0]}–{t['wilson'][1]}] | {t['tool_acc']} | {t['call_acc']} | "
                   f"{t['no_call_acc']} | {t['p50_s']} | {t['p95_s']} | {t['prompt_tokens_mean'] or 'not reported'} | "
                   f"{t['requests_mean'] or '–'} | {t['malformed_rate']} | {t['error_rate']} |")
+    md += conversations(data, rows, models, cache)
     md += ["", "## Cells measured (cases in the cache / cases in the set; 0 = not run)", "",
            "| model | row | " + " | ".join(data) + " |", "|---|---|" + "---|" * len(data)]
     for short in MODELS:
@@ -665,6 +830,7 @@ def report(data: dict[str, list[Case]], rows: list[Row], models: list[str], cach
         for x in d:
             md.append(f"| {short} | {s} | {name} | {x.n} | {x.acc_a} | {x.acc_b} | {x.diff:+.1f} | {x.p_value:.3f} | "
                       f"[{x.ci[0]:+.1f}, {x.ci[1]:+.1f}] |")
+    md += winners(table)
     md += targets(table)
     md += ["", "## Why cases failed (first failed rule)", "", "| model | set | row | failures |", "|---|---|---|---|"]
     for (short, name, s), run in runs.items():
@@ -702,6 +868,80 @@ def report(data: dict[str, list[Case]], rows: list[Row], models: list[str], cach
             from kapibara.evals.report import plot_accuracy_latency
 
             plot_accuracy_latency(plot_runs, out.with_suffix(".png"))
+
+
+def conversations(data: dict[str, list[Case]], rows: list[Row], models: list[str],
+                  cache: dict[str, dict[str, Any]]) -> list[str]:
+    """The end-to-end table: per row, how often the first calls were right, an answer came
+    back, the answer was grounded, and all three; time to the final answer."""
+    cases = data.get(CONVERSATION) or []
+    if not cases:
+        return []
+    out = ["", f"## End-to-end conversations ({len(cases)} domain test cases run to the final answer)", "",
+           f"The demo tools run for real (a fresh cart each); up to {E2E_STEPS} tool rounds and {E2E_MAX_REQUESTS} "
+           "model requests per conversation. *Right calls*: the first decision's calls pass the checker, as in the "
+           "domain set. *Grounded*: the final answer names no product or brand and states no number over 10 "
+           "that neither the user nor a tool result gave (`kapibara.demo.grounding`). *Uses results*: where a tool "
+           "returned something, the answer passes on at least one of its values the user had not said (a "
+           "\"need more steps\" reply or an echo of the question does not). *All*: the four together "
+           "(the `conversation` rows of the table above). Time: from the framework's run call to its final answer.",
+           "", "| model | row | n | right calls % | answered % | grounded % | uses results % | all % [95% CI] | p50 s "
+           "| p95 s | model requests | prompt tok | tool calls |", "|" + "---|" * 13]
+    for short in models:
+        for row in rows:
+            hits = [cache[k] for c in cases if (k := key(short, row.name, c.id)) in cache]
+            if not hits:
+                continue
+            n = len(hits)
+
+            def pct(flags: list[bool], n: int = n) -> float:
+                return round(100 * sum(flags) / n, 1)
+
+            calls_ok = pct([bool(h.get("calls_correct")) for h in hits])
+            lo, hi = wilson_ci(sum(bool(h["correct"]) for h in hits), n)
+            times = sorted(float(h.get("e2e_s") or h["decision_s"]) for h in hits)
+            out.append(f"| {short} | {row.name} | {n} | {calls_ok} | {pct([bool(h.get('answered')) for h in hits])} | "
+                       f"{pct([bool(h.get('grounded')) for h in hits])} | {pct([bool(h.get('uses_results')) for h in hits])} | {pct([bool(h['correct']) for h in hits])} "
+                       f"[{lo}–{hi}] | {round(percentile(times, 50), 2)} | {round(percentile(times, 95), 2)} | "
+                       f"{round(sum(int(h.get('requests') or 0) for h in hits) / n, 2)} | "
+                       f"{round(sum(int(h.get('prompt_tokens') or 0) for h in hits) / n)} | "
+                       f"{round(sum(len(h.get('calls_made') or []) for h in hits) / n, 2)} |")
+    return out
+
+
+# The columns a winner is named for: (table key, heading, higher is better).
+WIN_COLUMNS = (("accuracy", "accuracy %", True), ("tool_acc", "right tool %", True), ("call_acc", "right call %", True),
+               ("no_call_acc", "no-call %", True), ("p50_s", "p50 s (lower)", False), ("p95_s", "p95 s (lower)", False),
+               ("prompt_tokens_mean", "prompt tokens (lower)", False), ("malformed_rate", "malformed % (lower)", False),
+               ("error_rate", "errors % (lower)", False))
+
+
+def winners(table: list[dict[str, Any]]) -> list[str]:
+    """The best row per model, set and column, every framework and configuration counted
+    (kapibara's own rows too). Only rows measured on the most cases of that model and set
+    compete; ties name every tied row. A latency winner may be far less accurate: the
+    targets table below weighs the two."""
+    out = ["", "## Winner per column", "",
+           "Rows measured on all of a set's measured cases only; ties name every row; prompt tokens a server "
+           "did not report do not compete.", "", "| model | set | column | winner (value) | runner-up (value) |",
+           "|---|---|---|---|---|"]
+    partial: list[str] = []
+    for short, s in sorted({(t["model"], t["set"]) for t in table}):
+        group = [t for t in table if t["model"] == short and t["set"] == s]
+        most = max(t["n"] for t in group)
+        full = [t for t in group if t["n"] == most]
+        partial += [f"{short} {s} {t['row']} (n={t['n']} of {most})" for t in group if t["n"] < most]
+        for col, head, higher in WIN_COLUMNS:
+            vals = sorted({t[col] for t in full if t.get(col) is not None and not (col == "prompt_tokens_mean"
+                                                                                    and not t[col])},
+                          reverse=higher)
+            if not vals:
+                continue
+            named = [", ".join(t["row"] for t in full if t.get(col) == v) + f" ({v})" for v in vals[:2]]
+            out.append(f"| {short} | {s} | {head} | {named[0]} | {named[1] if len(named) > 1 else '–'} |")
+    if partial:
+        out += ["", "Not competing (partial rows): " + "; ".join(partial) + "."]
+    return out
 
 
 def targets(table: list[dict[str, Any]]) -> list[str]:
@@ -747,8 +987,8 @@ def targets(table: list[dict[str, Any]]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="0.5b", help="comma-separated: 0.5b, 1.5b")
-    ap.add_argument("--sets", default="domain", help="comma-separated: " + ", ".join(SETS))
+    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated: " + ", ".join(MODELS))
+    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
     ap.add_argument("--rows", default="all", help="comma-separated row names: " + ", ".join(ROW_BY_NAME))
     ap.add_argument("--limit", default=None, help="cases per set: N, or SET=N,... (default: the whole domain split, 100 BFCL)")
     ap.add_argument("--threads", type=int, default=2)
