@@ -573,19 +573,14 @@ def score(case: Case, calls: list[ToolCall], specs: list[Any], extra: dict[str, 
 def run_kapibara_e2e(case: Case, model: Any) -> dict[str, Any]:
     """One conversation through kapibara's default demo agent (``Agent.run``, the demo
     tools running, a fresh session), scored as the peers' are."""
-    from kapibara.evals.runner import _run_episode, toolset_options, toolset_prompt
-    from kapibara.toolsets import toolset_entry
+    from kapibara.evals.runner import case_agent, run_episode
 
     specs = resolve_tools(case.tools)
-    options = toolset_options(case.tools) | {"side_effects": "allow"}  # the user asked for what the case asks
-    prompt = options.pop("prompt", None) or toolset_prompt(case.tools)
-    factory = toolset_entry(case.tools).toolset
-    assert factory is not None
-    agent = agent_factory(pa.MAX_TOKENS)(model, factory(), "native", prompt, **options)
+    agent = case_agent(case, model, "native", agent_factory(pa.MAX_TOKENS), episodes=True)
     t0 = time.perf_counter()
     error, answer, trace, results = None, "", [], []
     try:
-        out = _run_episode(agent, case)
+        out = run_episode(agent, case)
         answer, trace = out.answer or "", out.trace
         results = [r.output for r in out.tool_results]
     except Exception as exc:  # noqa: BLE001 - recorded as the case's error, as for a peer

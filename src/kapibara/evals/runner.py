@@ -90,7 +90,23 @@ def _calls_dicts(calls: list[ToolCall]) -> list[dict[str, Any]]:
     return [{"name": c.name, "arguments": c.arguments} for c in calls]
 
 
-def _run_episode(agent: Any, case: Case) -> Any:
+def case_agent(case: Case, model: Model, config: str, agent_factory: AgentFactory = default_agent_factory,
+               *, episodes: bool = False) -> Any:
+    """The agent a case runs through: the tool set's registered tools, prompt and default
+    agent settings (inline-spec tools and the default prompt otherwise)."""
+    options = toolset_options(case.tools)
+    if episodes and "side_effects" in options:
+        # The case's user asked for what it asks: a call grounded in their words runs
+        # (a "confirm" would stop every cart episode at the question); one they did not
+        # ask for is still held. The decision scored is the same under any policy.
+        options["side_effects"] = "allow"
+    toolset = _demo_or_specs(case, resolve_tools(case.tools))
+    prompt = options.pop("prompt", None) or toolset_prompt(case.tools)
+    return agent_factory(model, toolset, config, prompt, **options) if options else \
+        agent_factory(model, toolset, config, prompt)
+
+
+def run_episode(agent: Any, case: Case) -> Any:
     """``agent.run`` on the case's last user message, the earlier turns as its history, so
     a follow-up ("那它的电池呢？") is answered knowing what "它" was."""
     last = max((i for i, m in enumerate(case.messages) if m.get("role") == "user"), default=-1)
@@ -144,16 +160,7 @@ def run_case(
                 # counted as made, but marked so the strict-format rate stays visible.
                 res.repairs = ["lenient_parse"]
         else:
-            options = toolset_options(case.tools)
-            if episodes and "side_effects" in options:
-                # The case's user asked for what it asks: a call grounded in their words runs
-                # (a "confirm" would stop every cart episode at the question); one they did not
-                # ask for is still held. The decision scored is the same under any policy.
-                options["side_effects"] = "allow"
-            toolset = _demo_or_specs(case, specs)
-            prompt = options.pop("prompt", None) or toolset_prompt(case.tools)
-            agent = agent_factory(model, toolset, config, prompt, **options) if options else \
-                agent_factory(model, toolset, config, prompt)
+            agent = case_agent(case, model, config, agent_factory, episodes=episodes)
             d = agent.decide(case.messages)
             res.decision_s = d.decision_s or (time.perf_counter() - t0)
             calls = list(d.calls)
@@ -168,7 +175,7 @@ def run_case(
             res.unsupported = list(d.unsupported)
             res.turn_tokens = res.completion_tokens
             if episodes:
-                out = _run_episode(agent, case)
+                out = run_episode(agent, case)
                 res.answer = str(getattr(out, "answer", None) or getattr(out, "text", "") or "")
                 res.turn_tokens = max(res.turn_tokens, _episode_tokens(out.trace))
     except Exception as exc:  # noqa: BLE001
