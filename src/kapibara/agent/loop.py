@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from kapibara.agent.answer import LAYOUTS, AnswerLayout, answer_messages
+from kapibara.agent.answer import observations as shown_results
+from kapibara.agent.answer_check import answer_problem
 from kapibara.agent.budget import DEADLINE, Budgets
 from kapibara.agent.decide import Decider, Decision, decide, evidence, final_message, generate
 from kapibara.agent.doubt import DOUBT_AT, Relevance
@@ -274,6 +276,12 @@ class Agent:
             elif not d.calls:
                 answer, reason = d.text, "answer"
                 new = [d.message or final_message(self.protocol.name, d.text)]
+                if run.results and (problem := self._answer_problem(run, question, answer)):
+                    # Raw result JSON, the question echoed, a looping phrase: written again
+                    # from the results alone, as when the step budget runs out.
+                    run.trace.add("answer_rewritten", step=step, answer=answer, problem=problem)
+                    answer = yield from self._answer_from_observations(run, question, step, reason)
+                    new = [final_message(self.protocol.name, answer)]
             else:
                 verdicts, reasons = verdicts_for(self.policy, self.tools, d.calls, said,
                                                  tainted=bool(run.results) or run.recalled)
@@ -416,7 +424,7 @@ class Agent:
         inside the tool-calling conversation, but summarise a block of text well. An
         answer stating facts the results do not hold gives way to the results themselves.
         """
-        observations = "\n".join(f"[{r.call.name}] {r.output}" for r in run.results)
+        observations = shown_results(run.results, "cached", run.language)  # one line per item, not JSON
         if reason == "deadline" or run.decider.out_of_time():
             seconds = int(run.decider.budgets.timeout_s)
             if not run.results:
@@ -436,12 +444,20 @@ class Agent:
         if parsed.thought:
             yield AgentEvent("thought", parsed.thought, step)
         answer = answer.strip() or completion.text.strip()
+        if run.results and (problem := self._answer_problem(run, question, answer)):
+            run.trace.add("answer_rewritten", step=step, answer=answer, problem=problem)
+            return render_template("agent_results_answer", run.language, observations=observations)
         if self.grounding is not None and run.results:
             unsupported = self.grounding.unsupported(answer, evidence(messages))
             if unsupported:
                 run.trace.add("ungrounded", step=step, answer=answer, unsupported=unsupported)
                 return render_template("agent_results_answer", run.language, observations=observations)
         return answer
+
+    @staticmethod
+    def _answer_problem(run: Run, question: str, answer: str) -> str | None:
+        """Why an answer written from this turn's results is no answer (``answer_check``)."""
+        return answer_problem(answer, question, [r.output for r in run.results])
 
     def cache_prefix(self, language: str | None = None) -> Any:
         """Save the model's prefilled state for this agent's fixed prefix (system prompt,

@@ -1,0 +1,63 @@
+"""Is an answer written after tool calls fit to show the user?
+
+A small model answering inside the tool-calling conversation sometimes writes no answer
+at all, only something shaped like one. Measured on the bundled 0.5B in the peers
+benchmark's end-to-end demo conversations (``bench/results/peers_notes.md``):
+
+- ``raw_data``: a tool result's JSON printed as the answer
+  (``{"ok": true, "added": "农夫山泉 ×2", ...}``);
+- ``echo``: the user's question repeated ("杭州今天适合出门吗？看下天气。");
+- ``repetition``: a phrase looping until the token cap ("五常大米饭，五常大米饭，...").
+
+Such an answer is not shown: the agent writes the answer again from the results alone
+(``Agent._answer_from_observations``), and if that one fails too, shows the results.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+
+_DROP = re.compile(r"[\s\W_]+", re.UNICODE)
+_FENCE = re.compile(r"^```[\w-]*\s*|\s*```$")
+_LOOP = re.compile(r"(.{2,24}?)\1{3,}", re.DOTALL)
+
+ECHO_MIN = 6
+"""Characters (spaces and punctuation dropped) an answer needs before it can count as an
+echo: "好的" inside a question is an answer, not an echo."""
+LOOP_SHARE = 0.5
+"""A phrase repeated four times or more that covers at least this share of the answer."""
+RAW_MIN = 24
+"""A tool output at least this long found verbatim in the answer is raw data."""
+
+
+def _norm(text: str) -> str:
+    return _DROP.sub("", text).casefold()
+
+
+def answer_problem(answer: str, question: str, outputs: Iterable[str] = ()) -> str | None:
+    """Why ``answer`` should not be shown (``raw_data``, ``echo``, ``repetition``), or None.
+
+    ``outputs`` are the texts of the tool results the answer was written from. A question
+    that asks for JSON gets it: raw data is then no problem."""
+    text = answer.strip()
+    if not text:
+        return None
+    body = _FENCE.sub("", text).strip()
+    asked_for_json = "json" in question.casefold()
+    if body[:1] in "{[" and not asked_for_json:
+        try:
+            if isinstance(json.loads(body), dict | list):
+                return "raw_data"
+        except ValueError:
+            pass
+    if not asked_for_json and any(len(out.strip()) >= RAW_MIN and out.strip() in text for out in outputs):
+        return "raw_data"
+    said, wrote = _norm(question), _norm(text)
+    if len(wrote) >= ECHO_MIN and wrote in said:
+        return "echo"
+    looped = sum(len(m.group(0)) for m in _LOOP.finditer(wrote))
+    if wrote and looped >= LOOP_SHARE * len(wrote):
+        return "repetition"
+    return None

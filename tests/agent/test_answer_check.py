@@ -1,0 +1,72 @@
+"""An answer written after tool calls that is no answer (raw result JSON, the question
+echoed, a looping phrase) is written again from the results, or the results are shown."""
+
+from __future__ import annotations
+
+import json
+
+from grocery_standin import call
+
+from kapibara.agent import Agent
+from kapibara.agent.answer_check import answer_problem
+from kapibara.models.fake import FakeModel
+from kapibara.tools import ToolSet, tool
+
+CART = json.dumps({"ok": True, "added": "农夫山泉 ×2", "in_cart": 2, "cart_total": "59.8元"}, ensure_ascii=False)
+
+
+def test_raw_result_json_is_not_an_answer():
+    assert answer_problem(CART, "把两瓶农夫山泉加入购物车", [CART]) == "raw_data"
+    fenced = '```json\n{"response": {"product": "iPhone 15", "price": "5999元"}}\n```'
+    assert answer_problem(fenced, "iPhone 15多少钱") == "raw_data"
+    assert answer_problem(f"好的，结果如下：{CART}", "加入购物车", [CART]) == "raw_data"
+    assert answer_problem(CART, "加入购物车，结果用 JSON 给我", [CART]) is None  # asked for
+
+
+def test_the_question_repeated_is_not_an_answer():
+    assert answer_problem("杭州今天适合出门吗？看下天气。", "杭州今天适合出门吗？看下天气。") == "echo"
+    assert answer_problem("Is it raining in Paris", "is it raining in paris today?") == "echo"
+
+
+def test_a_looping_phrase_is_not_an_answer():
+    assert answer_problem("五常大米饭，五常大米饭，五常大米饭，五常大米饭，", "五常大米怎么煮") == "repetition"
+
+
+def test_real_answers_pass():
+    assert answer_problem("已把农夫山泉 ×2 加入购物车，现在共 2 件，合计 59.8元。", "加两瓶农夫山泉", [CART]) is None
+    assert answer_problem("好的", "好的，谢谢") is None  # too short to be an echo
+    assert answer_problem("1. 五花肉切块焯水\n2. 小火炒糖色\n3. 加料酒炖1小时", "红烧肉怎么做") is None
+    assert answer_problem("哈哈哈哈", "讲个笑话") is None  # a short laugh, not a loop over the answer
+    assert answer_problem("", "x") is None
+    assert answer_problem("[1, 2] is the list you gave", "sort [2, 1]") is None
+
+
+def _tools():
+    @tool
+    def add_to_cart(product_name: str, quantity: int = 1) -> dict:
+        """Add a product to the cart."""
+        return {"ok": True, "added": f"{product_name} ×{quantity}", "in_cart": quantity, "cart_total": "59.8元"}
+
+    return ToolSet([add_to_cart])
+
+
+def test_raw_json_after_a_call_is_rewritten_from_the_results():
+    model = FakeModel([call("add_to_cart", product_name="农夫山泉", quantity=2), CART,
+                       "已加入购物车：农夫山泉 ×2，合计59.8元。"])
+    r = Agent(model, _tools(), language="zh").run("把两瓶农夫山泉加入购物车")
+    assert r.answer == "已加入购物车：农夫山泉 ×2，合计59.8元。"
+    assert [e["problem"] for e in r.trace if e["type"] == "answer_rewritten"] == ["raw_data"]
+    # the rewrite is asked from the results alone, no tools offered
+    assert model.calls[-1].tools is None and "农夫山泉 ×2" in str(model.calls[-1].messages)
+
+
+def test_a_rewrite_that_fails_too_shows_the_results_readably():
+    model = FakeModel([call("add_to_cart", product_name="农夫山泉", quantity=2), CART, CART])
+    r = Agent(model, _tools(), language="zh").run("把两瓶农夫山泉加入购物车")
+    assert "{" not in r.answer and "added: 农夫山泉 ×2" in r.answer and "59.8元" in r.answer
+
+
+def test_an_answer_without_tool_results_is_left_alone():
+    model = FakeModel(["你好，你好，你好，你好，"])
+    r = Agent(model, _tools(), language="zh").run("你好")
+    assert r.answer == "你好，你好，你好，你好，" and len(model.calls) == 1
