@@ -17,14 +17,19 @@ FENCED = '```json\n{"name": "recommend_products", "arguments": {"category": "手
 
 
 class Far:
-    """A relevance check with a fixed verdict; records what it was asked."""
+    """A relevance check with fixed verdicts; records what it was asked. ``very``: the
+    verdict for a call the model was sure of; ``near``: for the last rung."""
 
-    def __init__(self, far: bool = True):
-        self.verdict, self.asked = far, []
+    def __init__(self, far: bool = True, very: bool = False, near: bool = False):
+        self.verdict, self.very, self.is_near, self.asked = far, very, near, []
 
-    def far(self, question, tool_texts, language):
-        self.asked.append((question, list(tool_texts), language))
-        return self.verdict
+    def far(self, question, tool_texts, language, sure=False):
+        if not sure:
+            self.asked.append((question, list(tool_texts), language))
+        return self.very if sure else self.verdict
+
+    def near(self, question, tool_texts, language):
+        return self.is_near
 
 
 def first(text: str, p: float | None) -> Completion:
@@ -135,3 +140,42 @@ def test_the_model_is_asked_for_its_call_probability_only_when_it_can_be_doubted
     assert first_request(doubt_at=0.8, relevance=Far(), router=Fixed("choose")) is False
     assert first_request(doubt_at=0.0, relevance=Far()) is False
     assert first_request(doubt_at=0.8, relevance=Far(), repair=False) is False
+
+
+def test_a_sure_call_to_a_tool_very_far_from_the_question_is_doubted(tools):
+    model = FakeModel([first(FENCED, 0.95), "面积是 25 平方米。"])
+    d = Agent(model, tools, doubt_at=0.8, relevance=Far(far=False, very=True)).decide(Q)
+    assert d.calls == [] and d.repairs == ["lenient_parse", "doubt"]
+
+
+def test_the_floors_compare_the_closest_tool():
+    class Vectors:
+        def embed_batch(self, texts):
+            table = {"a: x": [1.0, 0.0], "b: y": [0.0, 1.0], "q": [0.4, 0.9165], "q2": [0.1, 0.995]}
+            return [table[t] for t in texts]
+
+    rel = Relevance(Vectors(), floor={"en": 0.3}, far_floor={"en": 0.2}, near_floor={"en": 0.35})
+    assert rel.similarity("q", ["a: x"]) == pytest.approx(0.4)
+    assert rel.similarity("q", ["a: x", "b: y"]) == pytest.approx(0.9165)
+    assert rel.near("q", ["a: x"]) and not rel.far("q", ["a: x"]) and not rel.far("q", ["a: x"], sure=True)
+    assert rel.far("q2", ["a: x"]) and rel.far("q2", ["a: x"], sure=True) and not rel.near("q2", ["a: x"])
+    assert not rel.near("q", ["a: x"], "zh") and rel.similarity("q", []) is None
+
+
+BAD = '```json\n{"name": "recommend_products", "arguments": {"category": "手机", "zzz": 1}}\n```'
+FIXED = '{"name": "recommend_products", "arguments": {"category": "手机"}}'
+
+
+def test_an_invalid_call_near_the_question_is_decoded_under_its_tool_at_the_last_rung(tools):
+    model = FakeModel([first(BAD, 0.95), first(BAD, 0.95), FIXED])
+    d = Agent(model, tools, doubt_at=0.8, relevance=Far(far=False, near=True)).decide(Q)
+    assert [c.name for c in d.calls] == ["recommend_products"] and d.calls[0].arguments["category"] == "手机"
+    assert d.repairs[-2:] == ["reask", "constrained"]
+    schema = str(model.calls[2].constraint.json_schema)
+    assert "recommend_products" in schema and "answer" not in schema  # no answer branch
+
+
+def test_an_invalid_call_far_from_the_question_is_answered_at_the_last_rung(tools):
+    model = FakeModel([first(BAD, 0.95), first(BAD, 0.95), '{"answer": "这里做不到。"}'])
+    d = Agent(model, tools, doubt_at=0.8, relevance=Far(far=False, near=False)).decide(Q)
+    assert d.calls == [] and d.text == "这里做不到。" and "answer" in str(model.calls[2].constraint.json_schema)

@@ -7,8 +7,9 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``lenient_parse``    the call was only readable leniently (JSON5, fences, bare JSON, prose)
 ``doubt``            a call read leniently that the model itself doubted (its first token
                      gave a call less than ``doubt_at`` of the probability) to a tool far
-                     from the question (``doubt.py``), with no router that knows when no
-                     tool is needed: the answer is written instead, with no tools offered
+                     from the question, or any such call to a tool very far from it
+                     (``doubt.py``), with no router that knows when no tool is needed:
+                     the answer is written instead, with no tools offered
 ``fuzzy_name``       a misspelled tool or parameter name corrected
 ``drop_ungrounded``  an optional number the user never said dropped
 ``vocabulary``       a free-text argument mapped onto the terms its tool understands and
@@ -19,7 +20,9 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``reask``            one re-ask quoting the parse or validation error
 ``constrained``      after a re-ask that failed too, an answer decoded under a schema that
                      admits only an answer: two invalid calls mean the tool does not fit
-                     (a forced call here was right 0 times in 3, in every benchmark run)
+                     (a forced call here was right 0 times in 3, in every benchmark run);
+                     unless the question is near the one tool called (``doubt.py``): the
+                     call is then decoded under that tool's schema first
 ``lookup``           an answer stating facts no tool returned (see ``grounding.py``):
                      the call is decoded under the offered tools' schema instead
 ``ask``              a call whose required argument the conversation never gave (an
@@ -252,6 +255,19 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         # first; once "name" came first it forced calls, and every one measured was wrong
         # (BFCL irrelevance fell from 15 to 6 of 30).
         regen = None if constraint else answer_constraint(d.model)
+        near = None if constraint or not error else near_call(d, messages, action, route)
+        if near is not None and not d.out_of_time():
+            # ...unless the question is near the one tool called: then the call is
+            # decoded under that tool's schema (BFCL multiple: "SELECT * FROM user ..."
+            # answered where database.query was expected).
+            forced = tool_constraint(d.model, d.tools.filter([near]), allow_answer=False)
+            if forced is not None:
+                repairs.append("constrained")
+                completion = yield from call_model(d, messages, forced, step, 2, "constrained_call", trace, made,
+                                                   d.budgets.rung_tokens)
+                action, error, fired = check(d, completion, forced, said)
+                repairs += fired
+                last_constraint = forced
         if error and regen is not None and not d.out_of_time():
             repairs.append("constrained")
             completion = yield from call_model(d, messages, regen, step, 2, "constrained", trace, made,
@@ -299,11 +315,30 @@ def doubtful(d: Decider, messages: list[Message], completion: Completion, action
     low probability by the model itself, to tools far from the question, and no router
     able to say "no tool" decided."""
     p = completion.call_probability
-    if not (action.calls and action.lenient and p is not None and p < d.doubt_at and may_doubt(d, route)
+    if not (action.calls and action.lenient and p is not None and may_doubt(d, route)
             and d.relevance is not None and not d.out_of_time()):
         return False
-    texts = [f"{c.name}: {t.description}" for c in action.calls if (t := d.tools.get(c.name)) is not None]
-    return len(texts) == len(action.calls) and d.relevance.far(routing_text(messages), texts, d.language)
+    texts = tool_texts(d, action.calls)
+    if len(texts) != len(action.calls):
+        return False
+    question = routing_text(messages)
+    return (p < d.doubt_at and d.relevance.far(question, texts, d.language)) or \
+        d.relevance.far(question, texts, d.language, sure=True)
+
+
+def tool_texts(d: Decider, calls: list[ToolCall]) -> list[str]:
+    """``name: description`` of each called tool the set has: what relevance compares."""
+    return [f"{c.name}: {t.description}" for c in calls if (t := d.tools.get(c.name)) is not None]
+
+
+def near_call(d: Decider, messages: list[Message], action: Action, route: Route | None) -> str | None:
+    """The tool of an invalid call to decode under its schema at the last rung: the only
+    tool called, near the question (``Relevance.near``); None to answer instead."""
+    names = {c.name for c in action.calls}
+    if len(names) != 1 or not may_doubt(d, route) or d.relevance is None:
+        return None
+    texts = tool_texts(d, action.calls[:1])
+    return action.calls[0].name if texts and d.relevance.near(routing_text(messages), texts, d.language) else None
 
 
 def _finish(d: Decider, action: Action, completion: Completion, repairs: list[str], made: _Calls, t0: float,

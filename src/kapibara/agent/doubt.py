@@ -13,6 +13,19 @@ Measured on BFCL cases the peers benchmark does not score (irrelevance and multi
 30-110, the 0.5B's greedy calls): a call probability under 0.8 *and* a similarity under
 0.3 held 10 of 37 irrelevant calls and none of 80 fitting ones.
 
+A call far enough from the question is doubted whatever the model's probability
+(``FAR_FLOOR``): on BFCL irrelevance cases 100-159 and multiple 108-159 (neither scored
+by the peers benchmark) the 0.5B gave 11 irrelevant calls a probability of 0.38-0.97,
+three of them to tools under 0.2 similar to the question, while none of its 48 calls on
+``multiple`` went to a tool under 0.23.
+
+The other way round, a call that fails validation twice goes to the ladder's last rung,
+which answers instead (a call that cannot be filled in is often a tool that does not
+fit). When the question is near the called tool (``NEAR_FLOOR``), the call is decoded
+under that tool's schema instead: on the same cases every irrelevant call that reached
+the last rung was to a tool under 0.26 similar to the question, and the one ``multiple``
+call there (0.37) was answered ("SELECT * FROM user ...") where a call was expected.
+
 The similarity floor is per language, and a language without a measured one is never
 doubted: USE similarities run much lower for short Chinese texts. On the domain dev
 split with the router removed (every third case), the same rule would have doubted 12
@@ -34,6 +47,12 @@ DOUBT_AT = 0.8
 RELEVANCE_FLOOR = {"en": 0.3}
 """...and is doubted when the question is less similar than this to every tool it calls,
 in the question's language (no floor: never doubted)."""
+FAR_FLOOR = {"en": 0.2}
+"""A free-text call to tools all less similar than this to the question is doubted
+whatever its probability."""
+NEAR_FLOOR = {"en": 0.35}
+"""A call invalid twice, to a tool at least this similar to the question, is decoded
+under that tool's schema at the last rung instead of being answered."""
 
 
 class Relevance:
@@ -44,9 +63,12 @@ class Relevance:
     installed) nothing is far, so nothing is doubted.
     """
 
-    def __init__(self, embedder: Any = None, floor: dict[str, float] | None = None) -> None:
+    def __init__(self, embedder: Any = None, floor: dict[str, float] | None = None,
+                 far_floor: dict[str, float] | None = None, near_floor: dict[str, float] | None = None) -> None:
         self.embedder = embedder
         self.floor = dict(RELEVANCE_FLOOR if floor is None else floor)
+        self.far_floor = dict(FAR_FLOOR if far_floor is None else far_floor)
+        self.near_floor = dict(NEAR_FLOOR if near_floor is None else near_floor)
         self._vectors: dict[str, np.ndarray] = {}
         self._unavailable = False
 
@@ -63,15 +85,29 @@ class Relevance:
             self._unavailable = True
             return None
 
-    def far(self, question: str, tool_texts: Sequence[str], language: str = "en") -> bool:
-        """Whether ``question`` is less similar than ``language``'s floor to every one of
-        ``tool_texts`` (False without an embedder or a floor)."""
-        floor = self.floor.get(language)
-        if floor is None or not tool_texts:
-            return False
+    def similarity(self, question: str, tool_texts: Sequence[str]) -> float | None:
+        """The highest cosine similarity of ``question`` to any of ``tool_texts`` (None
+        without an embedder or tools)."""
+        if not tool_texts:
+            return None
         new = [t for t in dict.fromkeys(tool_texts) if t not in self._vectors]
         vecs = self._embed([*new, question])
         if vecs is None:
-            return False
+            return None
         self._vectors.update(zip(new, vecs[:-1], strict=True))
-        return all(float(self._vectors[t] @ vecs[-1]) < floor for t in tool_texts)
+        return max(float(self._vectors[t] @ vecs[-1]) for t in tool_texts)
+
+    def far(self, question: str, tool_texts: Sequence[str], language: str = "en", sure: bool = False) -> bool:
+        """Whether ``question`` is less similar than ``language``'s floor to every one of
+        ``tool_texts`` (False without an embedder or a floor). ``sure``: the floor for a
+        call the model was sure of (``FAR_FLOOR``)."""
+        floor = (self.far_floor if sure else self.floor).get(language)
+        sim = self.similarity(question, tool_texts) if floor is not None else None
+        return sim is not None and floor is not None and sim < floor
+
+    def near(self, question: str, tool_texts: Sequence[str], language: str = "en") -> bool:
+        """Whether ``question`` is at least ``language``'s ``NEAR_FLOOR`` similar to one of
+        ``tool_texts`` (False without an embedder or a floor)."""
+        floor = self.near_floor.get(language)
+        sim = self.similarity(question, tool_texts) if floor is not None else None
+        return sim is not None and floor is not None and sim >= floor
