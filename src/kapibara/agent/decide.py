@@ -255,26 +255,19 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         # first; once "name" came first it forced calls, and every one measured was wrong
         # (BFCL irrelevance fell from 15 to 6 of 30).
         regen = None if constraint else answer_constraint(d.model)
+        # ...unless the question is near the one tool called: then the call is first
+        # decoded under that tool's schema (BFCL multiple: "SELECT * FROM user ..."
+        # answered where database.query was expected).
         near = None if constraint or not error else near_call(d, messages, action, route)
-        if near is not None and not d.out_of_time():
-            # ...unless the question is near the one tool called: then the call is
-            # decoded under that tool's schema (BFCL multiple: "SELECT * FROM user ..."
-            # answered where database.query was expected).
-            forced = tool_constraint(d.model, d.tools.filter([near]), allow_answer=False)
-            if forced is not None:
-                repairs.append("constrained")
-                completion = yield from call_model(d, messages, forced, step, 2, "constrained_call", trace, made,
-                                                   d.budgets.rung_tokens)
-                action, error, fired = check(d, completion, forced, said)
-                repairs += fired
-                last_constraint = forced
-        if error and regen is not None and not d.out_of_time():
+        forced = tool_constraint(d.model, d.tools.filter([near]), allow_answer=False) if near else None
+        for rung, last in (("constrained_call", forced), ("constrained", regen)):
+            if last is None or not error or d.out_of_time():
+                continue
             repairs.append("constrained")
-            completion = yield from call_model(d, messages, regen, step, 2, "constrained", trace, made,
-                                               d.budgets.rung_tokens)
-            action, error, fired = check(d, completion, regen, said)
+            completion = yield from call_model(d, messages, last, step, 2, rung, trace, made, d.budgets.rung_tokens)
+            action, error, fired = check(d, completion, last, said)
             repairs += fired
-            last_constraint = regen
+            last_constraint = last
     if completion.finish_reason == DEADLINE and not action.calls:  # never show half an answer
         seconds = int(d.budgets.timeout_s)
         action, error = Action(text=render_template("agent_turn_timeout", d.language, seconds=seconds)), None
