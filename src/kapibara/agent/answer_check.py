@@ -19,21 +19,16 @@ import json
 import re
 from collections.abc import Iterable
 
-_DROP = re.compile(r"[\s\W_]+", re.UNICODE)
+from kapibara.agent.budget import is_looping
+from kapibara.agent.leaks import normalised
+
 _FENCE = re.compile(r"^```[\w-]*\s*|\s*```$")
-_LOOP = re.compile(r"(.{2,24}?)\1{3,}", re.DOTALL)
 
 ECHO_MIN = 6
 """Characters (spaces and punctuation dropped) an answer needs before it can count as an
 echo: "好的" inside a question is an answer, not an echo."""
-LOOP_SHARE = 0.5
-"""A phrase repeated four times or more that covers at least this share of the answer."""
 RAW_MIN = 24
 """A tool output at least this long found verbatim in the answer is raw data."""
-
-
-def _norm(text: str) -> str:
-    return _DROP.sub("", text).casefold()
 
 
 def answer_problem(answer: str, question: str, outputs: Iterable[str] = ()) -> str | None:
@@ -54,10 +49,7 @@ def answer_problem(answer: str, question: str, outputs: Iterable[str] = ()) -> s
             pass
     if not asked_for_json and any(len(out.strip()) >= RAW_MIN and out.strip() in text for out in outputs):
         return "raw_data"
-    said, wrote = _norm(question), _norm(text)
+    said, wrote = normalised(question), normalised(text)
     if len(wrote) >= ECHO_MIN and wrote in said:
         return "echo"
-    looped = sum(len(m.group(0)) for m in _LOOP.finditer(wrote))
-    if wrote and looped >= LOOP_SHARE * len(wrote):
-        return "repetition"
-    return None
+    return "repetition" if is_looping(text) else None

@@ -20,14 +20,15 @@ LATIN_SPAN = 32
 """Letters/digits in a row (spaces and punctuation dropped) that count as a leak (~6 words)."""
 
 
-def _norm(text: str) -> str:
+def normalised(text: str) -> str:
+    """``text`` with spaces and punctuation dropped, in lower case: what spans compare."""
     return _DROP.sub("", text).casefold()
 
 
 def leaked_span(answer: str, secret: str, allowed: str = "") -> str | None:
     """The first span of ``answer`` (normalised: no spaces or punctuation, lower case)
     that also appears in ``secret`` and not in ``allowed`` (the user's words), or None."""
-    a, s, ok = _norm(answer), _norm(secret), _norm(allowed)
+    a, s, ok = normalised(answer), normalised(secret), normalised(allowed)
     if not a or not s:
         return None
     i = 0
