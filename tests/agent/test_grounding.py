@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kapibara.agent.repair import drop_ungrounded, fill_counts, numbers_in
+from kapibara.agent.repair import bounds_in, drop_ungrounded, fill_bounds, fill_counts, numbers_in
 from kapibara.models.base import ToolCall
 from kapibara.tools import ToolSet, tool
 
@@ -178,3 +178,98 @@ def test_a_number_inside_another_argument_is_not_a_count():
 def test_a_required_count_the_model_gave_is_kept():
     fixed, notes = fill_counts([ToolCall("buy", {"product": "牛奶", "quantity": 1})], TOOLS, "来3箱牛奶")
     assert fixed[0].arguments["quantity"] == 1 and notes == []
+
+
+# -- bounds: a price ceiling the user said fills the call's one price-bound parameter --
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("有没有适合小孩吃的零食，五十块钱以内", [50]),
+        ("露营带的饮料推荐几款，单价20以内", [20]),
+        ("价格别超2k5，拍照要好，手机", [2500]),
+        ("推荐两款100元以下适合早餐的牛奶", [100]),
+        ("夏天解暑的饮料，十块以内", [10]),
+        ("预算2000块，想要个打游戏流畅的手机", [2000]),
+        ("想要个1000块左右的备用机", [1000]),
+        ("给爷爷买个字大声音大的手机，八百以内", [800]),
+        ("想要一台一千五以内的手机", [1500]),
+        ("I need cheap snacks for kids, under 20 yuan, show me 2", [20]),
+        ("Recommend a phone under 4000 yuan that is good for taking photos", [4000]),
+        ("a phone for at most $300", [300]),
+        ("推荐3款手机", []),  # a count
+        ("最多推荐3款", []),  # a count, not a price
+        ("三天以内能到吗", []),  # days
+        ("10公里以内的店", []),  # a distance
+        ("within 3 days please", []),
+        ("iPhone 15有优惠吗", []),
+    ],
+)
+def test_bounds_in_reads_price_ceilings_only(text, expected):
+    assert bounds_in(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "expected"),
+    [
+        ("有没有适合小孩吃的零食，五十块钱以内", {"category": "零食", "scenario": "小孩"}, 50),  # left out
+        ("价格别超2k5，拍照要好，手机", {"category": "手机", "scenario": "拍照"}, 2500),  # dropped as unsaid
+        ("推荐两款100元以下适合早餐的牛奶", {"category": "牛奶", "max_price": 2, "limit": 2}, 100),  # a count put there
+    ],
+)
+def test_a_bound_the_user_said_fills_the_price_bound(text, args, expected):
+    fixed, notes = fill_bounds([ToolCall("recommend_products", args)], TOOLS, text)
+    assert fixed[0].arguments["max_price"] == expected
+    assert notes == [f"recommend_products: max_price={args.get('max_price')!r} -> {expected} (said)"]
+
+
+def test_the_latest_messages_bound_replaces_an_earlier_one():
+    said = "三千以内拍照好的手机有哪些\n还有没有更便宜的，一千五以内的"
+    call = ToolCall("recommend_products", {"category": "手机", "max_price": 3000})
+    fixed, _ = fill_bounds([call], TOOLS, said, latest="还有没有更便宜的，一千五以内的")
+    assert fixed[0].arguments["max_price"] == 1500
+    # the latest message says no bound: the one said before stands
+    fixed, notes = fill_bounds([call], TOOLS, "三千以内拍照好的手机有哪些\n第一个呢", latest="第一个呢")
+    assert fixed[0].arguments["max_price"] == 3000 and notes == []
+
+
+@tool
+def find_hotel(city: str, max_distance_km: float | None = None, max_results: int = 5) -> str:
+    """Find hotels.
+
+    Args:
+        city: city
+        max_distance_km: how far from the centre at most
+        max_results: how many
+    """
+    return "ok"
+
+
+@tool
+def shop(item: str, min_price: float | None = None, max_price: float | None = None,
+         budget: float | None = None) -> str:
+    """Shop.
+
+    Args:
+        item: item
+        min_price: lowest price
+        max_price: highest price
+        budget: total budget
+    """
+    return "ok"
+
+
+@pytest.mark.parametrize(
+    ("tools", "call", "text"),
+    [
+        (TOOLS, ToolCall("recommend_products", {"category": "手机"}), "推荐手机"),  # no bound said
+        (TOOLS, ToolCall("recommend_products", {"category": "手机"}), "3000以内或者2000以内的手机"),  # two
+        (TOOLS, ToolCall("recommend_products", {"category": "手机", "max_price": 3000}), "3000以内的手机"),  # right
+        (ToolSet([find_hotel]), ToolCall("find_hotel", {"city": "Paris"}), "hotels in Paris under 200 euros"),  # no price parameter
+        (ToolSet([shop]), ToolCall("shop", {"item": "shoes"}), "shoes under 100 dollars"),  # two price bounds: ambiguous
+    ],
+)
+def test_bounds_are_left_alone_when_nothing_is_clear(tools, call, text):
+    fixed, notes = fill_bounds([call], tools, text)
+    assert fixed[0].arguments == call.arguments and notes == []

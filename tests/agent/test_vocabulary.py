@@ -62,6 +62,8 @@ def snap(scenario: str, said: str) -> tuple[dict, list[str]]:
         ("拍照旗舰", "想要一台六千以内的拍照旗舰", "拍照旗舰"),  # two meanings, both kept
         ("camera, cheap", "a cheap phone with a good camera", "camera cheap"),
         ("拍照", "还有没有更便宜的\n推荐拍照好的手机", "拍照"),  # an earlier turn counts
+        ("摄影", "拍照好的手机", "拍照"),  # a meaning the user expressed, in the user's word
+        ("长辈", "给爸妈买的手机", "爸妈"),
     ],
 )
 def test_the_terms_the_user_said_are_kept(scenario, said, expected):

@@ -17,6 +17,8 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``entities``         a misspelt name of a thing mapped to the name the tool knows
                      (``Tool.entities``: "五长大米" -> "五常大米")
 ``counts``           a count the user said fills the integer parameter left at its default
+``bounds``           a price ceiling the user said fills the price-ceiling parameter left
+                     out or holding another number
 ``reask``            one re-ask quoting the parse or validation error
 ``constrained``      after a re-ask that failed too, an answer decoded under a schema that
                      admits only an answer: two invalid calls mean the tool does not fit
@@ -51,6 +53,7 @@ from kapibara.agent.repair import (
     answer_constraint,
     coerce_calls,
     drop_ungrounded,
+    fill_bounds,
     fill_counts,
     fuzzy_fix,
     missing_required,
@@ -455,6 +458,9 @@ def check(d: Decider, completion: Completion, constraint: Constraint | None,
         action.calls, counted = fill_counts(action.calls, d.tools, said)
         if counted:
             fired.append("counts")
+        action.calls, bounded = fill_bounds(action.calls, d.tools, said, d.latest)
+        if bounded:
+            fired.append("bounds")
     error = validate_calls(action.calls, d.tools)
     if error is None:
         action.calls = coerce_calls(action.calls, d.tools)

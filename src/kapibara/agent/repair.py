@@ -16,6 +16,8 @@ The rungs, in the order ``agent.decide`` climbs them (each recorded when it fire
                    tool understands and the user said (``snap_vocabulary``)
 ``counts``         a count the user said ("推荐5款") fills the one integer parameter the call
                    left out or at its default (``fill_counts``)
+``bounds``         a price ceiling the user said ("五十块钱以内", "under 20 yuan") fills the one
+                   price-ceiling parameter the call left out or got wrong (``fill_bounds``)
 ``reask``          one re-ask quoting the parse or validation error (``validate_calls``
                    finds it; the message comes from the ``reask_error`` template)
 ``constrained``    regeneration with a JSON schema or GBNF grammar that admits only the
@@ -38,7 +40,7 @@ from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
 from kapibara.tools.schema import standard_schema
 
-RUNGS = ("routed", "lenient_parse", "doubt", "fuzzy_name", "drop_ungrounded", "vocabulary", "entities", "counts", "reask", "constrained", "lookup", "ask")
+RUNGS = ("routed", "lenient_parse", "doubt", "fuzzy_name", "drop_ungrounded", "vocabulary", "entities", "counts", "bounds", "reask", "constrained", "lookup", "ask")
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
 FUZZY_MARGIN = 8.0
@@ -280,13 +282,91 @@ def fill_counts(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list
     return out, notes
 
 
+_AMOUNT = r"(\d+(?:\.\d+)?(?:\s*[kKwW千万](?![a-zA-Z])\d?)?|[零〇一二两三四五六七八九十百千万]+)(?![\d.零〇一二两三四五六七八九十百千万])"
+_CURRENCY = r"\s*(?:元|块钱|块|rmb|RMB|yuan|dollars?|bucks|usd|USD|euros?|CNY)"
+_PRICE_END = rf"(?:{_CURRENCY}|(?!\s*(?:[个款样台箱瓶份袋斤盒包件只部杯罐支条种道位天周月年小时分秒公里米岁度%]|[a-zA-Z])))"
+_BOUND_RES = (
+    # 不超过40元, 别超2k5, 预算2000块, 最多50
+    re.compile(r"(?:不要?超过?|别超过?|最多|最高|预算(?:在|是|为)?|控制在|低于|少于|不高于)\s*" + _AMOUNT + _PRICE_END),
+    # 五十块钱以内, 单价20以内, 100元以下, 1000块左右
+    re.compile(_AMOUNT + r"(?:\s*(?:元|块钱|块|rmb|RMB))?\s*(?:以内|以下|之内|之下|内|左右|上下|封顶)"),
+    # under 20 yuan, at most $300, budget of 500
+    re.compile(r"\b(?:under|below|less than|cheaper than|within|up to|at most|no more than|not more than|max(?:imum)?"
+               r"|budget(?: of| is)?)\s*[$¥€£]?\s*" + _AMOUNT + _PRICE_END, re.IGNORECASE),
+)
+_MONEY_WORDS = re.compile(r"price|cost|budget|fee|fare|amount|spend|价|预算|费|钱", re.IGNORECASE)
+_CEILING_WORDS = re.compile(r"max|upper|budget|ceiling|at most|highest|上限|最高|最多|不超过|预算", re.IGNORECASE)
+
+
+def _amount(text: str) -> float:
+    """The value of one ``_AMOUNT`` match: ``2k5`` 2500, ``1.5万`` 15000, ``一千五`` 1500."""
+    found = numbers_in(text.replace(" ", ""))
+    return max(found) if found else 0.0
+
+
+def bounds_in(text: str) -> list[float]:
+    """The price ceilings ``text`` states, in order and without repeats: a number after
+    不超过/预算/under/at most..., or before 以内/以下/左右 ("五十块钱以内" 50, "别超2k5" 2500,
+    "under 20 yuan" 20). A number with another unit ("三天以内", "最多3款", "within 3 days")
+    is not a price."""
+    found: list[tuple[int, float]] = []
+    for pattern in _BOUND_RES:
+        for m in pattern.finditer(text):
+            value = _amount(m.group(1))
+            if value > 0:
+                found.append((m.start(1), value))
+    return list(dict.fromkeys(v for _, v in sorted(found)))
+
+
+def _ceiling_params(tools: Any, name: str) -> list[str]:
+    """The numeric parameters of tool ``name`` that are a price ceiling: the name or the
+    description speaks of money and of an upper limit (``max_price``, ``budget``)."""
+    out = []
+    for key, prop in _schema(tools, name).get("properties", {}).items():
+        if prop.get("type") not in ("number", "integer"):
+            continue
+        words = f"{key} {prop.get('description', '')}"
+        if _MONEY_WORDS.search(words) and _CEILING_WORDS.search(words):
+            out.append(key)
+    return out
+
+
+def fill_bounds(calls: list[ToolCall], tools: Any, user_text: str, latest: str = "") -> tuple[list[ToolCall], list[str]]:
+    """Set a call's one price-ceiling parameter (``max_price``, ``budget``) to the one
+    ceiling the user stated ("五十块钱以内", "under 20 yuan") when the call left it out or
+    holds another number: small models drop a budget among several constraints, or put
+    the count there ("推荐两款100元以下的牛奶" -> ``max_price: 2``). The user's ``latest``
+    message wins when it states a ceiling ("还有更便宜的吗，一千五以内的" replaces the 3000
+    said before). Nothing changes when the user stated none or several, or the tool has
+    no such parameter or several. Returns (calls, what changed)."""
+    stated = bounds_in(latest) or bounds_in(user_text)
+    if len(stated) != 1:
+        return calls, []
+    bound = stated[0]
+    out: list[ToolCall] = []
+    notes: list[str] = []
+    for call in calls:
+        params = _ceiling_params(tools, call.name)
+        args = dict(call.arguments)
+        if len(params) == 1:
+            key = params[0]
+            old = args.get(key)
+            if not isinstance(old, int | float) or isinstance(old, bool) or float(old) != bound:
+                value: float | int = int(bound) if bound.is_integer() else bound
+                notes.append(f"{call.name}: {key}={old!r} -> {value} (said)")
+                args[key] = value
+        out.append(ToolCall(name=call.name, arguments=args, id=call.id))
+    return out, notes
+
+
 def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
                     latest: str = "") -> tuple[list[ToolCall], list[str]]:
     """Map free-text arguments onto the terms their tool understands (``Tool.vocabulary``).
 
     For a string parameter with a vocabulary (``{meaning: [words]}``), the value becomes
-    the words it contains whose meaning the user also expressed, one word per meaning
-    (the longest, then the first), in the value's order; a word inside a longer matched
+    the meanings it contains that the user also expressed, each in the user's own word
+    for it (the longest, then the first: "夏季解暑" for "夏天解暑的饮料" is "夏天"), in
+    the value's order; a word inside a longer matched
     word ("长辈" inside "送长辈") is not a second meaning. A value with no such word takes
     the words the user said instead, or, when the user said none, is dropped if the
     parameter is optional, unless the user said the value itself and it carries a number
@@ -319,8 +399,8 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
             if not isinstance(value, str) or not _norm(value):
                 continue
             expressed = _matches(said, vocab)
-            meant = {name for _, _, name, _ in expressed}
-            kept = [word for _, _, name, word in _matches(_norm(value), vocab) if name in meant]
+            meant = {name: word for _, _, name, word in expressed}
+            kept = [meant[name] for _, _, name, _ in _matches(_norm(value), vocab) if name in meant]
             if not kept:
                 kept = [word for _, _, _, word in expressed]
             if kept:
