@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kapibara.agent.repair import closest_entity, resolve_entities
+from kapibara.agent.repair import closest_entity, fan_out, resolve_entities
 from kapibara.errors import ToolDefinitionError
 from kapibara.models.base import ToolCall
 from kapibara.tools import Tool, ToolSet, tool, tools_from_config
@@ -97,3 +97,68 @@ def test_entities_from_a_tool_config_file() -> None:
         "name": "add", "target": "kapibara.demo.tools:add_to_cart",
         "entities": {"product_name": {"农夫山泉": ["Nongfu Spring"]}}}])
     assert tools.get("add").entities == {"product_name": {"农夫山泉": ["Nongfu Spring"]}}
+
+
+# -- fan_out: one call per thing the user named together ("A和B都查一下") --
+
+@tool(entities={"product_name": PRODUCTS})
+def get_promotions(product_name: str) -> str:
+    """Promotions of a product.
+
+    Args:
+        product_name: product name
+    """
+    return "ok"
+
+
+FAN = ToolSet([add_to_cart, get_promotions])
+
+
+@pytest.mark.parametrize(("said", "value", "added"), [
+    ("农夫山泉和五常大米哪个有优惠？都帮我看看", "五常大米", ["农夫山泉"]),
+    ("iPhone 15跟OPPO Ace2有没有优惠，一起查", "iPhone 15", ["OPPO Ace2"]),
+    ("五常大米、农夫山泉、蒙牛纯牛奶有活动吗", "农夫山泉", ["五常大米", "蒙牛纯牛奶"]),
+    ("any deals on Nongfu Spring and Wuchang rice?", "Nongfu Spring", ["Wuchang rice"]),
+    ("iPhone 15 Pro和小米11 Ultra有优惠吗", "iPhone 15 Pro", ["小米11 Ultra"]),  # not "iPhone 15" inside it
+])
+def test_things_named_together_get_a_call_each(said: str, value: str, added: list[str]) -> None:
+    calls = [ToolCall("get_promotions", {"product_name": value}, id="c1")]
+    out, notes = fan_out(calls, FAN, said)
+    assert [c.arguments["product_name"] for c in out] == [value, *added]
+    assert out[0].id == "c1" and len({c.id for c in out}) == len(out)
+    assert notes == [f"get_promotions: product_name={name!r} added (named with {value!r})" for name in added]
+
+
+def test_the_other_arguments_are_copied() -> None:
+    out, _ = fan_out([ToolCall("add_to_cart", {"product_name": "农夫山泉", "quantity": 1})], FAN, "农夫山泉和五常大米各来一份")
+    assert [c.arguments for c in out] == [{"product_name": "农夫山泉", "quantity": 1},
+                                          {"product_name": "五常大米", "quantity": 1}]
+
+
+@pytest.mark.parametrize(("said", "calls"), [
+    ("农夫山泉有优惠吗", [("get_promotions", "农夫山泉")]),  # one thing
+    ("农夫山泉和五常大米有优惠吗", [("get_promotions", "农夫山泉"), ("get_promotions", "五常大米")]),  # both called
+    ("买了农夫山泉，五常大米有优惠吗", [("get_promotions", "五常大米")]),  # not named together
+    ("五常大米2袋，农夫山泉1箱，都加购物车", [("add_to_cart", "农夫山泉")]),  # each with its own count
+    ("农夫山泉还是五常大米，哪个有优惠", [("get_promotions", "牛奶")]),  # the call names neither
+    ("牛奶和农夫山泉有优惠吗", [("get_promotions", "农夫山泉")]),  # "牛奶" is no known name
+])
+def test_nothing_is_added_unless_the_user_named_them_together(said: str, calls: list[tuple[str, str]]) -> None:
+    made = [ToolCall(name, {"product_name": value}) for name, value in calls]
+    out, notes = fan_out(made, FAN, said)
+    assert out == made and notes == []
+
+
+def test_the_agent_records_the_fan_out_and_runs_both_calls() -> None:
+    from kapibara.agent import Agent
+    from kapibara.models.fake import FakeModel
+
+    model = FakeModel(['<tool_call>\n{"name": "get_promotions", "arguments": {"product_name": "五常大米"}}\n</tool_call>',
+                       "都没有优惠。"])
+    agent = Agent(model, FAN)
+    d = agent.decide([{"role": "user", "content": "农夫山泉和五常大米有优惠吗"}])
+    assert [c.arguments["product_name"] for c in d.calls] == ["五常大米", "农夫山泉"] and d.repairs == ["fan_out"]
+    model = FakeModel(['<tool_call>\n{"name": "get_promotions", "arguments": {"product_name": "五常大米"}}\n</tool_call>',
+                       "都没有优惠。"])
+    result = Agent(model, FAN).run("农夫山泉和五常大米有优惠吗")
+    assert [c.arguments["product_name"] for c in result.tool_calls] == ["五常大米", "农夫山泉"]

@@ -19,6 +19,7 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``counts``           a count the user said fills the integer parameter left at its default
 ``bounds``           a price ceiling the user said fills the price-ceiling parameter left
                      out or holding another number
+``fan_out``          things named together ("A和B有优惠吗") get a call each
 ``reask``            one re-ask quoting the parse or validation error
 ``constrained``      after a re-ask that failed too, an answer decoded under a schema that
                      admits only an answer: two invalid calls mean the tool does not fit
@@ -53,6 +54,7 @@ from kapibara.agent.repair import (
     answer_constraint,
     coerce_calls,
     drop_ungrounded,
+    fan_out,
     fill_bounds,
     fill_counts,
     fuzzy_fix,
@@ -461,6 +463,9 @@ def check(d: Decider, completion: Completion, constraint: Constraint | None,
         action.calls, bounded = fill_bounds(action.calls, d.tools, said, d.latest)
         if bounded:
             fired.append("bounds")
+        action.calls, added = fan_out(action.calls, d.tools, d.latest)
+        if added:
+            fired.append("fan_out")
     error = validate_calls(action.calls, d.tools)
     if error is None:
         action.calls = coerce_calls(action.calls, d.tools)

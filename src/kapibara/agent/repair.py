@@ -18,6 +18,8 @@ The rungs, in the order ``agent.decide`` climbs them (each recorded when it fire
                    left out or at its default (``fill_counts``)
 ``bounds``         a price ceiling the user said ("五十块钱以内", "under 20 yuan") fills the one
                    price-ceiling parameter the call left out or got wrong (``fill_bounds``)
+``fan_out``        things the user named together ("车厘子和三文鱼有优惠吗") get a call each
+                   where the model called for one of them (``fan_out``)
 ``reask``          one re-ask quoting the parse or validation error (``validate_calls``
                    finds it; the message comes from the ``reask_error`` template)
 ``constrained``    regeneration with a JSON schema or GBNF grammar that admits only the
@@ -40,7 +42,7 @@ from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
 from kapibara.tools.schema import standard_schema
 
-RUNGS = ("routed", "lenient_parse", "doubt", "fuzzy_name", "drop_ungrounded", "vocabulary", "entities", "counts", "bounds", "reask", "constrained", "lookup", "ask")
+RUNGS = ("routed", "lenient_parse", "doubt", "fuzzy_name", "drop_ungrounded", "vocabulary", "entities", "counts", "bounds", "fan_out", "reask", "constrained", "lookup", "ask")
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
 FUZZY_MARGIN = 8.0
@@ -464,6 +466,79 @@ def resolve_entities(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall],
                     args[key] = name
                     notes.append(f"{call.name}: {key}={value!r} -> {name!r}")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
+    return out, notes
+
+
+_JOINER = re.compile(r"\s*(?:(?:和|跟|与|及|以及|还有|、|,|/|&|\band\b|\bplus\b)\s*)+", re.IGNORECASE)
+
+
+def _mentions(text: str, known: dict[str, list[str]]) -> list[tuple[int, int, str]]:
+    """(start, end, canonical) of each known name written in ``text``, in order; a name
+    inside a longer one ("iPhone 15" in "iPhone 15 Pro") is not a second mention."""
+    low = text.lower()
+    found: list[tuple[int, int, str]] = []
+    for canonical, others in known.items():
+        for word in (canonical, *others):
+            w = word.lower().strip()
+            start = low.find(w) if w else -1
+            while start >= 0:
+                found.append((start, start + len(w), canonical))
+                start = low.find(w, start + 1)
+    inside = {m for m in found for o in found if o != m and o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]}
+    kept = sorted(set(found) - inside)
+    return [m for i, m in enumerate(kept) if not any(o[0] == m[0] and o[1] == m[1] for o in kept[:i])]
+
+
+def _canonical(value: str, known: dict[str, list[str]]) -> str | None:
+    """The known thing ``value`` names exactly (any of its names, case and spaces aside)."""
+    v = _norm(value)
+    return next((c for c, others in known.items() if v in {_norm(w) for w in (c, *others)}), None)
+
+
+def _named_together(text: str, known: dict[str, list[str]], canonical: str) -> list[tuple[str, str]]:
+    """(canonical, as written) of the things named with ``canonical`` in one run joined by
+    和/跟/、/and ("车厘子和三文鱼"), ``canonical`` included; [] when it is named alone."""
+    runs: list[list[tuple[int, int, str]]] = []
+    for m in _mentions(text, known):
+        if runs and _JOINER.fullmatch(text[runs[-1][-1][1]:m[0]]):
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    for run in runs:
+        if len(run) > 1 and any(c == canonical for _, _, c in run):
+            return list(dict.fromkeys((c, text[s:e]) for s, e, c in run))
+    return []
+
+
+def fan_out(calls: list[ToolCall], tools: Any, latest: str) -> tuple[list[ToolCall], list[str]]:
+    """Add a call for each thing the user named together with the one a call names
+    ("车厘子和三文鱼哪个有优惠？" with only ``get_promotions("三文鱼")`` gets
+    ``get_promotions("车厘子")`` too): small models make the first call and stop. Only
+    for a tool with one ``Tool.entities`` parameter, names the tool knows joined by 和, 跟,
+    、 or "and" in the user's ``latest`` message, and a call whose value is one of them;
+    the other arguments are copied ("农夫山泉和五常大米各来一份"). Returns (calls, what was
+    added)."""
+    out = list(calls)
+    notes: list[str] = []
+    for call in calls:
+        entities = getattr(tools.get(call.name), "entities", None) or {}
+        if len(entities) != 1:
+            continue
+        key, known = next(iter(entities.items()))
+        value = call.arguments.get(key)
+        if not isinstance(value, str):
+            continue
+        canonical = _canonical(value, known)
+        if canonical is None:
+            continue
+        have = {_canonical(str(c.arguments.get(key)), known) for c in out if c.name == call.name}
+        for other, written in _named_together(latest, known, canonical):
+            if other in have:
+                continue
+            have.add(other)
+            out.append(ToolCall(name=call.name, arguments={**call.arguments, key: written},
+                                id=f"{call.id}_{len(out)}" if call.id else ""))
+            notes.append(f"{call.name}: {key}={written!r} added (named with {value!r})")
     return out, notes
 
 
