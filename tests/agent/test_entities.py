@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kapibara.agent.repair import closest_entity, fan_out, resolve_entities
+from kapibara.agent.repair import closest_entity, fan_out, resolve_entities, resolve_referents
 from kapibara.errors import ToolDefinitionError
 from kapibara.models.base import ToolCall
 from kapibara.tools import Tool, ToolSet, tool, tools_from_config
@@ -162,3 +162,70 @@ def test_the_agent_records_the_fan_out_and_runs_both_calls() -> None:
                        "都没有优惠。"])
     result = Agent(model, FAN).run("农夫山泉和五常大米有优惠吗")
     assert [c.arguments["product_name"] for c in result.tool_calls] == ["五常大米", "农夫山泉"]
+
+
+# -- referent: a thing the user refers to ("第一个", "来两斤" after one product) --
+
+LISTED = '[{"name": "OPPO Ace2", "price": 2999}, {"name": "iPhone 15", "price": 5999}]'
+
+
+@pytest.mark.parametrize(("latest", "earlier", "value", "expected"), [
+    ("第一个加购物车", ["三千以内拍照好的手机有哪些", LISTED, "推荐 OPPO Ace2 和 iPhone 15。"], "五常大米", "OPPO Ace2"),
+    ("第二款有优惠吗", ["三千以内拍照好的手机有哪些", LISTED, "推荐 OPPO Ace2 和 iPhone 15。"], "第二款", "iPhone 15"),
+    ("最后一个有优惠吗", ["手机推荐", LISTED], None, "iPhone 15"),
+    ("add the second one to my cart", ["phones please", LISTED], "OPPO Ace2", "iPhone 15"),
+    ("来两斤", ["农夫山泉多少钱", '{"name": "农夫山泉", "price": 2}', "农夫山泉 2 元一瓶。"], "五常大米", "农夫山泉"),
+    ("挺好，加购", ["iPhone 15有优惠吗", '[{"title": "以旧换新"}]', "iPhone 15 目前有以旧换新。"], "商品名称", "iPhone 15"),
+])
+def test_a_thing_referred_to_is_the_one_before(latest: str, earlier: list[str], value: str | None,
+                                               expected: str) -> None:
+    args = {"quantity": 1} if value is None else {"product_name": value, "quantity": 1}
+    out, notes = resolve_referents([ToolCall("add_to_cart", args, id="c1")], FAN, latest, earlier)
+    assert out[0].arguments == {"product_name": expected, "quantity": 1} and out[0].id == "c1"
+    assert notes == [f"add_to_cart: product_name={value!r} -> {expected!r} (referred to)"]
+
+
+@pytest.mark.parametrize(("latest", "earlier", "value"), [
+    ("农夫山泉来一箱", ["iPhone 15多少钱", '{"name": "iPhone 15"}'], "农夫山泉"),  # named now
+    ("牛奶有优惠吗", ["iPhone 15多少钱", '{"name": "iPhone 15"}'], "牛奶"),  # said now: a generic word
+    ("加购", ["这两款哪个好", LISTED], "五常大米"),  # two things before, no ordinal: ask
+    ("帮我加购", [], "五常大米"),  # nothing before: ask
+    ("第三个加购", ["手机推荐", LISTED], "五常大米"),  # no third thing
+    ("第一次买，推荐一下", ["手机推荐", LISTED], "OPPO Ace2"),  # "the first time", not an item
+])
+def test_nothing_changes_without_a_clear_referent(latest: str, earlier: list[str], value: str) -> None:
+    calls = [ToolCall("add_to_cart", {"product_name": value, "quantity": 1})]
+    out, notes = resolve_referents(calls, FAN, latest, earlier)
+    assert out == calls and notes == []
+
+
+def test_the_agent_names_what_a_follow_up_refers_to() -> None:
+    from kapibara.agent import Agent
+    from kapibara.models.fake import FakeModel
+
+    model = FakeModel(['<tool_call>\n{"name": "add_to_cart", "arguments": {"product_name": "五常大米", "quantity": 1}}\n</tool_call>'])
+    messages = [{"role": "user", "content": "手机推荐"},
+                {"role": "assistant", "content": "", "tool_calls": [{"id": "c0", "type": "function", "function": {
+                    "name": "get_promotions", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c0", "content": LISTED},
+                {"role": "assistant", "content": "OPPO Ace2 和 iPhone 15 都不错。"},
+                {"role": "user", "content": "第二个加购物车"}]
+    d = Agent(model, FAN).decide(messages)
+    assert d.calls[0].arguments == {"product_name": "iPhone 15", "quantity": 1} and d.repairs == ["referent"]
+
+
+@tool(entities={"product_name": {**PRODUCTS, "东北珍珠米": ["rice"]}})
+def buy(product_name: str, quantity: int = 1) -> str:
+    """Buy a product.
+
+    Args:
+        product_name: product name
+        quantity: how many
+    """
+    return "ok"
+
+
+def test_a_latin_name_inside_a_word_is_no_mention() -> None:
+    earlier = ["五常大米多少钱", '{"name": "五常大米", "price": 89.9}']
+    out, _ = resolve_referents([ToolCall("buy", {"product_name": "农夫山泉"})], ToolSet([buy]), "来两袋", earlier)
+    assert out[0].arguments["product_name"] == "五常大米"  # not "rice" inside "price"

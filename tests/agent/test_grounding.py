@@ -144,6 +144,7 @@ def test_a_count_the_user_said_fills_the_count_left_at_its_default(text, args, e
         ("两个人吃的火锅食材推荐", {"category": "火锅"}),  # people, not items
         ("来2.5斤五花肉做法", {"category": "肉"}),  # a weight, not 5 of anything
         ("a phone under 4000 please", {"category": "手机"}),  # no limit of 4000
+        ("第二款再推荐几个类似的", {"category": "手机"}),  # an ordinal, not two items
     ],
 )
 def test_counts_are_left_alone_when_nothing_is_clear(text, args):

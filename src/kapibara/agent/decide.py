@@ -20,6 +20,8 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``bounds``           a price ceiling the user said fills the price-ceiling parameter left
                      out or holding another number
 ``fan_out``          things named together ("A和B有优惠吗") get a call each
+``referent``         a thing referred to ("第一个", "来两斤" after one product) named from
+                     the turns before
 ``reask``            one re-ask quoting the parse or validation error
 ``constrained``      after a re-ask that failed too, an answer decoded under a schema that
                      admits only an answer: two invalid calls mean the tool does not fit
@@ -62,6 +64,7 @@ from kapibara.agent.repair import (
     parameter_label,
     parse_constrained,
     resolve_entities,
+    resolve_referents,
     snap_vocabulary,
     tool_constraint,
     unwrap_schema_echo,
@@ -150,6 +153,9 @@ class Decider:
     latest: str = ""
     """The user's latest message in the decision being made (``decide`` sets it): what a
     follow-up such as "那明天呢" changes."""
+    earlier: tuple[str, ...] = ()
+    """The turns since the user's previous message, oldest first (their words, the tool
+    results, the replies; ``decide`` sets it): what "第一个" or "来两斤" refers to."""
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -180,7 +186,8 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
     made = _Calls()
     said = user_text(messages)
     d = replace(d, latest=next((str(m.get("content") or "") for m in reversed(messages)
-                                if m.get("role") == "user" and m.get("name") != EXAMPLE), ""))
+                                if m.get("role") == "user" and m.get("name") != EXAMPLE), ""),
+                earlier=earlier_turns(messages))
     repairs: list[str] = []
     if route is not None and route.mode == "narrow" and route.tools:
         d = replace(d, tools=d.tools.filter(route.tools))  # only the routed tools are offered
@@ -466,6 +473,9 @@ def check(d: Decider, completion: Completion, constraint: Constraint | None,
         action.calls, added = fan_out(action.calls, d.tools, d.latest)
         if added:
             fired.append("fan_out")
+        action.calls, referred = resolve_referents(action.calls, d.tools, d.latest, list(d.earlier))
+        if referred:
+            fired.append("referent")
     error = validate_calls(action.calls, d.tools)
     if error is None:
         action.calls = coerce_calls(action.calls, d.tools)
@@ -551,6 +561,16 @@ def user_text(messages: list[Message]) -> str:
     retrieved example turns are not the user's words."""
     return "\n".join(str(m.get("content") or "") for m in messages
                      if m.get("role") == "user" and m.get("name") != EXAMPLE)
+
+
+def earlier_turns(messages: list[Message]) -> tuple[str, ...]:
+    """The texts of the turns between the user's previous message (included) and the
+    latest one, oldest first: the context a follow-up refers to."""
+    turns = [m for m in messages if m.get("role") != "system" and m.get("name") != EXAMPLE]
+    users = [i for i, m in enumerate(turns) if m.get("role") == "user"]
+    if len(users) < 2:
+        return ()
+    return tuple(str(m.get("content") or "") for m in turns[users[-2]:users[-1]] if m.get("content"))
 
 
 def evidence(messages: list[Message]) -> str:

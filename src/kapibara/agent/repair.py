@@ -20,6 +20,9 @@ The rungs, in the order ``agent.decide`` climbs them (each recorded when it fire
                    price-ceiling parameter the call left out or got wrong (``fill_bounds``)
 ``fan_out``        things the user named together ("车厘子和三文鱼有优惠吗") get a call each
                    where the model called for one of them (``fan_out``)
+``referent``       a thing the user referred to ("第一个加购物车"; "来两斤" after one product)
+                   named from the turns before, where the call named another or none
+                   the conversation gave (``resolve_referents``)
 ``reask``          one re-ask quoting the parse or validation error (``validate_calls``
                    finds it; the message comes from the ``reask_error`` template)
 ``constrained``    regeneration with a JSON schema or GBNF grammar that admits only the
@@ -42,7 +45,7 @@ from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
 from kapibara.tools.schema import standard_schema
 
-RUNGS = ("routed", "lenient_parse", "doubt", "fuzzy_name", "drop_ungrounded", "vocabulary", "entities", "counts", "bounds", "fan_out", "reask", "constrained", "lookup", "ask")
+RUNGS = ("routed", "lenient_parse", "doubt", "fuzzy_name", "drop_ungrounded", "vocabulary", "entities", "counts", "bounds", "fan_out", "referent", "reask", "constrained", "lookup", "ask")
 FUZZY_THRESHOLD = 80.0
 """Minimum rapidfuzz ratio (0-100) for a name to be corrected."""
 FUZZY_MARGIN = 8.0
@@ -227,7 +230,7 @@ MAX_COUNT = 99
 _CLASSIFIERS = "款个样台箱瓶份袋斤盒包件只部杯罐支条种道位听提桶套双把本张片颗粒串"
 _EN_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                "nine": 9, "ten": 10, "a couple of": 2, "a dozen": 12}
-_CN_COUNT_RE = re.compile(rf"(?<![\d.])(\d+|[一二两三四五六七八九十]+)\s*[{_CLASSIFIERS}](?!人|月|小时|星期|礼拜|钟)")
+_CN_COUNT_RE = re.compile(rf"(?<![\d.第])(\d+|[一二两三四五六七八九十]+)\s*[{_CLASSIFIERS}](?!人|月|小时|星期|礼拜|钟)")
 _EN_COUNT_RE = re.compile(r"(?<![\d.])\b(\d+|" + "|".join(_EN_NUMBERS) + r")\b(?!\s*(?:yuan|rmb|dollars?|usd|元|块|k\b|%))",
                           re.IGNORECASE)
 
@@ -472,6 +475,9 @@ def resolve_entities(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall],
 _JOINER = re.compile(r"\s*(?:(?:和|跟|与|及|以及|还有|、|,|/|&|\band\b|\bplus\b)\s*)+", re.IGNORECASE)
 
 
+_WORD_CHAR = re.compile(r"[a-z0-9]")
+
+
 def _mentions(text: str, known: dict[str, list[str]]) -> list[tuple[int, int, str]]:
     """(start, end, canonical) of each known name written in ``text``, in order; a name
     inside a longer one ("iPhone 15" in "iPhone 15 Pro") is not a second mention."""
@@ -482,7 +488,10 @@ def _mentions(text: str, known: dict[str, list[str]]) -> list[tuple[int, int, st
             w = word.lower().strip()
             start = low.find(w) if w else -1
             while start >= 0:
-                found.append((start, start + len(w), canonical))
+                end = start + len(w)
+                if not (_WORD_CHAR.match(low[start - 1:start]) and _WORD_CHAR.match(w[0])
+                        or _WORD_CHAR.match(low[end:end + 1]) and _WORD_CHAR.match(w[-1])):
+                    found.append((start, end, canonical))  # "rice" is no mention inside "price"
                 start = low.find(w, start + 1)
     inside = {m for m in found for o in found if o != m and o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]}
     kept = sorted(set(found) - inside)
@@ -540,6 +549,71 @@ def fan_out(calls: list[ToolCall], tools: Any, latest: str) -> tuple[list[ToolCa
                                 id=f"{call.id}_{len(out)}" if call.id else ""))
             notes.append(f"{call.name}: {key}={written!r} added (named with {value!r})")
     return out, notes
+
+
+_ORDINAL_CN = re.compile(r"第\s*([一二两三四五六七八九十]|\d{1,2})\s*(?=[个款种台件样项条部只瓶盒袋包家份])|(最后)\s*[一那这]?\s*(?=[个款种台件样项条部只瓶盒袋包家份])")
+_ORDINAL_EN = re.compile(r"\bthe\s+(first|second|third|fourth|fifth|last)\b", re.IGNORECASE)
+_EN_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": 0}
+
+
+def ordinal_in(text: str) -> int | None:
+    """The position ``text`` refers to ("第一个" 1, "第2款" 2, "the second one" 2; "最后一个",
+    "the last one" 0 for the last), or None; "第一次" is no item."""
+    m = _ORDINAL_CN.search(text)
+    if m:
+        if m.group(2):
+            return 0
+        raw = m.group(1)
+        return int(raw) if raw.isdigit() else int(_cn_number(raw))
+    m = _ORDINAL_EN.search(text)
+    return _EN_ORDINALS[m.group(1).lower()] if m else None
+
+
+def resolve_referents(calls: list[ToolCall], tools: Any, latest: str,
+                      earlier: list[str]) -> tuple[list[ToolCall], list[str]]:
+    """Name the thing the user refers to instead of naming it, in a call of a tool with one
+    ``Tool.entities`` parameter: an ordinal ("第一个加购物车", "the second one") picks that
+    item of the latest earlier turn that lists several known things (a tool result, most
+    recent first); a value the conversation never gave (the 0.5B invents "五常大米" for "来两斤"
+    after "车厘子多少钱") becomes the one known thing the earlier turns name. ``earlier``:
+    the texts of the turns since the user's previous message (their words, tool results,
+    replies). Nothing changes when the user names a known thing now, or the referent is
+    unclear (two things before and no ordinal: the agent asks). Returns (calls, what changed)."""
+    out: list[ToolCall] = []
+    notes: list[str] = []
+    position = ordinal_in(latest)
+    seen = "\n".join([*earlier, latest])
+    for call in calls:
+        entities = getattr(tools.get(call.name), "entities", None) or {}
+        if len(entities) != 1:
+            out.append(call)
+            continue
+        key, known = next(iter(entities.items()))
+        value = call.arguments.get(key)
+        target: tuple[str, str] | None = None
+        if not _mentions(latest, known):
+            if position is not None:
+                lists = [named for text in reversed(earlier) if len(named := _things(text, known)) >= 2]
+                if lists and position <= len(lists[0]):
+                    target = lists[0][position - 1]
+            elif not isinstance(value, str) or not text_grounded(value, seen):
+                named = list(dict.fromkeys(t for text in earlier for t in _things(text, known)))
+                if len({c for c, _ in named}) == 1:
+                    target = named[0]
+        if target is None or (isinstance(value, str) and _canonical(value, known) == target[0]):
+            out.append(call)
+            continue
+        notes.append(f"{call.name}: {key}={value!r} -> {target[1]!r} (referred to)")
+        out.append(ToolCall(name=call.name, arguments={**call.arguments, key: target[1]}, id=call.id))
+    return out, notes
+
+
+def _things(text: str, known: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(canonical, as written) of the known things ``text`` names, in order, each once."""
+    first: dict[str, str] = {}
+    for s, e, c in _mentions(text, known):
+        first.setdefault(c, text[s:e])
+    return list(first.items())
 
 
 def closest_entity(value: str, known: dict[str, list[str]]) -> str | None:
