@@ -64,6 +64,7 @@ def snap(scenario: str, said: str) -> tuple[dict, list[str]]:
         ("拍照", "还有没有更便宜的\n推荐拍照好的手机", "拍照"),  # an earlier turn counts
         ("摄影", "拍照好的手机", "拍照"),  # a meaning the user expressed, in the user's word
         ("长辈", "给爸妈买的手机", "爸妈"),
+        ("拍照", "a phone good for taking photos", "拍照"),  # the user's word is in another script
     ],
 )
 def test_the_terms_the_user_said_are_kept(scenario, said, expected):

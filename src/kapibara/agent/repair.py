@@ -370,8 +370,9 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
 
     For a string parameter with a vocabulary (``{meaning: [words]}``), the value becomes
     the meanings it contains that the user also expressed, each in the user's own word
-    for it (the longest, then the first: "夏季解暑" for "夏天解暑的饮料" is "夏天"), in
-    the value's order; a word inside a longer matched
+    for it when that is in the value's script (the longest, then the first: "夏季解暑" for
+    "夏天解暑的饮料" is "夏天"; "拍照" for "good for taking photos" stays), in the
+    value's order; a word inside a longer matched
     word ("长辈" inside "送长辈") is not a second meaning. A value with no such word takes
     the words the user said instead, or, when the user said none, is dropped if the
     parameter is optional, unless the user said the value itself and it carries a number
@@ -405,7 +406,8 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
                 continue
             expressed = _matches(said, vocab)
             meant = {name: word for _, _, name, word in expressed}
-            kept = [meant[name] for _, _, name, _ in _matches(_norm(value), vocab) if name in meant]
+            kept = [meant[name] if _same_script(meant[name], word) else word
+                    for _, _, name, word in _matches(_norm(value), vocab) if name in meant]
             if not kept:
                 kept = [word for _, _, _, word in expressed]
             if kept:
@@ -419,6 +421,11 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
                 notes.append(f"{call.name}: {key}={value!r} is not a term the user said")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
     return out, notes
+
+
+def _same_script(a: str, b: str) -> bool:
+    """Whether both words are Chinese or neither is."""
+    return bool(_CJK.search(a)) == bool(_CJK.search(b))
 
 
 def _snap_items(items: list[str], vocab: dict[str, list[str]], said: str) -> list[str] | None:
