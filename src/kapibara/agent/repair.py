@@ -369,10 +369,8 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
     """Map free-text arguments onto the terms their tool understands (``Tool.vocabulary``).
 
     For a string parameter with a vocabulary (``{meaning: [words]}``), the value becomes
-    the meanings it contains that the user also expressed, each in the user's own word
-    for it when that is in the value's script (the longest, then the first: "夏季解暑" for
-    "夏天解暑的饮料" is "夏天"; "拍照" for "good for taking photos" stays), in the
-    value's order; a word inside a longer matched
+    the words it contains whose meaning the user also expressed, one word per meaning
+    (the longest, then the first), in the value's order; a word inside a longer matched
     word ("长辈" inside "送长辈") is not a second meaning. A value with no such word takes
     the words the user said instead, or, when the user said none, is dropped if the
     parameter is optional, unless the user said the value itself and it carries a number
@@ -385,7 +383,10 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
     "明天呢"). For a list of strings (``properties``), when the user expressed any of its
     meanings, the items keep those meanings, and each meaning the user expressed that no
     item has is added in the user's words ("电池咋样" -> ``["电池"]``, not the five
-    properties of an example). Returns (calls, what changed).
+    properties of an example). A string parameter the call left out or empty takes the
+    one term of its vocabulary the ``latest`` message says ("适合早餐的牛奶" -> ``scenario``
+    "早餐", "那明天呢" -> ``date`` "明天"); two terms are not guessed. Returns (calls, what
+    changed).
     """
     everything, now = _norm(user_text), _norm(latest)
     out: list[ToolCall] = []
@@ -402,12 +403,18 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
                     args[key] = items
                     notes.append(f"{call.name}: {key}={value!r} -> {items!r}")
                 continue
-            if not isinstance(value, str) or not _norm(value):
+            if value is None or (isinstance(value, str) and not _norm(value)):
+                prop = _schema(tools, call.name).get("properties", {}).get(key, {})
+                stated = _matches(now, vocab) if prop.get("type") == "string" else []
+                if len(stated) == 1:  # the user's one term for a parameter the call left out
+                    args[key] = stated[0][3]
+                    notes.append(f"{call.name}: {key}={value!r} -> {stated[0][3]!r} (said)")
+                continue
+            if not isinstance(value, str):
                 continue
             expressed = _matches(said, vocab)
-            meant = {name: word for _, _, name, word in expressed}
-            kept = [meant[name] if _same_script(meant[name], word) else word
-                    for _, _, name, word in _matches(_norm(value), vocab) if name in meant]
+            meant = {name for _, _, name, _ in expressed}
+            kept = [word for _, _, name, word in _matches(_norm(value), vocab) if name in meant]
             if not kept:
                 kept = [word for _, _, _, word in expressed]
             if kept:
@@ -421,11 +428,6 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
                 notes.append(f"{call.name}: {key}={value!r} is not a term the user said")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
     return out, notes
-
-
-def _same_script(a: str, b: str) -> bool:
-    """Whether both words are Chinese or neither is."""
-    return bool(_CJK.search(a)) == bool(_CJK.search(b))
 
 
 def _snap_items(items: list[str], vocab: dict[str, list[str]], said: str) -> list[str] | None:
