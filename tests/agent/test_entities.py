@@ -4,6 +4,8 @@ typos are mostly homophones, since people type pinyin."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kapibara.agent.repair import closest_entity, fan_out, resolve_entities, resolve_referents
@@ -214,15 +216,7 @@ def test_the_agent_names_what_a_follow_up_refers_to() -> None:
     assert d.calls[0].arguments == {"product_name": "iPhone 15", "quantity": 1} and d.repairs == ["referent"]
 
 
-@tool(entities={"product_name": {**PRODUCTS, "东北珍珠米": ["rice"]}})
-def buy(product_name: str, quantity: int = 1) -> str:
-    """Buy a product.
-
-    Args:
-        product_name: product name
-        quantity: how many
-    """
-    return "ok"
+buy = replace(add_to_cart, name="buy", entities={"product_name": {**PRODUCTS, "东北珍珠米": ["rice"]}})
 
 
 def test_a_latin_name_inside_a_word_is_no_mention() -> None:
