@@ -37,7 +37,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from rapidfuzz import fuzz, process
 
@@ -502,8 +502,7 @@ def _mentions(text: str, known: dict[str, list[str]]) -> list[tuple[int, int, st
                         or _WORD_CHAR.match(low[end:end + 1]) and _WORD_CHAR.match(w[-1])):
                     found.append((start, end, canonical))  # "rice" is no mention inside "price"
                 start = low.find(w, start + 1)
-    inside = {m for m in found for o in found if o != m and o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]}
-    kept = sorted(set(found) - inside)
+    kept = sorted(set(_outermost(found)))
     return [m for i, m in enumerate(kept) if not any(o[0] == m[0] and o[1] == m[1] for o in kept[:i])]
 
 
@@ -691,9 +690,15 @@ def _matches(text: str, vocab: dict[str, list[str]]) -> list[tuple[int, int, str
                 best = (at, at + len(w), name, word)
         if best is not None:
             found.append(best)
-    inside = {m for m in found for o in found
-              if o is not m and o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]}
-    return sorted((m for m in found if m not in inside), key=lambda m: m[0])
+    return sorted(_outermost(found), key=lambda m: m[0])
+
+
+_Span = TypeVar("_Span", bound=tuple[Any, ...])
+
+
+def _outermost(found: list[_Span]) -> list[_Span]:
+    """The matches (``(start, end, ...)``) that lie inside no longer match."""
+    return [m for m in found if not any(o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0] for o in found)]
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
