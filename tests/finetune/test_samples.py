@@ -92,3 +92,25 @@ def test_pick_samples_draws_replies_at_the_share():
     assert len(pick_samples(_mixed(5, 5), 20, random.Random(0), reply_share=0.3)) == 10
     with pytest.raises(DataError, match="between 0 and 1"):
         pick_samples(_mixed(5, 5), 4, random.Random(0), reply_share=1.5)
+
+
+def _tool_sample(i: int, tool: str) -> Sample:
+    return Sample(f"{tool}{i}", [{"role": "user", "content": f"{tool} {i}"},
+                                 call_message([ToolCall(tool, {})])], TOOLS, "t", "cart")
+
+
+def test_pick_samples_gives_every_tool_a_floor():
+    """A tool with few samples (view_cart: 11 of 1290 in the first build) is drawn whole up
+    to its floor; a uniform draw left the tuned model 3 of them and it called add_to_cart."""
+    import random
+
+    pool = [_tool_sample(i, "add_to_cart") for i in range(300)] + [_tool_sample(i, "view_cart") for i in range(8)]
+    picked = pick_samples(pool, 40, random.Random(0), reply_share=0.0)
+    names = [s.target_calls[0].name for s in picked]
+    # two tools, 40 call slots: a floor of 40 / (2 * 2) = 10; view_cart has only 8, all taken
+    assert names.count("view_cart") == 8 and len(picked) == 40 and len({s.id for s in picked}) == 40
+    # a common tool is not capped by the floor
+    pool = [_tool_sample(i, "add_to_cart") for i in range(300)] + [_tool_sample(i, "view_cart") for i in range(100)]
+    for seed in range(5):
+        names = [s.target_calls[0].name for s in pick_samples(pool, 40, random.Random(seed), reply_share=0.0)]
+        assert names.count("view_cart") >= 10 and names.count("add_to_cart") >= 10

@@ -209,7 +209,8 @@ def pick_samples(samples: list[Sample], limit: int | None, rng: Any, reply_share
     A uniform draw from the built set gives about 9% replies; a model tuned on that learned
     to call a tool for nearly every request (no-call 50% on the test split), so the recipe
     draws replies (greetings, off-domain and unsupported requests, asking for a missing
-    value) at a fixed share. The order is shuffled either way.
+    value) at a fixed share. The calls are drawn with a floor per tool
+    (``_draw_calls``). The order is shuffled either way.
     """
     if reply_share is not None and not 0 <= reply_share <= 1:
         raise DataError(f"reply share {reply_share} is not between 0 and 1", hint="e.g. --reply-share 0.3")
@@ -220,6 +221,29 @@ def pick_samples(samples: list[Sample], limit: int | None, rng: Any, reply_share
     replies = [s for s in samples if not s.target_calls]
     calls = [s for s in samples if s.target_calls]
     k = min(len(replies), round(limit * reply_share))
-    picked = rng.sample(replies, k) + rng.sample(calls, min(len(calls), limit - k))
+    picked = rng.sample(replies, k) + _draw_calls(calls, limit - k, rng)
     rng.shuffle(picked)
     return picked
+
+
+def _draw_calls(calls: list[Sample], n: int, rng: Any) -> list[Sample]:
+    """``n`` call samples: each tool first gets a floor of ``n / (2 * tools)`` (all it has
+    when it has fewer), the rest is a uniform draw from what is left.
+
+    Templates with no slot ("看看我的购物车") each give one sample, so a uniform draw from
+    the first build (view_cart: 11 of 1290) left the tuned model 3 view_cart samples, and
+    it answered "购物车瞅一眼" with ``add_to_cart("购物车")``.
+    """
+    if n >= len(calls):
+        return list(calls)
+    by_tool: dict[str, list[Sample]] = {}
+    for s in calls:
+        by_tool.setdefault(s.target_calls[0].name, []).append(s)
+    floor = n // (2 * len(by_tool))
+    picked: list[Sample] = []
+    for name in sorted(by_tool):
+        group = by_tool[name]
+        picked += rng.sample(group, min(floor, len(group)))
+    taken = {id(s) for s in picked}
+    rest = [s for s in calls if id(s) not in taken]
+    return picked + rng.sample(rest, n - len(picked))
