@@ -78,3 +78,24 @@ def test_a_tuned_model_keeps_the_router() -> None:
                   router=Always())
     assert isinstance(small.router, Always)
     assert small.route([{"role": "user", "content": "weather in Paris?"}]).tools == ["get_weather"]
+
+
+def test_a_routed_call_whose_start_the_backend_writes_gets_no_format_instruction() -> None:
+    """The format instruction (~75 tokens to prefill) only says what the written call start
+    and the grammar already fix; a backend that cannot write the start still gets it."""
+    from kapibara.agent.router import Route
+
+    class Always:
+        def route(self, messages, tool_names):  # type: ignore[no-untyped-def]
+            return Route("call", ["get_weather"], 1.0)
+
+    call_text = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    for writes, instructed in ((True, False), (False, True)):
+        model = FakeModel([call_text])
+        model.write_prefix = writes  # type: ignore[attr-defined]
+        agent = Agent(model, ToolSet([get_weather]), router=Always())
+        d = agent.decide([{"role": "user", "content": "weather in Paris?"}])
+        assert [c.name for c in d.calls] == ["get_weather"] and "routed" in d.repairs
+        request = model.calls[0]
+        assert request.constraint is not None and request.constraint.prefix.startswith('{"name": "get_weather"')
+        assert (request.messages[-1]["content"] != "weather in Paris?") is instructed
