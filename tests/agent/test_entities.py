@@ -76,6 +76,44 @@ def test_the_rung_resolves_calls_and_says_what_changed() -> None:
     assert notes == ["add_to_cart: product_name='农夫三泉' -> '农夫山泉'"]
 
 
+@tool(entities={"product_name": PRODUCTS}, vocabulary={"properties": {"battery": ["电池", "续航"], "price": ["价格"]}})
+def get_product_info(product_name: str, properties: list[str]) -> str:
+    """Facts about a product.
+
+    Args:
+        product_name: product name
+        properties: what to look up
+    """
+    return "ok"
+
+
+@pytest.mark.parametrize(("value", "name"), [
+    ("整点农夫山泉", "农夫山泉"),  # the request's verb copied along
+    ("帮我买小米手环8", "小米手环8"),
+    ("小米11 Ultra电池", "小米11 Ultra"),  # a word another parameter understands after it
+    ("小米11U续航", "小米11 Ultra"),
+    ("农夫山泉两箱", "农夫山泉"),  # a count after the name
+])
+def test_a_value_holding_one_known_name_becomes_that_name(value: str, name: str) -> None:
+    tools = ToolSet([get_product_info])
+    out, notes = resolve_entities([ToolCall("get_product_info", {"product_name": value, "properties": []})], tools)
+    assert out[0].arguments["product_name"] == name and notes
+
+
+@pytest.mark.parametrize("value", [
+    "苹果15手机壳",  # the name modifies another thing: not that name
+    "农夫山泉和五常大米",  # two things
+    "蒙牛纯牛奶家庭装",  # a known name itself
+    "牛奶",
+    "小米手环",  # a known name
+    "Xiaomi小米11U",  # the thing's own word before its name
+])
+def test_a_value_is_not_cut_down_to_a_name_it_does_not_end_with(value: str) -> None:
+    tools = ToolSet([get_product_info])
+    out, notes = resolve_entities([ToolCall("get_product_info", {"product_name": value, "properties": []})], tools)
+    assert out[0].arguments["product_name"] == value and notes == []
+
+
 def test_the_agent_records_the_rung() -> None:
     from kapibara.agent import Agent
     from kapibara.models.fake import FakeModel

@@ -18,6 +18,7 @@ from kapibara.agent.budget import (
     watch,
 )
 from kapibara.agent.grounding import NumberGrounding
+from kapibara.models.base import ToolCall
 from kapibara.models.fake import FakeModel
 
 
@@ -136,3 +137,20 @@ def test_an_invented_required_value_becomes_a_question(tools):
     d = Agent(FakeModel([call("get_weather", city="上海")]), tools, ask_missing=True).decide(history)
     assert [c.name for c in d.calls] == ["get_weather"]
     assert missing_required([], tools, "") is None
+
+
+def test_a_value_another_parameter_names_is_not_given():
+    """"后天天气怎么样" -> get_weather(city="后天", date="后天"): the day is a term of the
+    date parameter's vocabulary, so the city was never said and the agent asks for it."""
+    from kapibara.agent.repair import missing_required
+    from kapibara.demo.tools import demo_toolset
+
+    tools = demo_toolset()
+
+    bad = [ToolCall("get_weather", {"city": "后天", "date": "后天"})]
+    assert missing_required(bad, tools, "后天天气怎么样") == ("get_weather", "city")
+    good = [ToolCall("get_weather", {"city": "北京", "date": "后天"})]
+    assert missing_required(good, tools, "北京后天天气怎么样") is None
+    d = Agent(FakeModel([call("get_weather", city="后天", date="后天")]), tools,
+              ask_missing=True).decide([{"role": "user", "content": "后天天气怎么样"}])
+    assert d.calls == [] and "ask" in d.repairs and "城市" in d.text

@@ -461,9 +461,10 @@ def resolve_entities(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall],
     Only a clear case changes anything: the value is no known name (any spelling, case
     and spaces aside), the closest name is at least ``ENTITY_MIN_SCORE`` similar, it
     carries the same numbers (a model number is never a typo: "小米12" stays when only
-    "小米11" is known), and no other thing comes within ``ENTITY_MARGIN``. A generic word
-    ("牛奶") or an unknown thing stays as written, for the tool to answer. Returns
-    (calls, what changed).
+    "小米11" is known), and no other thing comes within ``ENTITY_MARGIN``. A value that
+    holds one known name and ends with it, or with a term of another parameter's
+    vocabulary or a count ("一包") after it, becomes that name (``named_within``). A generic word ("牛奶") or
+    an unknown thing stays as written, for the tool to answer. Returns (calls, what changed).
     """
     out: list[ToolCall] = []
     notes: list[str] = []
@@ -474,11 +475,47 @@ def resolve_entities(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall],
             value = args.get(key)
             if isinstance(value, str) and _norm(value):
                 name = closest_entity(value, known)
+                if name is None and _canonical(value, known) is None:
+                    name = named_within(value, known, _other_terms(tool, key))
                 if name is not None and name != value:
                     args[key] = name
                     notes.append(f"{call.name}: {key}={value!r} -> {name!r}")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
     return out, notes
+
+
+def named_within(value: str, known: dict[str, list[str]], after: set[str]) -> str | None:
+    """The one known thing ``value`` names when the value ends with its name, or with its
+    name and then one of the words ``after`` (normalised) or a count ("一包"); None otherwise.
+
+    The 0.5B copies words around the name into the argument: the request's verb
+    ("整点车厘子"), or the property asked about ("小米11 Ultra电池"). Chinese puts the
+    thing a phrase is about last, so a name followed by anything else ("苹果15手机壳")
+    describes another thing and is left alone. So is a value with two names in it, a name
+    that is also one of the words ``after`` (a battery product called "电池"), and a name
+    after a word of the thing's own name (the brand in "伊利安慕希": already that thing).
+    """
+    mentions = _mentions(value, known)
+    if len(mentions) != 1:
+        return None  # none, or two names ("伊利安慕希": a brand and a line of one thing)
+    start, end, canonical = mentions[0]
+    if _norm(value[start:end]) in after:
+        return None  # a name that is also another parameter's word ("电池")
+    before = _norm(value[:start])
+    if before and any(before in _norm(w) for w in (canonical, *known[canonical])):
+        return None  # the name's own word before it ("伊利" of "伊利安慕希希腊风味酸奶")
+    rest = _norm(value[end:])
+    return canonical if not rest or rest in after or _COUNT_PHRASE.fullmatch(rest) else None
+
+
+#: A count and its measure word alone ("一包", "2瓶"): how many, not what.
+_COUNT_PHRASE = re.compile(rf"(?:\d+|[一二两三四五六七八九十]+)[{_CLASSIFIERS}]")
+
+
+def _other_terms(tool: Any, key: str) -> set[str]:
+    """Every term of the vocabularies of ``tool``'s parameters other than ``key``, normalised."""
+    return {_norm(word) for other, vocab in (getattr(tool, "vocabulary", None) or {}).items() if other != key
+            for words in vocab.values() for word in words}
 
 
 _JOINER = re.compile(r"\s*(?:(?:和|跟|与|及|以及|还有|、|,|/|&|\band\b|\bplus\b)\s*)+", re.IGNORECASE)
@@ -740,7 +777,9 @@ def missing_required(calls: list[ToolCall], tools: Any, evidence: str) -> tuple[
     (the user's words, earlier turns, tool results): (tool, parameter), or None.
 
     Small models invent what the user left out (a plate number, a city, a date) instead
-    of asking; the agent asks instead of sending the invented value.
+    of asking; the agent asks instead of sending the invented value. A value that is a
+    term of another parameter's vocabulary (``Tool.vocabulary``) was not given either:
+    for "后天天气怎么样" the 0.5B wrote ``city="后天"``, the day the user said.
     """
     for call in calls:
         schema = _schema(tools, call.name)
@@ -751,9 +790,20 @@ def missing_required(calls: list[ToolCall], tools: Any, evidence: str) -> tuple[
                 continue
             if value == props.get(key, {}).get("default"):
                 continue
-            if not text_grounded(value, evidence):
+            if not text_grounded(value, evidence) or _claimed_elsewhere(value, key, tools.get(call.name)):
                 return call.name, key
     return None
+
+
+def _claimed_elsewhere(value: str, key: str, tool: Any) -> bool:
+    """Whether ``value``, for a parameter with known things (``Tool.entities``), names none
+    of them and is exactly a term of another parameter's vocabulary (a day for a city).
+    Parameters without known things are left alone: a category "火锅" is also a scenario."""
+    known = (getattr(tool, "entities", None) or {}).get(key)
+    v = _norm(value)
+    if not known or not v or any(v in _norm(w) or _norm(w) in v for c, ws in known.items() for w in (c, *ws) if _norm(w)):
+        return False
+    return v in _other_terms(tool, key)
 
 
 def parameter_label(tools: Any, tool_name: str, param: str) -> str:
