@@ -235,6 +235,17 @@ def test_the_latest_messages_bound_replaces_an_earlier_one():
     assert fixed[0].arguments["max_price"] == 3000 and notes == []
 
 
+def test_the_ceiling_copied_into_the_count_is_dropped_there():
+    """"不要超过30块" -> ``max_price: 30, limit: 30``: the tuned 0.5B copied the price into
+    the count; the default count applies. A count the user said keeps it."""
+    call = ToolCall("recommend_products", {"category": "零食", "max_price": 30, "limit": 30})
+    fixed, notes = fill_bounds([call], TOOLS, "减肥能吃的零食，不要超过30块")
+    assert fixed[0].arguments == {"category": "零食", "max_price": 30}
+    assert notes == ["recommend_products: limit=30 is the price ceiling, not a count"]
+    fixed, notes = fill_bounds([call], TOOLS, "推荐30款零食，不要超过30块")
+    assert fixed[0].arguments["limit"] == 30 and notes == []
+
+
 @tool
 def find_hotel(city: str, max_distance_km: float | None = None, max_results: int = 5) -> str:
     """Find hotels.

@@ -343,11 +343,14 @@ def fill_bounds(calls: list[ToolCall], tools: Any, user_text: str, latest: str =
     the count there ("推荐两款100元以下的牛奶" -> ``max_price: 2``). The user's ``latest``
     message wins when it states a ceiling ("还有更便宜的吗，一千五以内的" replaces the 3000
     said before). Nothing changes when the user stated none or several, or the tool has
-    no such parameter or several. Returns (calls, what changed)."""
+    no such parameter or several. The ceiling copied into an optional integer parameter
+    as well ("不要超过30块" -> ``limit: 30``) is dropped there when the user said no count.
+    Returns (calls, what changed)."""
     stated = bounds_in(latest) or bounds_in(user_text)
     if len(stated) != 1:
         return calls, []
     bound = stated[0]
+    no_count = not counts_in(user_text)
     out: list[ToolCall] = []
     notes: list[str] = []
     for call in calls:
@@ -360,6 +363,13 @@ def fill_bounds(calls: list[ToolCall], tools: Any, user_text: str, latest: str =
                 value: float | int = int(bound) if bound.is_integer() else bound
                 notes.append(f"{call.name}: {key}={old!r} -> {value} (said)")
                 args[key] = value
+            schema = _schema(tools, call.name)
+            for other, prop in schema.get("properties", {}).items():
+                held = args.get(other)
+                if (no_count and other != key and prop.get("type") == "integer" and other not in schema.get("required", [])
+                        and isinstance(held, int | float) and not isinstance(held, bool) and float(held) == bound):
+                    del args[other]
+                    notes.append(f"{call.name}: {other}={held!r} is the price ceiling, not a count")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
     return out, notes
 
