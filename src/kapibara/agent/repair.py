@@ -473,8 +473,9 @@ def resolve_entities(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall],
     carries the same numbers (a model number is never a typo: "小米12" stays when only
     "小米11" is known), and no other thing comes within ``ENTITY_MARGIN``. A value that
     holds one known name and ends with it, or with a term of another parameter's
-    vocabulary or a count ("一包") after it, becomes that name (``named_within``). A generic word ("牛奶") or
-    an unknown thing stays as written, for the tool to answer. Returns (calls, what changed).
+    vocabulary or a count ("一包") after it, becomes that name (``named_within``). A
+    generic word ("牛奶") or an unknown thing stays as written, for the tool to answer.
+    Returns (calls, what changed).
     """
     out: list[ToolCall] = []
     notes: list[str] = []
@@ -787,9 +788,10 @@ def missing_required(calls: list[ToolCall], tools: Any, evidence: str) -> tuple[
     (the user's words, earlier turns, tool results): (tool, parameter), or None.
 
     Small models invent what the user left out (a plate number, a city, a date) instead
-    of asking; the agent asks instead of sending the invented value. A value that is a
-    term of another parameter's vocabulary (``Tool.vocabulary``) was not given either:
-    for "后天天气怎么样" the 0.5B wrote ``city="后天"``, the day the user said.
+    of asking; the agent asks instead of sending the invented value. For a parameter
+    with known things (``Tool.entities``), a value that is none of them but a term of
+    another parameter's vocabulary was not given either: for "后天天气怎么样" the 0.5B
+    wrote ``city="后天"``, the day the user said.
     """
     for call in calls:
         schema = _schema(tools, call.name)
