@@ -37,7 +37,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from rapidfuzz import fuzz, process
 
@@ -259,6 +259,10 @@ def counts_in(text: str) -> list[int]:
     return [n for _, n in sorted(found)]
 
 
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def fill_counts(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list[ToolCall], list[str]]:
     """Set the one integer parameter a call left out or at its default to the one count the
     user said that the call does not already use ("给我推荐5款零食" with ``limit`` 3 becomes
@@ -274,7 +278,7 @@ def fill_counts(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[list
         args = dict(call.arguments)
         open_ = [k for k, p in props.items() if p.get("type") == "integer"
                  and (k not in args or ("default" in p and args[k] == p["default"]))]
-        used = {float(v) for v in args.values() if isinstance(v, int | float) and not isinstance(v, bool)}
+        used = {float(v) for v in args.values() if _is_number(v)}
         strings = " ".join(v for v in args.values() if isinstance(v, str))
         left = [n for n in dict.fromkeys(said) if float(n) not in used and not re.search(rf"(?<!\d){n}(?!\d)", strings)]
         if len(open_) == 1 and len(left) == 1:
@@ -359,15 +363,16 @@ def fill_bounds(calls: list[ToolCall], tools: Any, user_text: str, latest: str =
         if len(params) == 1:
             key = params[0]
             old = args.get(key)
-            if not isinstance(old, int | float) or isinstance(old, bool) or float(old) != bound:
+            if not _is_number(old) or float(old) != bound:
                 value: float | int = int(bound) if bound.is_integer() else bound
                 notes.append(f"{call.name}: {key}={old!r} -> {value} (said)")
                 args[key] = value
             schema = _schema(tools, call.name)
-            for other, prop in schema.get("properties", {}).items():
+            counts = [k for k, p in schema.get("properties", {}).items()
+                      if k != key and p.get("type") == "integer" and k not in schema.get("required", [])]
+            for other in counts if no_count else []:
                 held = args.get(other)
-                if (no_count and other != key and prop.get("type") == "integer" and other not in schema.get("required", [])
-                        and isinstance(held, int | float) and not isinstance(held, bool) and float(held) == bound):
+                if _is_number(held) and float(held) == bound:
                     del args[other]
                     notes.append(f"{call.name}: {other}={held!r} is the price ceiling, not a count")
         out.append(ToolCall(name=call.name, arguments=args, id=call.id))
