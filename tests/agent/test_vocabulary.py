@@ -15,7 +15,7 @@ SCENARIOS = {
     "camera": ["拍照", "摄影", "camera", "photo"],
     "cheap": ["便宜", "实惠", "cheap"],
     "premium": ["旗舰", "flagship"],
-    "elderly": ["老人", "长辈", "爸妈"],
+    "elderly": ["老人", "长辈", "爸妈", "elderly", "parents"],
     "gift": ["送礼", "送长辈"],
     "kids": ["儿童", "孩子", "宝宝", "辅食"],
     "party": ["聚会", "派对"],
@@ -62,8 +62,9 @@ def snap(scenario: str, said: str) -> tuple[dict, list[str]]:
         ("拍照旗舰", "想要一台六千以内的拍照旗舰", "拍照旗舰"),  # two meanings, both kept
         ("camera, cheap", "a cheap phone with a good camera", "camera cheap"),
         ("拍照", "还有没有更便宜的\n推荐拍照好的手机", "拍照"),  # an earlier turn counts
-        ("摄影", "拍照好的手机", "摄影"),  # a meaning the user expressed, in the model's word
-        ("拍照", "a phone good for taking photos", "拍照"),
+        ("摄影", "拍照好的手机", "拍照"),  # the model's own word for a meaning: the tool's term
+        ("拍照", "a phone good for taking photos", "camera"),  # ... in the user's script
+        ("照片 photo", "a phone good for taking photos", "photo"),  # a word the user said stays
     ],
 )
 def test_the_terms_the_user_said_are_kept(scenario, said, expected):
@@ -86,11 +87,15 @@ def test_a_scenario_nobody_asked_for_is_dropped(scenario, said):
     assert notes == [f"recommend: scenario={scenario!r} is not a term the user said"]
 
 
-def test_a_garbled_value_takes_the_term_the_user_said():
-    # The model wrote something unknown; the user's own words hold a known term.
+def test_a_garbled_value_takes_the_meaning_the_user_said_in_the_tools_term():
+    # The model wrote something unknown; the user's own words hold a known meaning, which
+    # the tool gets as its own first term for it (an annotator's and a search index's
+    # likeliest word), in the user's script.
     args, notes = snap("购买手机", "给我爸妈买手机，别超过1500")
-    assert args["scenario"] == "爸妈"
-    assert notes == ["recommend: scenario='购买手机' -> '爸妈'"]
+    assert args["scenario"] == "老人"
+    assert notes == ["recommend: scenario='购买手机' -> '老人'"]
+    args, _ = snap("buy a phone", "a phone for my parents")
+    assert args["scenario"] == "elderly"
 
 
 def test_a_term_inside_a_longer_one_is_not_a_second_meaning():
@@ -147,8 +152,10 @@ def product_info(product_name: str, properties: list[str]) -> str:
 @pytest.mark.parametrize(("said", "given", "fixed"), [
     ("小米11电池咋样", ["价格", "摄像头", "电池"], ["电池"]),  # the five properties of an example, copied
     ("小米11啥处理器", ["价格", "摄像头"], None),  # no meaning of the vocabulary said: left alone
-    ("电池和屏幕怎么样", ["电池"], ["电池", "屏幕"]),  # a meaning the user asked for, added in their words
-    ("多少钱？", ["续航"], ["多少钱"]),  # nothing the user asked for: the user's words
+    ("电池和屏幕怎么样", ["电池"], ["电池", "屏幕"]),  # a meaning the user asked for, added
+    ("多少钱？", ["续航"], ["价格"]),  # nothing the user asked for: their meaning, in the tool's term
+    ("续航咋样", ["续航"], ["电池"]),  # every item in the tool's term for its meaning
+    ("how long does the battery last", ["电池"], ["battery"]),  # ... in the user's script
     ("介绍一下小米11", ["价格", "摄像头"], None),
 ])
 def test_a_list_parameter_keeps_the_meanings_the_user_asked_for(said, given, fixed):

@@ -386,8 +386,12 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
     For a string parameter with a vocabulary (``{meaning: [words]}``), the value becomes
     the words it contains whose meaning the user also expressed, one word per meaning
     (the longest, then the first), in the value's order; a word inside a longer matched
-    word ("长辈" inside "送长辈") is not a second meaning. A value with no such word takes
-    the words the user said instead, or, when the user said none, is dropped if the
+    word ("长辈" inside "送长辈") is not a second meaning. A word the user did not say
+    becomes its meaning's primary term, the vocabulary's first word in the user's script
+    ("夏季" for "夏天解暑的饮料" -> "夏天", "拍照" for "taking photos" -> "camera"): the
+    tool understands either, a reader and an annotator expect the common one. A value
+    with no such word takes the meanings the user expressed, as primary terms ("周末" for
+    "周末想囤点零食" -> "囤货"), or, when the user expressed none, is dropped if the
     parameter is optional, unless the user said the value itself and it carries a number
     ("5月3日" for a vocabulary of relative days: data, not a description). The meanings
     come from the user's ``latest`` message when it expresses any of the vocabulary's
@@ -396,9 +400,9 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
     ("聚会用的零食来5款，每款不超过40元"), invent a use nobody asked for
     (``scenario="拍照"`` for "有什么手机推荐吗？") or keep the default day ("今天" for
     "明天呢"). For a list of strings (``properties``), when the user expressed any of its
-    meanings, the items keep those meanings, and each meaning the user expressed that no
-    item has is added in the user's words ("电池咋样" -> ``["电池"]``, not the five
-    properties of an example). A string parameter the call left out or empty takes the
+    meanings, the items keep those meanings, each as its primary term (a property is a
+    name, not a phrase: "多重" -> "重量"), and each meaning the user expressed that no item
+    has is added ("续航咋样" -> ``["电池"]``, not the five properties of an example). A string parameter the call left out or empty takes the
     one term of its vocabulary the ``latest`` message says ("适合早餐的牛奶" -> ``scenario``
     "早餐", "那明天呢" -> ``date`` "明天"); two terms are not guessed. Returns (calls, what
     changed).
@@ -429,9 +433,11 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
                 continue
             expressed = _matches(said, vocab)
             meant = {name for _, _, name, _ in expressed}
-            kept = [word for _, _, name, word in _matches(_norm(value), vocab) if name in meant]
+            cjk = bool(_CJK.search(said))
+            kept = [word if _norm(word) in said else _primary(vocab[name], cjk)
+                    for _, _, name, word in _matches(_norm(value), vocab) if name in meant]
             if not kept:
-                kept = [word for _, _, _, word in expressed]
+                kept = [_primary(vocab[name], cjk) for _, _, name, _ in expressed]
             if kept:
                 new = ("" if all(_CJK.search(w) for w in kept) else " ").join(kept)
                 if new != value:
@@ -445,6 +451,12 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
     return out, notes
 
 
+def _primary(words: list[str], cjk: bool) -> str:
+    """A meaning's own term in the user's script: its first word written in Chinese
+    characters for a Chinese request, else its first word in another script."""
+    return next((w for w in words if bool(_CJK.search(w)) == cjk), words[0])
+
+
 def _snap_items(items: list[str], vocab: dict[str, list[str]], said: str) -> list[str] | None:
     """A list argument's items with the meanings the user expressed (``snap_vocabulary``);
     None when the user expressed none of the vocabulary's meanings."""
@@ -454,12 +466,13 @@ def _snap_items(items: list[str], vocab: dict[str, list[str]], said: str) -> lis
     meant = {name for _, _, name, _ in expressed}
     kept: list[str] = []
     have: set[str] = set()
+    cjk = bool(_CJK.search(said))
     for item in items:
         names = [name for _, _, name, _ in _matches(_norm(item), vocab) if name in meant and name not in have]
         if names:
-            kept.append(item)
+            kept.extend(_primary(vocab[n], cjk) for n in names)
             have.update(names)
-    return kept + [word for _, _, name, word in expressed if name not in have]
+    return kept + [_primary(vocab[name], cjk) for _, _, name, _ in expressed if name not in have]
 
 
 ENTITY_MIN_SCORE = 80.0

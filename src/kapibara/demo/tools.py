@@ -171,7 +171,7 @@ for _keys, _words in [
     (["charging", "output"], ["充电", "快充", "充电功率", "charging", "输出", "功率"]),
     (["performance_score"], ["性能", "跑分", "performance"]),
     (["origin"], ["产地", "原产地", "产自", "哪里产", "来源", "origin", "from", "country"]),
-    (["weight", "spec"], ["重量", "规格", "净含量", "份量", "分量", "包装", "大小", "size", "weight", "netweight", "spec", "specs", "specification"]),
+    (["weight", "spec"], ["重量", "规格", "净含量", "份量", "分量", "包装", "大小", "多重", "几斤", "多少斤", "多少克", "size", "weight", "netweight", "spec", "specs", "specification"]),
     (["shelf_life"], ["保质期", "保鲜期", "有效期", "shelflife", "expiry", "expiration"]),
     (["storage_method"], ["储存", "保存", "储存方式", "保存方法", "怎么保存", "储藏", "storagemethod", "howtostore"]),
     (["roast"], ["烘焙度", "烘焙", "烘焙程度", "烘培", "roast", "roastlevel"]),
