@@ -144,3 +144,56 @@ def test_a_call_where_the_router_is_sure_no_tool_is_needed_is_answered_instead(t
         [{"role": "user", "content": "你好"}])
     assert d.route.mode == "answer" and d.calls == [] and d.text == "不客气，再见！"
     assert model.calls[1].tools is None  # the answer is written with no tools offered
+
+
+def test_linear_router_fits_once_and_keeps_the_fit_in_its_cache(bank, tmp_path, monkeypatch):
+    from kapibara.agent import router as router_module
+    from kapibara.agent.router import LinearRouter
+
+    first = LinearRouter(bank, cache=tmp_path, call_at=0.4)
+    assert first.route([{"role": "user", "content": "广州明天天气怎么样"}], ["get_weather", "get_promotions"]).tools[0] == "get_weather"
+    [saved] = tmp_path.glob("linear-*.npz")
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted again")
+
+    monkeypatch.setattr(router_module, "fit_softmax", no_fit)
+    again = LinearRouter(bank, cache=tmp_path, call_at=0.4)
+    assert first.weights is not None and again.weights is not None
+    assert all((a == b).all() for a, b in zip(first.weights, again.weights, strict=True))
+    monkeypatch.undo()
+    saved.write_bytes(b"not a numpy file")  # a damaged cache is fitted again, not an error
+    assert LinearRouter(bank, cache=tmp_path).weights is not None
+    bank.add(Example.make("牛奶有优惠吗", calls=[ToolCall("get_promotions", {"product_name": "牛奶"})]))
+    LinearRouter(bank, cache=tmp_path)  # other examples: another fit, another file
+    assert len(list(tmp_path.glob("linear-*.npz"))) == 2
+
+
+def test_a_conversation_gives_one_example_per_decision():
+    from kapibara.optimize.bank import examples_from_conversation
+
+    call = {"id": "c1", "type": "function", "function": {"name": "get_promotions", "arguments": '{"product_name": "草莓"}'}}
+    messages = [{"role": "system", "content": "你是购物助手"},
+                {"role": "user", "content": "草莓有优惠吗"},
+                {"role": "assistant", "content": "", "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "c1", "content": "满50减10"},
+                {"role": "assistant", "content": "草莓满50减10。"},
+                {"role": "user", "content": "谢谢"},
+                {"role": "assistant", "content": "不客气！"}]
+    first, second = examples_from_conversation(messages, "t")
+    assert first.messages == messages[1:2] and first.label == "get_promotions"
+    assert first.calls[0].arguments == {"product_name": "草莓"}
+    assert second.label == NO_TOOL and second.answer == "不客气！" and second.messages == messages[1:6]
+
+
+def test_the_demo_router_learns_from_the_training_set_but_not_its_dev_samples_twice(tmp_path):
+    from kapibara.demo.agent import routing_examples
+
+    def sample(source, question):
+        return {"source": source, "messages": [{"role": "user", "content": question},
+                                               {"role": "assistant", "content": "好的"}]}
+
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(json.dumps(s, ensure_ascii=False) for s in [
+        sample("dev:no_call-001", "你好"), sample("template:no_call", "你是谁")]) + "\n\n", encoding="utf-8")
+    assert [e.question for e in routing_examples(path)] == ["你是谁"]

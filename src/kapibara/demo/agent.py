@@ -4,17 +4,19 @@ use the same ones, so what is measured is what users get.
 
 The bank ships as ``data/examples.jsonl`` (built from the domain eval's **dev** split by
 ``build_examples``; never from the test split) and is joined by the user's own examples
-(``kapibara examples add``, ``$KAPIBARA_HOME/examples.jsonl``).
+(``kapibara examples add``, ``$KAPIBARA_HOME/examples.jsonl``). The router learns from the
+bank and from the decisions of the shipped fine-tuning set (``routing_examples``).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kapibara.agent.examples import ExampleBank
+from kapibara.agent.examples import Example, ExampleBank
 from kapibara.agent.router import LinearRouter
 from kapibara.demo.grounding import demo_grounding
 from kapibara.demo.tools import demo_prompt
@@ -28,6 +30,26 @@ SIDE_EFFECTS_DEFAULT = "confirm"
 
 def shipped_examples_path() -> Path:
     return Path(str(resources.files("kapibara.demo") / "data" / EXAMPLES))
+
+
+def routing_examples(path: str | Path | None = None) -> list[Example]:
+    """The decisions of the fine-tuning set that the bank does not hold: catalog template
+    and teacher requests, each call executed against the real tools when the set was built,
+    none a near-duplicate of the test split (``kapibara data build`` removes and counts
+    them). They teach the router only; few-shot examples come from the bank. With them the
+    router's confident mistakes on the domain test split fell from 4 to 2 of 84 questions
+    ("vivo X60 Pro降价了没？" had gone to ``get_product_info``, "vivo X60 Pro我要了" too)."""
+    from kapibara.finetune.lora import shipped_train_path
+    from kapibara.optimize.bank import examples_from_conversation
+
+    p = Path(path) if path is not None else shipped_train_path()
+    out: list[Example] = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        sample = json.loads(line) if line.strip() else {}
+        source = str(sample.get("source", ""))
+        if sample and not source.startswith("dev:"):  # the dev split's are in the bank already
+            out.extend(examples_from_conversation(sample["messages"], source))
+    return out
 
 
 def build_examples(dev_cases: str | Path, out: str | Path | None = None) -> ExampleBank:
@@ -52,7 +74,8 @@ def _bank_and_router(user_bank: str) -> tuple[ExampleBank, LinearRouter]:
     bank = ExampleBank.load(shipped_examples_path(), embedder=embedder)
     for example in ExampleBank.load(user_bank):
         bank.add(example)
-    return bank, LinearRouter(bank)
+    routing = ExampleBank([*bank.examples, *routing_examples()], embedder=embedder)
+    return bank, LinearRouter(routing, cache=kapibara_home() / "routers")
 
 
 def demo_agent_options(language: str | None = None, *, route: bool = True) -> dict[str, Any]:

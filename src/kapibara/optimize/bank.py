@@ -80,6 +80,33 @@ def examples_from_file(path: str | Path) -> list[Example]:
     return out
 
 
+def examples_from_conversation(messages: list[Message], source: str) -> list[Example]:
+    """One example per decision a conversation records: each user message that an
+    assistant turn follows, labelled with that turn's calls (none: its answer), the earlier
+    turns as history. For training samples (OpenAI chat with ``tool_calls``), whose
+    decisions can teach a router."""
+    turns = [m for m in messages if m.get("role") in ("user", "assistant", "tool")]
+    out: list[Example] = []
+    for i, m in enumerate(turns[:-1]):
+        reply = turns[i + 1]
+        if m.get("role") != "user" or reply.get("role") != "assistant":
+            continue
+        calls = [ToolCall(str((c.get("function") or {}).get("name", "")), _arguments((c.get("function") or {}).get("arguments")))
+                 for c in reply.get("tool_calls") or []]
+        out.append(Example(messages=turns[: i + 1], calls=calls,
+                           answer="" if calls else str(reply.get("content") or ""), source=source))
+    return out
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"tool call arguments are not JSON: {exc.msg}") from None
+    return dict(raw) if isinstance(raw, dict) else {}
+
+
 def example_from_session(messages: list[Message], source: str) -> Example:
     """The latest user turn of a stored session and the calls the agent made for it (a
     conversation the user marks good); no calls: its answer is kept."""
