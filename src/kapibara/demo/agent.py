@@ -74,8 +74,7 @@ def _bank_and_router(user_bank: str) -> tuple[ExampleBank, LinearRouter]:
     bank = ExampleBank.load(shipped_examples_path(), embedder=embedder)
     for example in ExampleBank.load(user_bank):
         bank.add(example)
-    routing = ExampleBank([*bank.examples, *routing_examples()], embedder=embedder)
-    return bank, LinearRouter(routing, cache=kapibara_home() / "routers")
+    return bank, LinearRouter(bank, extra=routing_examples(), cache=kapibara_home() / "routers")
 
 
 def demo_agent_options(language: str | None = None, *, route: bool = True) -> dict[str, Any]:
