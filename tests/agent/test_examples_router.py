@@ -197,3 +197,17 @@ def test_the_demo_router_learns_from_the_training_set_but_not_its_dev_samples_tw
     path.write_text("\n".join(json.dumps(s, ensure_ascii=False) for s in [
         sample("dev:no_call-001", "你好"), sample("template:no_call", "你是谁")]) + "\n\n", encoding="utf-8")
     assert [e.question for e in routing_examples(path)] == ["你是谁"]
+
+
+def test_extra_examples_weigh_their_share_of_the_fit(bank):
+    from kapibara.agent.router import LinearRouter
+
+    wrong = [Example.make(f"{c}明天天气怎么样", calls=[ToolCall("get_promotions", {"product_name": c})])
+             for c in ("杭州", "南京", "成都", "重庆", "西安", "武汉")]
+    alone = LinearRouter(bank)
+    unheard = LinearRouter(bank, extra=wrong, extra_share=0.0)  # no weight: the bank decides
+    heard = LinearRouter(bank, extra=wrong, extra_share=0.9)
+    question = [{"role": "user", "content": "苏州明天天气怎么样"}]
+    assert next(iter(unheard.probabilities(question))) == "get_weather"
+    assert next(iter(heard.probabilities(question))) == "get_promotions"
+    assert next(iter(alone.probabilities(question))) == "get_weather"
