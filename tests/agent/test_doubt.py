@@ -179,3 +179,30 @@ def test_an_invalid_call_far_from_the_question_is_answered_at_the_last_rung(tool
     model = FakeModel([first(BAD, 0.95), first(BAD, 0.95), '{"answer": "这里做不到。"}'])
     d = Agent(model, tools, doubt_at=0.8, relevance=Far(far=False, near=False)).decide(Q)
     assert d.calls == [] and d.text == "这里做不到。" and "answer" in str(model.calls[2].constraint.json_schema)
+
+
+@pytest.mark.parametrize(("question", "doubted"), [
+    ("What time is it now?", True),  # category "electronics" was never said: a guess at a tool
+    ("Recommend some electronics please", False),
+])
+def test_a_call_none_of_whose_required_values_was_said_is_doubted(tools, question, doubted):
+    far = Far(far=False)
+    far.floor = {"en": 0.3}  # a language with a measured floor
+    fenced = '```json\n{"name": "recommend_products", "arguments": {"category": "electronics"}}\n```'
+    model = FakeModel([first(fenced, 0.95), "I can't tell the time."])
+    d = Agent(model, tools, doubt_at=0.8, relevance=far, language="en").decide([{"role": "user", "content": question}])
+    assert ("doubt" in d.repairs) is doubted
+    assert (d.calls == []) is doubted
+
+
+def test_unheld_checks_numbers_and_text_and_skips_what_it_cannot_check(tools):
+    from kapibara.agent.doubt import unheld
+    from kapibara.models.base import ToolCall
+
+    said = "revenue of $200,000 and cash flows of -$100"
+    assert not unheld([ToolCall("recommend_products", {"category": 200000})], tools, said)
+    assert not unheld([ToolCall("recommend_products", {"category": -100})], tools, said)
+    assert unheld([ToolCall("recommend_products", {"category": 150000})], tools, said)
+    assert not unheld([ToolCall("recommend_products", {"category": True})], tools, said)  # nothing to check
+    assert not unheld([ToolCall("recommend_products", {})], tools, said)
+    assert not unheld([], tools, said)

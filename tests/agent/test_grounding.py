@@ -56,6 +56,8 @@ TOOLS = ToolSet([recommend_products, buy])
         ("十五", {15.0}),
         ("价格别超2k5", {2500.0}),
         ("1w2左右", {12000.0}),
+        ("revenue of $200,000 and 1,234,567 items", {200000.0, 1234567.0}),  # thousands separated
+        ("3,14 and 1,5", {3.0, 14.0, 1.0, 5.0}),  # not three digits after the comma: a list
     ],
 )
 def test_numbers_in_reads_digits_and_chinese_numerals(text, expected):

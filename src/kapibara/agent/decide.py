@@ -7,8 +7,9 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``lenient_parse``    the call was only readable leniently (JSON5, fences, bare JSON, prose)
 ``doubt``            a call read leniently that the model itself doubted (its first token
                      gave a call less than ``doubt_at`` of the probability) to a tool far
-                     from the question, or any such call to a tool very far from it
-                     (``doubt.py``), with no router that knows when no tool is needed:
+                     from the question, or any such call to a tool very far from it, or
+                     one none of whose required values was said (``doubt.py``), with no
+                     router that knows when no tool is needed:
                      the answer is written instead, with no tools offered
 ``fuzzy_name``       a misspelled tool or parameter name corrected
 ``drop_ungrounded``  an optional number the user never said dropped
@@ -47,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kapibara.agent.budget import DEADLINE, NOT_A_CALL, REPETITION, Budgets, trim_loop, watch
-from kapibara.agent.doubt import Relevance
+from kapibara.agent.doubt import Relevance, unheld
 from kapibara.agent.events import AgentEvent
 from kapibara.agent.examples import routing_text
 from kapibara.agent.grounding import Grounding
@@ -329,7 +330,8 @@ def doubtful(d: Decider, messages: list[Message], completion: Completion, action
         return False
     question = routing_text(messages)
     return (p < d.doubt_at and d.relevance.far(question, texts, d.language)) or \
-        d.relevance.far(question, texts, d.language, sure=True)
+        d.relevance.far(question, texts, d.language, sure=True) or \
+        (d.language in getattr(d.relevance, "floor", {}) and unheld(action.calls, d.tools, evidence(messages)))
 
 
 def tool_texts(d: Decider, calls: list[ToolCall]) -> list[str]:

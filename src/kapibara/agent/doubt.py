@@ -26,6 +26,13 @@ under that tool's schema instead: on the same cases every irrelevant call that r
 the last rung was to a tool under 0.26 similar to the question, and the one ``multiple``
 call there (0.37) was answered ("SELECT * FROM user ...") where a call was expected.
 
+A free-text call none of whose required values the conversation holds (no number it
+carries was said, no text shares two characters in a row with what was said) is a
+guess at a tool that does not fit: on the peers benchmark's BFCL sets the 0.5B made 8
+such calls among its 26 wrong ones on ``irrelevance`` ("What's the time right now?" ->
+``calculate_time(distance=100, speed=50)``), and none among its 100 on ``multiple``.
+It is doubted in a language with a measured floor (``unheld``).
+
 The similarity floor is per language, and a language without a measured one is never
 doubted: USE similarities run much lower for short Chinese texts. On the domain dev
 split with the router removed (every third case), the same rule would have doubted 12
@@ -40,7 +47,9 @@ from typing import Any
 
 import numpy as np
 
+from kapibara.agent.repair import numbers_in, text_grounded
 from kapibara.errors import MissingExtraError
+from kapibara.models.base import ToolCall
 
 DOUBT_AT = 0.8
 """A free-text call whose first token got less probability than this can be doubted."""
@@ -111,3 +120,31 @@ class Relevance:
         floor = self.near_floor.get(language)
         sim = self.similarity(question, tool_texts) if floor is not None else None
         return sim is not None and floor is not None and sim >= floor
+
+
+def unheld(calls: Sequence[ToolCall], tools: Any, evidence: str) -> bool:
+    """Whether every call has a required value to check and none of them is in
+    ``evidence``: a number never said (sign aside) and a text sharing no two characters
+    in a row with it (``text_grounded``); booleans and objects are not checked."""
+    said = {abs(n) for n in numbers_in(evidence)}
+    for call in calls:
+        tool = tools.get(call.name)
+        required = (tool.parameters.get("required") or []) if tool is not None else []
+        held = [h for key in required if key in call.arguments
+                for h in [_held(call.arguments[key], evidence, said)] if h is not None]
+        if not held or any(held):
+            return False
+    return bool(calls)
+
+
+def _held(value: Any, evidence: str, said: set[float]) -> bool | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return abs(float(value)) in said
+    if isinstance(value, str):
+        return text_grounded(value, evidence) if value.strip() else None
+    if isinstance(value, list):
+        items = [h for v in value for h in [_held(v, evidence, said)] if h is not None]
+        return any(items) if items else None
+    return None

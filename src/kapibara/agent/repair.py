@@ -151,6 +151,7 @@ _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _SUFFIX = {"k": 1000, "K": 1000, "千": 1000, "w": 10_000, "W": 10_000, "万": 10_000}
 _NUM_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKwW千万](?![a-zA-Z])(?:(\d)(?!\d))?)?")
 _CN_RE = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 def _cn_number(text: str) -> float:
@@ -173,8 +174,10 @@ def _cn_number(text: str) -> float:
 
 
 def numbers_in(text: str) -> set[float]:
-    """Every number written in ``text``: digits (with k/千/万 suffixes) and Chinese numerals."""
+    """Every number written in ``text``: digits (with k/千/万 suffixes, thousands separated
+    by commas: "$200,000") and Chinese numerals."""
     found: set[float] = set()
+    text = _THOUSANDS.sub("", text)
     for m in _NUM_RE.finditer(text):
         value = float(m.group(1))
         found.add(value)
