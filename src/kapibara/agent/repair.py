@@ -405,10 +405,10 @@ def snap_vocabulary(calls: list[ToolCall], tools: Any, user_text: str,
     "明天呢"). For a list of strings (``properties``), when the user expressed any of its
     meanings, the items keep those meanings, each as its primary term (a property is a
     name, not a phrase: "多重" -> "重量"), and each meaning the user expressed that no item
-    has is added ("续航咋样" -> ``["电池"]``, not the five properties of an example). A string parameter the call left out or empty takes the
-    one term of its vocabulary the ``latest`` message says ("适合早餐的牛奶" -> ``scenario``
-    "早餐", "那明天呢" -> ``date`` "明天"); two terms are not guessed. Returns (calls, what
-    changed).
+    has is added ("续航咋样" -> ``["电池"]``, not the five properties of an example). A
+    string parameter the call left out or empty takes the one term of its vocabulary the
+    ``latest`` message says ("适合早餐的牛奶" -> ``scenario`` "早餐", "那明天呢" -> ``date``
+    "明天"); two terms are not guessed. Returns (calls, what changed).
     """
     everything, now = _norm(user_text), _norm(latest)
     out: list[ToolCall] = []
