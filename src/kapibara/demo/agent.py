@@ -37,7 +37,7 @@ def routing_examples(path: str | Path | None = None) -> list[Example]:
     and teacher requests, each call executed against the real tools when the set was built,
     none a near-duplicate of the test split (``kapibara data build`` removes and counts
     them). They teach the router only; few-shot examples come from the bank. With them the
-    router's confident mistakes on the domain test split fell from 4 to 2 of 84 questions
+    router's confident mistakes on the domain test split fell from 2 to 0 of 72 questions
     ("vivo X60 Pro降价了没？" had gone to ``get_product_info``, "vivo X60 Pro我要了" too)."""
     from kapibara.finetune.lora import shipped_train_path
     from kapibara.optimize.bank import examples_from_conversation
