@@ -187,7 +187,7 @@ class LinearRouter:
     passes its fine-tuning set's, 1,245 of them), weighing ``extra_share`` of the fit
     together: so the bank's own examples, a user's added bad cases among them, keep their
     say. On the demo (5-fold over the dev bank; the test split), adding them at half the
-    weight took the confident right routes from 89 to 112 of 165 and 47 to 52 of 72, the
+    weight took the confident right routes from 89 to 111 of 165 and 47 to 52 of 72, the
     confident wrong ones 4 -> 4 and 2 -> 0, while 154 of the bank's own 165 questions stay
     confidently right (163 without them, 127 at equal weight per example).
     """
