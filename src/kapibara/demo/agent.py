@@ -32,6 +32,13 @@ def shipped_examples_path() -> Path:
     return Path(str(resources.files("kapibara.demo") / "data" / EXAMPLES))
 
 
+def shipped_train_path() -> Path:
+    """The demo's fine-tuning set as shipped (``kapibara data build`` writes it). It lives
+    with the ``finetune`` package's data; it is read here as a resource, not imported, so
+    the demo does not depend on the training code."""
+    return Path(str(resources.files("kapibara.finetune") / "data" / "train.jsonl"))
+
+
 def routing_examples(path: str | Path | None = None) -> list[Example]:
     """The decisions of the fine-tuning set that the bank does not hold: catalog template
     and teacher requests, each call executed against the real tools when the set was built,
@@ -39,7 +46,6 @@ def routing_examples(path: str | Path | None = None) -> list[Example]:
     them). They teach the router only; few-shot examples come from the bank. With them the
     router's confident mistakes on the domain test split fell from 2 to 0 of 72 questions
     ("vivo X60 Pro降价了没？" had gone to ``get_product_info``, "vivo X60 Pro我要了" too)."""
-    from kapibara.finetune.lora import shipped_train_path
     from kapibara.optimize.bank import examples_from_conversation
 
     p = Path(path) if path is not None else shipped_train_path()

@@ -123,9 +123,9 @@ Progress = Callable[[int, int, float, float], None]
 
 def shipped_train_path() -> Path:
     """The demo's training set as shipped (``kapibara data build`` writes it)."""
-    from importlib import resources
+    from kapibara.demo.agent import shipped_train_path as demo_train_path
 
-    return Path(str(resources.files("kapibara.finetune") / "data" / "train.jsonl"))
+    return demo_train_path()
 
 
 def _torch() -> Any:
