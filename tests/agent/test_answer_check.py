@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from grocery_standin import call
 
 from kapibara.agent import Agent
-from kapibara.agent.answer_check import answer_problem
+from kapibara.agent.answer_check import answer_problem, call_shaped
+from kapibara.agent.router import Route
 from kapibara.models.fake import FakeModel
 from kapibara.tools import ToolSet, tool
 
@@ -70,3 +72,29 @@ def test_an_answer_without_tool_results_is_left_alone():
     model = FakeModel(["你好，你好，你好，你好，"])
     r = Agent(model, _tools(), language="zh").run("你好")
     assert r.answer == "你好，你好，你好，你好，" and len(model.calls) == 1
+
+
+@pytest.mark.parametrize("text, name", [
+    ('{"name": "book_ticket", "arguments": {"destination": "上海"}}\n', "book_ticket"),
+    ('```json\n{"name": "book_ticket", "parameters": {}}\n```', "book_ticket"),
+    ('<tool_call>{"name": "get_weather", "arguments": {"city": "杭州"}}</tool_call>', "get_weather"),
+    ('{"name": "张三", "age": 3}', None),           # a JSON object, not a call
+    ('可以帮你查 {"name": "x", "arguments": {}}', None),  # prose with JSON in it is an answer
+    ("好的。", None),
+])
+def test_call_shaped_names_the_tool_a_call_written_as_an_answer_reaches_for(text, name):
+    assert call_shaped(text) == name
+
+
+class _NoTool:
+    def route(self, messages, tool_names):
+        return Route("answer", [], 0.9, {"__none__": 0.9})
+
+
+def test_a_call_to_a_tool_it_does_not_have_written_as_the_answer_is_not_shown():
+    # "帮我订一张明天去上海的机票": the router says no tool, the 0.5B writes a book_ticket call,
+    # then writes it again as its tool-less answer. The user reads a plain "cannot do".
+    ticket = '{"name": "book_ticket", "arguments": {"destination": "上海", "date": "明天"}}'
+    r = Agent(FakeModel([ticket, ticket]), _tools(), language="zh", router=_NoTool()).run("帮我订一张明天去上海的机票")
+    assert "book_ticket" not in r.answer and r.tool_calls == []
+    assert "办不到" in r.answer

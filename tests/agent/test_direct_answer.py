@@ -6,7 +6,7 @@ from __future__ import annotations
 from grocery_standin import call
 
 from kapibara.agent import Agent
-from kapibara.demo.tools import recommend_products, recommendation_answer
+from kapibara.demo.tools import add_to_cart, recommend_products, recommendation_answer
 from kapibara.models.fake import FakeModel
 from kapibara.tools import ToolSet, tool
 
@@ -68,3 +68,30 @@ def test_the_demo_recommendation_renders_every_figure_in_the_users_language():
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in en)  # no Chinese in the English answer
     assert recommendation_answer({"items": [], "message": "none"}, "zh") is None
     assert recommendation_answer({"error": "no such category"}, "en") is None
+
+
+def test_the_demo_cart_add_renders_what_was_added_and_the_total_in_the_users_language():
+    from kapibara.demo.tools import cart_answer
+
+    value = add_to_cart("农夫山泉", 2)
+    zh, en = cart_answer(value, "zh"), cart_answer(value, "en")
+    assert zh is not None and en is not None
+    assert "农夫山泉 ×2" in zh and value["cart_total"] in zh
+    assert "×2" in en and "¥" + value["cart_total"].removesuffix("元") in en
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in en)
+    assert cart_answer({"error": "sold out"}, "zh") is None
+
+
+def test_an_approved_cart_add_is_answered_from_its_result_without_a_model_call(tmp_path):
+    from kapibara.demo import demo_toolset
+    from kapibara.memory import open_store
+
+    add = '<tool_call>{"name": "add_to_cart", "arguments": {"product_name": "农夫山泉", "quantity": 2}}</tool_call>'
+    a = Agent(FakeModel([add]), demo_toolset(), store=open_store(str(tmp_path / "s.db")), side_effects="confirm")
+    pending = a.run("来两箱农夫山泉", session_id="s").pending
+    assert pending is not None
+    model = FakeModel([])  # no reply scripted: a model call would fail the test
+    b = Agent(model, demo_toolset(), store=open_store(str(tmp_path / "s.db")), side_effects="confirm")
+    final = list(b.resume("s", pending.id, approve=True))[-1].data
+    assert final.stop_reason == "direct" and "已加入购物车：农夫山泉 ×2" in final.answer
+    assert model.calls == []

@@ -64,10 +64,10 @@ def test_confirm_ends_the_turn_and_another_process_approves_it(tmp_path):
     assert pending.id in result.answer
     assert "cart" not in open_store(str(tmp_path / "s.db")).get_state("s1")
     # A new Agent on a new store handle: as a second process would.
-    second = agent(FakeModel(["已加入购物车：五常大米 ×2。"]), tmp_path / "s.db", "confirm")
+    second = agent(FakeModel([]), tmp_path / "s.db", "confirm")  # the answer is rendered, no model call
     events = list(second.resume("s1", pending.id, approve=True))
     final = events[-1].data
-    assert final.answer == "已加入购物车：五常大米 ×2。"
+    assert final.answer.startswith("已加入购物车：五常大米 ×2")
     assert final.tool_results[0].ok
     state = open_store(str(tmp_path / "s.db")).get_state("s1")
     assert state["cart"][0]["quantity"] == 2 and STATE_KEY not in state
@@ -149,3 +149,14 @@ def test_the_evaluation_scores_the_proposed_call_under_confirm():
     a = Agent(FakeModel([ADD]), demo_toolset(), side_effects="confirm")
     decision = a.decide([{"role": "user", "content": "把两袋五常大米加入购物车"}])
     assert [c.name for c in decision.calls] == ["add_to_cart"]
+
+
+def test_a_repeated_side_effecting_call_is_refused_as_a_repeat_not_held(tmp_path):
+    # The 0.5B adds the water, then writes the same add again after the result: the repeat
+    # is refused as a repeat (the answer comes from what was done), not turned into a
+    # confirmation of an add that already happened.
+    model = FakeModel([ADD, ADD, "已加入购物车：五常大米 ×2。"])
+    a = agent(model, tmp_path / "s.db", "allow", max_steps=3)
+    result = a.run("把两袋五常大米加入购物车", session_id="s")
+    assert result.stop_reason != "pending" and result.pending is None
+    assert open_store(str(tmp_path / "s.db")).get_state("s")["cart"][0]["quantity"] == 2

@@ -23,6 +23,7 @@ from kapibara.agent.budget import is_looping
 from kapibara.agent.leaks import normalised
 
 _FENCE = re.compile(r"^```[\w-]*\s*|\s*```$")
+_TAGS = re.compile(r"^<tool_call>\s*|\s*</tool_call>$")
 
 ECHO_MIN = 6
 """Characters (spaces and punctuation dropped) an answer needs before it can count as an
@@ -53,3 +54,22 @@ def answer_problem(answer: str, question: str, outputs: Iterable[str] = ()) -> s
     if len(wrote) >= ECHO_MIN and wrote in said:
         return "echo"
     return "repetition" if is_looping(text) else None
+
+
+def call_shaped(answer: str) -> str | None:
+    """The tool name when ``answer`` is nothing but a call written as text
+    (``{"name": ..., "arguments": {...}}``, fenced or in ``<tool_call>`` tags), else None.
+
+    Measured on the bundled 0.5B: asked "帮我订一张明天去上海的机票" with no tool for it,
+    it wrote a ``book_ticket`` call, and again as its answer once no tools were offered."""
+    body = _TAGS.sub("", _FENCE.sub("", answer.strip()).strip()).strip()
+    if not body.startswith("{"):
+        return None
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        return None
+    args = value.get("arguments", value.get("parameters"))
+    return value["name"] if isinstance(args, dict) else None

@@ -47,6 +47,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from kapibara.agent.answer_check import call_shaped
 from kapibara.agent.budget import DEADLINE, NOT_A_CALL, REPETITION, Budgets, trim_loop, watch
 from kapibara.agent.doubt import Relevance, unheld
 from kapibara.agent.events import AgentEvent
@@ -307,7 +308,11 @@ def _answer_without_tools(d: Decider, messages: list[Message], step: int, trace:
     """The answer written with no tools offered (and no grounding check): (action, completion)."""
     plain = replace(d, tools=ToolSet([]), grounding=None)
     completion = yield from call_model(plain, messages, None, step, 1, "answer", trace, made, d.budgets.answer_tokens)
-    return Action(text=plain.protocol.parse(completion).text or completion.text), completion
+    text = plain.protocol.parse(completion).text or completion.text
+    if (name := call_shaped(text)) is not None:  # the model still reaches for a tool: none does this
+        trace.add("answer_replaced", step=step, answer=text, problem=f"call to {name}")
+        text = render_template("agent_cannot_do", d.language)
+    return Action(text=text), completion
 
 
 def may_doubt(d: Decider, route: Route | None) -> bool:

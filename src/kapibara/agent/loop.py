@@ -246,9 +246,12 @@ class Agent:
         results, _ = yield from self._act(pending.calls, set(), run, step, verdicts)
         run.results += results
         new = [pending.message, *self.protocol.observations(results, run.language)]
+        direct = self._direct(run, results, step)  # "已加入购物车：..." needs no model call
+        if direct is not None:
+            new.append(final_message(self.protocol.name, direct))
         self._save(run, new)
         turn: list[Message] = [{"role": "user", "content": pending.question}, *new]
-        return (yield from self._turn(run, pending.question, turn, step, list(pending.calls), seen))
+        return (yield from self._turn(run, pending.question, turn, step, list(pending.calls), seen, direct))
 
     def _no_pending(self, session_id: str, action_id: str) -> Iterator[AgentEvent]:
         language = self.language or "zh"
@@ -256,9 +259,11 @@ class Agent:
         yield AgentEvent("final", RunResult(text, 0, [], [], [], session_id, "no_pending"), 0)
 
     def _turn(self, run: Run, question: str, turn: list[Message], step: int, calls: list[ToolCall],
-              seen: set[str]) -> Gen:
-        """Decide and act until an answer, the step budget, or a pending action."""
-        answer, reason, pending = None, "max_steps", None
+              seen: set[str], direct: str | None = None) -> Gen:
+        """Decide and act until an answer, the step budget, or a pending action (``direct``:
+        the answer is already there, rendered from the approved calls' results)."""
+        answer, reason = (direct, "direct") if direct is not None else (None, "max_steps")
+        pending: PendingAction | None = None
         said = user_words(run.history, question)
         while answer is None and step < self.max_steps:
             if run.decider.out_of_time():
@@ -285,6 +290,9 @@ class Agent:
             else:
                 verdicts, reasons = verdicts_for(self.policy, self.tools, d.calls, said,
                                                  tainted=bool(run.results) or run.recalled)
+                # A call made already this turn is refused as a repeat in _act, never held for
+                # a confirmation of what has already happened (the 0.5B adds, then adds again).
+                verdicts = ["run" if _call_key(c) in seen else v for c, v in zip(d.calls, verdicts, strict=True)]
                 if "confirm" in verdicts:  # the turn ends; the user approves or rejects
                     pending = PendingAction.new(d.calls, verdicts, reasons, question, step, run.language,
                                                 d.message or {"role": "assistant", "content": d.raw})

@@ -479,8 +479,23 @@ def recommendation_answer(value: Any, language: str) -> str | None:
     return "\n".join(lines)
 
 
+def cart_answer(value: Any, language: str) -> str | None:
+    """``add_to_cart``'s result as the answer (None when it failed: sold out, not found, a
+    limit; the model explains those). The 0.5B, asked to answer from the result, wrote the
+    product's description with the cart total as its price, or added it a second time."""
+    if not isinstance(value, dict) or not value.get("ok"):
+        return None
+    added, total = str(value.get("added", "")), str(value.get("cart_total", ""))
+    if language == "en":  # the result names the product in Chinese
+        name, _, count = added.rpartition(" ×")
+        p = get_catalog().find_product(name) if name else None
+        added = f"{p.name_en} ×{count}" if p is not None and p.name_en else added
+        total = "¥" + total.removesuffix("元") if total.endswith("元") else total
+    return _msg("direct_cart", language, added=added, in_cart=value.get("in_cart", ""), total=total)
+
+
 #: Tools whose results are the answer, rendered (``Tool.direct_answer``).
-DIRECT_ANSWERS: dict[Any, Any] = {recommend_products: recommendation_answer}
+DIRECT_ANSWERS: dict[Any, Any] = {recommend_products: recommendation_answer, add_to_cart: cart_answer}
 
 
 def scenario_vocabulary() -> dict[str, list[str]]:
