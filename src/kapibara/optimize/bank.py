@@ -91,10 +91,18 @@ def examples_from_conversation(messages: list[Message], source: str) -> list[Exa
         reply = turns[i + 1]
         if m.get("role") != "user" or reply.get("role") != "assistant":
             continue
-        calls = [ToolCall(str((c.get("function") or {}).get("name", "")), _arguments((c.get("function") or {}).get("arguments")))
-                 for c in reply.get("tool_calls") or []]
+        calls = message_calls(reply)
         out.append(Example(messages=turns[: i + 1], calls=calls,
                            answer="" if calls else str(reply.get("content") or ""), source=source))
+    return out
+
+
+def message_calls(message: Message) -> list[ToolCall]:
+    """The calls an OpenAI-style assistant message makes (``tool_calls``), arguments parsed."""
+    out: list[ToolCall] = []
+    for c in message.get("tool_calls") or []:
+        fn = c.get("function") or {}
+        out.append(ToolCall(str(fn.get("name", "")), _arguments(fn.get("arguments"))))
     return out
 
 
@@ -116,10 +124,7 @@ def example_from_session(messages: list[Message], source: str) -> Example:
     calls: list[ToolCall] = []
     answer = ""
     for m in messages[last + 1:]:
-        for c in m.get("tool_calls") or []:
-            fn = c.get("function") or {}
-            args = fn.get("arguments")
-            calls.append(ToolCall(fn.get("name", ""), json.loads(args) if isinstance(args, str) else dict(args or {})))
+        calls += message_calls(m)
         if m.get("role") == "assistant" and not m.get("tool_calls") and m.get("content"):
             answer = str(m["content"])
     history = [m for m in messages[:last] if m.get("role") in ("user", "assistant", "tool")]
