@@ -285,3 +285,66 @@ def test_a_cut_off_call_is_reasked_not_shown_as_the_answer(tools):
     d = Agent(model, tools).decide(Q)
     assert d.repairs == ["reask"] and [c.name for c in d.calls] == ["view_cart"]
     assert "not closed" in model.calls[1].messages[-1]["content"]
+
+
+def _bfcl_like():
+    from kapibara.tools import ToolSet, tool
+
+    @tool
+    def find_group(location: str, group_size: int, cuisine: list[str] | None = None) -> str:
+        """Find a restaurant for a group.
+
+        Args:
+            location: city
+            group_size: people
+            cuisine: kinds of food
+        """
+        return "ok"
+
+    @tool
+    def find_event(location: str, group_size: int, event_type: list[str] | None = None) -> str:
+        """Find events for a group.
+
+        Args:
+            location: city
+            group_size: people
+            event_type: kinds of event
+        """
+        return "ok"
+
+    @tool
+    def search_art(type: str, location: str = "") -> str:
+        """Find artworks.
+
+        Args:
+            type: kind of artwork
+            location: city
+        """
+        return "ok"
+
+    return ToolSet([find_group, find_event, search_art])
+
+
+def test_an_invented_tool_name_is_named_by_the_one_tool_its_arguments_fit():
+    # BFCL multiple_90: the 0.5B called "Seafood Restaurant" with the restaurant tool's arguments.
+    tools = _bfcl_like()
+    args = {"location": "Seattle", "group_size": 5, "cuisine": ["Seafood"]}
+    calls, changes = fuzzy_fix([ToolCall("Seafood Restaurant", args)], tools)
+    assert calls[0].name == "find_group" and changes
+    # arguments two tools accept: no guess
+    calls, changes = fuzzy_fix([ToolCall("Dinner", {"location": "Seattle", "group_size": 5})], tools)
+    assert calls[0].name == "Dinner" and changes == []
+    # one argument says too little to name a tool, though only search_art takes it
+    calls, changes = fuzzy_fix([ToolCall("capital_of", {"type": "France"})], tools)
+    assert calls[0].name == "capital_of" and changes == []
+
+
+def test_a_value_that_is_its_parameters_type_name_is_an_error_to_reask():
+    # BFCL multiple_77: {"type": "string"} copied from the signature.
+    echo = [ToolCall("search_art", {"type": "string", "location": "New York"})]
+    problem = validate_calls(echo, _bfcl_like(), "Find me contemporary sculptures in New York")
+    assert problem is not None and "type" in problem
+    assert validate_calls(echo, _bfcl_like()) is None  # without the user's words: only the schema is checked
+    assert validate_calls(echo, _bfcl_like(), "art of type string in New York") is None  # the user said it
+    ok = [ToolCall("search_art", {"type": "sculpture", "location": "New York"})]
+    assert validate_calls(ok, _bfcl_like(), "sculptures in New York") is None

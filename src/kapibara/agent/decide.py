@@ -484,7 +484,7 @@ def check(d: Decider, completion: Completion, constraint: Constraint | None,
         action.calls, referred = resolve_referents(action.calls, d.tools, d.latest, list(d.earlier))
         if referred:
             fired.append("referent")
-    error = validate_calls(action.calls, d.tools)
+    error = validate_calls(action.calls, d.tools, said if d.repair else None)
     if error is None:
         action.calls = coerce_calls(action.calls, d.tools)
     return action, error, fired

@@ -116,6 +116,22 @@ def named_by_arguments(text: str, arguments: dict[str, Any], tools: Any) -> str 
     return fits[0] if len(fits) == 1 else None
 
 
+def fitted_by_arguments(arguments: dict[str, Any], tools: Any) -> str | None:
+    """The one tool of the set that accepts every argument and gets all its required ones,
+    for a call to a name no tool resembles (BFCL multiple_90: "Seafood Restaurant" with
+    ``location``, ``group_size`` and ``cuisine``, the restaurant tool's parameters). At
+    least two arguments: one (``location``) says too little about which tool was meant."""
+    keys = set(arguments)
+    if len(keys) < 2:
+        return None
+    fits = []
+    for name in tools.names:
+        schema = tools.get(name).parameters or {}
+        if keys <= set(schema.get("properties", {})) and set(schema.get("required", [])) <= keys:
+            fits.append(name)
+    return fits[0] if len(fits) == 1 else None
+
+
 def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[str]]:
     """Correct misspelled tool and parameter names. Returns (calls, what was changed)."""
     names = list(tools.names)
@@ -128,6 +144,7 @@ def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[s
                 best_match(name, names)
                 or named_in(name, names)
                 or named_by_arguments(name, call.arguments, tools)
+                or fitted_by_arguments(call.arguments, tools)
             )
             if match:
                 changes.append(f"tool {name!r} -> {match!r}")
@@ -879,11 +896,12 @@ def unwrap_schema_echo(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall
     return out, changed
 
 
-def validate_calls(calls: list[ToolCall], tools: Any) -> str | None:
+def validate_calls(calls: list[ToolCall], tools: Any, said: str | None = None) -> str | None:
     """The first problem a model can fix in these calls, in words; None when all are fine.
 
     Uses each Tool's own ``validate`` (pydantic), so what passes here will not fail
-    argument validation at execution.
+    argument validation at execution. With the user's words (``said``), a value that is
+    its parameter's type name the user never wrote is a problem too (``type_echoes``).
     """
     problems: list[str] = []
     for call in calls:
@@ -897,7 +915,28 @@ def validate_calls(calls: list[ToolCall], tools: Any) -> str | None:
             tool.validate(call.arguments)
         except ValueError as exc:  # ToolArgumentError: the model can fix it
             problems.append(str(exc))
+            continue
+        if said is not None:
+            problems += [f"{call.name}: {key}={value!r} is the parameter's type, not a value; give the value the "
+                         "user asked for" for key, value in type_echoes(call, tool) if value.lower() not in said.lower()]
     return "; ".join(problems) or None
+
+
+_TYPE_NAMES = frozenset({"string", "str", "integer", "int", "number", "float", "boolean", "bool", "array",
+                         "list", "object", "dict"})
+
+
+def type_echoes(call: ToolCall, tool: Any) -> list[tuple[str, str]]:
+    """The arguments whose value is their own parameter's type name, copied from the
+    signature (BFCL multiple_77: ``type="string"`` for an artwork's kind)."""
+    props = (tool.parameters or {}).get("properties", {})
+    out = []
+    for key, value in call.arguments.items():
+        declared = props.get(key, {}).get("type") if isinstance(props.get(key), dict) else None
+        if isinstance(value, str) and value.strip().lower() in _TYPE_NAMES and declared == "string" \
+                and "enum" not in props[key]:
+            out.append((key, value))
+    return out
 
 
 def coerce_calls(calls: list[ToolCall], tools: Any) -> list[ToolCall]:
