@@ -98,3 +98,22 @@ def test_a_call_to_a_tool_it_does_not_have_written_as_the_answer_is_not_shown():
     r = Agent(FakeModel([ticket, ticket]), _tools(), language="zh", router=_NoTool()).run("帮我订一张明天去上海的机票")
     assert "book_ticket" not in r.answer and r.tool_calls == []
     assert "办不到" in r.answer
+
+
+def test_an_answer_wrapped_as_the_constrained_rungs_json_is_unwrapped():
+    from kapibara.agent.answer_check import unwrap_answer
+
+    assert unwrap_answer('{"answer": "你好！"}') == "你好！"
+    assert unwrap_answer('{"answer": "a", "x": 1}') == '{"answer": "a", "x": 1}'
+    assert unwrap_answer("好的") == "好的"
+
+
+def test_an_answer_that_repeats_the_error_the_model_was_shown_is_not_shown():
+    # conv:cart-005 on the 0.5B: every rung failed, the loop showed the error, and the
+    # model wrote it back: '{"answer": "观察到上一次的输出无法执行：constrained output is not JSON: ..."}'
+    bad = "<tool_call>{not json at all</tool_call>"
+    echo = '{"answer": "你上一次的输出无法执行：the tool call could not be parsed as JSON, please fix it"}'
+    model = FakeModel(lambda messages, tools: echo if "无法执行" in str(messages[-1]) else bad)
+    r = Agent(model, _tools(), language="zh", max_steps=3).run("把两瓶农夫山泉加入购物车")
+    assert "无法执行" not in r.answer and "JSON" not in r.answer
+    assert any(e["type"] == "answer_replaced" and e["problem"] == "error_echo" for e in r.trace)

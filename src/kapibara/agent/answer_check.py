@@ -73,3 +73,17 @@ def call_shaped(answer: str) -> str | None:
         return None
     args = value.get("arguments", value.get("parameters"))
     return value["name"] if isinstance(args, dict) else None
+
+
+def unwrap_answer(answer: str) -> str:
+    """The text of an answer written as ``{"answer": "..."}`` (the shape the constrained
+    rung asks for, copied by the model into a later free answer); other text as it is."""
+    body = _FENCE.sub("", answer.strip()).strip()
+    if body.startswith('{"answer"'):
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return answer
+        if isinstance(value, dict) and set(value) == {"answer"} and isinstance(value["answer"], str):
+            return value["answer"]
+    return answer

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from kapibara.agent.answer import LAYOUTS, AnswerLayout, answer_messages
 from kapibara.agent.answer import observations as shown_results
-from kapibara.agent.answer_check import answer_problem
+from kapibara.agent.answer_check import answer_problem, unwrap_answer
 from kapibara.agent.budget import DEADLINE, Budgets
 from kapibara.agent.decide import Decider, Decision, decide, evidence, final_message, generate
 from kapibara.agent.doubt import DOUBT_AT, Relevance
@@ -93,6 +93,8 @@ class Run:
     results: list[ToolResult] = field(default_factory=list)
     recalled: bool = False
     """Long-term memories are in this turn's context (untrusted text, like tool results)."""
+    errors_shown: list[str] = field(default_factory=list)
+    """The error messages the model was shown this turn: an answer repeating one is no answer."""
 
 
 class Agent:
@@ -279,8 +281,14 @@ class Agent:
                 new = [d.message or {"role": "assistant", "content": d.raw}, self._error_message(run, d)]
                 reason = "deadline" if d.out_of_time else "malformed"
             elif not d.calls:
-                answer, reason = d.text, "answer"
+                answer, reason = unwrap_answer(d.text), "answer"
                 new = [d.message or final_message(self.protocol.name, d.text)]
+                if run.errors_shown and leaked_span(answer, "\n".join(run.errors_shown), said):
+                    # The 0.5B, shown "constrained output is not JSON: ...", wrote that back
+                    # as its answer: the user gets an honest failure instead.
+                    run.trace.add("answer_replaced", step=step, answer=answer, problem="error_echo")
+                    answer = render_template("agent_call_failed", run.language)
+                    new = [final_message(self.protocol.name, answer)]
                 if run.results and (problem := self._answer_problem(run, question, answer)):
                     # Raw result JSON, the question echoed, a looping phrase: written again
                     # from the results alone, as when the step budget runs out.
@@ -616,6 +624,7 @@ class Agent:
 
     def _error_message(self, run: Run, d: Decision) -> Message:
         text = render_template("reask_error", run.language, error=d.error or "", tool_names=", ".join(self.tools.names))
+        run.errors_shown.append(text)
         return {"role": "user", "content": f"{OBSERVATION} {text}"}
 
 
