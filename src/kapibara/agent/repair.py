@@ -116,22 +116,6 @@ def named_by_arguments(text: str, arguments: dict[str, Any], tools: Any) -> str 
     return fits[0] if len(fits) == 1 else None
 
 
-def fitted_by_arguments(arguments: dict[str, Any], tools: Any) -> str | None:
-    """The one tool of the set that accepts every argument and gets all its required ones,
-    for a call to a name no tool resembles (BFCL multiple_90: "Seafood Restaurant" with
-    ``location``, ``group_size`` and ``cuisine``, the restaurant tool's parameters). At
-    least two arguments: one (``location``) says too little about which tool was meant."""
-    keys = set(arguments)
-    if len(keys) < 2:
-        return None
-    fits = []
-    for name in tools.names:
-        schema = tools.get(name).parameters or {}
-        if keys <= set(schema.get("properties", {})) and set(schema.get("required", [])) <= keys:
-            fits.append(name)
-    return fits[0] if len(fits) == 1 else None
-
-
 def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[str]]:
     """Correct misspelled tool and parameter names. Returns (calls, what was changed)."""
     names = list(tools.names)
@@ -144,7 +128,6 @@ def fuzzy_fix(calls: list[ToolCall], tools: Any) -> tuple[list[ToolCall], list[s
                 best_match(name, names)
                 or named_in(name, names)
                 or named_by_arguments(name, call.arguments, tools)
-                or fitted_by_arguments(call.arguments, tools)
             )
             if match:
                 changes.append(f"tool {name!r} -> {match!r}")
