@@ -302,17 +302,6 @@ def _bfcl_like():
         return "ok"
 
     @tool
-    def find_event(location: str, group_size: int, event_type: list[str] | None = None) -> str:
-        """Find events for a group.
-
-        Args:
-            location: city
-            group_size: people
-            event_type: kinds of event
-        """
-        return "ok"
-
-    @tool
     def search_art(type: str, location: str = "") -> str:
         """Find artworks.
 
@@ -322,7 +311,7 @@ def _bfcl_like():
         """
         return "ok"
 
-    return ToolSet([find_group, find_event, search_art])
+    return ToolSet([find_group, search_art])
 
 
 def test_an_invented_tool_name_is_not_guessed_from_its_arguments():
