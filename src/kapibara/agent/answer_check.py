@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 
 from kapibara.agent.budget import is_looping
-from kapibara.agent.leaks import normalised
+from kapibara.agent.leaks import leaked_span, normalised
 
 _FENCE = re.compile(r"^```[\w-]*\s*|\s*```$")
 _TAGS = re.compile(r"^<tool_call>\s*|\s*</tool_call>$")
@@ -87,3 +87,10 @@ def unwrap_answer(answer: str) -> str:
         if isinstance(value, dict) and set(value) == {"answer"} and isinstance(value["answer"], str):
             return value["answer"]
     return answer
+
+
+def repeats_error(answer: str, errors: list[str], said: str) -> bool:
+    """Whether ``answer`` writes back a span of an error message the model was shown
+    ("你上一次的输出无法执行：constrained output is not JSON ...") that the user's own words
+    (``said``) do not hold."""
+    return bool(errors) and leaked_span(unwrap_answer(answer), "\n".join(errors), said) is not None

@@ -47,13 +47,12 @@ from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kapibara.agent.answer_check import call_shaped, unwrap_answer
+from kapibara.agent.answer_check import call_shaped, repeats_error
 from kapibara.agent.budget import DEADLINE, NOT_A_CALL, REPETITION, Budgets, trim_loop, watch
 from kapibara.agent.doubt import Relevance, unheld
 from kapibara.agent.events import AgentEvent
 from kapibara.agent.examples import routing_text
 from kapibara.agent.grounding import Grounding
-from kapibara.agent.leaks import leaked_span
 from kapibara.agent.protocols import EXAMPLE, Action, AgentProtocol
 from kapibara.agent.repair import (
     RUNGS,
@@ -285,7 +284,7 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
             action, error, fired = check(d, completion, last, said)
             repairs += fired
             last_constraint = last
-    if not action.calls and not error and reask and leaked_span(unwrap_answer(action.text), str(reask[-1]["content"]), said):
+    if not action.calls and not error and reask and repeats_error(action.text, [str(reask[-1]["content"])], said):
         # The re-ask's error written back as the answer ("你上一次的输出无法执行：..."):
         # an honest failure instead.
         trace.add("answer_replaced", step=step, answer=action.text, problem="error_echo")

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from kapibara.agent.answer import LAYOUTS, AnswerLayout, answer_messages
 from kapibara.agent.answer import observations as shown_results
-from kapibara.agent.answer_check import answer_problem, unwrap_answer
+from kapibara.agent.answer_check import answer_problem, repeats_error, unwrap_answer
 from kapibara.agent.budget import DEADLINE, Budgets
 from kapibara.agent.decide import Decider, Decision, decide, evidence, final_message, generate
 from kapibara.agent.doubt import DOUBT_AT, Relevance
@@ -283,7 +283,7 @@ class Agent:
             elif not d.calls:
                 answer, reason = unwrap_answer(d.text), "answer"
                 new = [d.message or final_message(self.protocol.name, d.text)]
-                if run.errors_shown and leaked_span(answer, "\n".join(run.errors_shown), said):
+                if repeats_error(answer, run.errors_shown, said):
                     # The 0.5B, shown "constrained output is not JSON: ...", wrote that back
                     # as its answer: the user gets an honest failure instead.
                     run.trace.add("answer_replaced", step=step, answer=answer, problem="error_echo")

@@ -901,7 +901,7 @@ def validate_calls(calls: list[ToolCall], tools: Any, said: str | None = None) -
             continue
         if said is not None:
             problems += [f"{call.name}: {key}={value!r} is the parameter's type, not a value; give the value the "
-                         "user asked for" for key, value in type_echoes(call, tool) if value.lower() not in said.lower()]
+                         "user asked for" for key, value in type_echoes(call, tool, said)]
     return "; ".join(problems) or None
 
 
@@ -909,15 +909,16 @@ _TYPE_NAMES = frozenset({"string", "str", "integer", "int", "number", "float", "
                          "list", "object", "dict"})
 
 
-def type_echoes(call: ToolCall, tool: Any) -> list[tuple[str, str]]:
-    """The arguments whose value is their own parameter's type name, copied from the
-    signature (BFCL multiple_77: ``type="string"`` for an artwork's kind)."""
+def type_echoes(call: ToolCall, tool: Any, said: str) -> list[tuple[str, str]]:
+    """The string arguments whose value is their own parameter's type name, copied from the
+    signature and never written by the user (BFCL multiple_77: ``type="string"`` for an
+    artwork's kind)."""
     props = (tool.parameters or {}).get("properties", {})
     out = []
     for key, value in call.arguments.items():
-        declared = props.get(key, {}).get("type") if isinstance(props.get(key), dict) else None
-        if isinstance(value, str) and value.strip().lower() in _TYPE_NAMES and declared == "string" \
-                and "enum" not in props[key]:
+        spec = props.get(key)
+        if isinstance(spec, dict) and spec.get("type") == "string" and "enum" not in spec and \
+                isinstance(value, str) and value.strip().lower() in _TYPE_NAMES and value.lower() not in said.lower():
             out.append((key, value))
     return out
 

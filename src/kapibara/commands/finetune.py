@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from kapibara.errors import ConfigError
-from kapibara.finetune.lora import DEFAULT_TARGETS, shipped_train_path
+from kapibara.finetune.lora import DEFAULT_TARGETS
 
 finetune_app = typer.Typer(help="Fine-tune the small model and serve the result.", no_args_is_help=True)
 
@@ -86,6 +86,7 @@ def lora_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     import kapibara.demo  # noqa: F401 - registers the "demo" tool set
+    from kapibara.demo.agent import shipped_train_path
     from kapibara.finetune.lora import TrainConfig, train
 
     config = TrainConfig(data=str(data or shipped_train_path()), out=str(out), base=base, rank=rank, alpha=alpha,
@@ -116,6 +117,7 @@ def check_cmd(
 ) -> None:
     """Template parity: the training tokens equal llama.cpp's tokens for the same turns."""
     import kapibara.demo  # noqa: F401 - registers the "demo" tool set
+    from kapibara.demo.agent import shipped_train_path
     from kapibara.finetune.base import load_hf_tokenizer
     from kapibara.finetune.frame import agent_frame, gguf_template
     from kapibara.finetune.parity import check_parity, llama_tokenizer

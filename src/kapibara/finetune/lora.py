@@ -121,13 +121,6 @@ Progress = Callable[[int, int, float, float], None]
 """Called after each step with (step, total steps, loss, seconds left)."""
 
 
-def shipped_train_path() -> Path:
-    """The demo's training set as shipped (``kapibara data build`` writes it)."""
-    from kapibara.demo.agent import shipped_train_path as demo_train_path
-
-    return demo_train_path()
-
-
 def _torch() -> Any:
     return require("torch", "torch==2.13.0", "train")
 
