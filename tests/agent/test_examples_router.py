@@ -9,6 +9,7 @@ import pytest
 
 from kapibara.agent import Agent
 from kapibara.agent.examples import NO_TOOL, Example, ExampleBank, routing_text
+from kapibara.agent.grounding import NumberGrounding
 from kapibara.agent.router import DescriptionRouter, ExampleRouter, vote
 from kapibara.errors import DataError
 from kapibara.models.base import ToolCall
@@ -119,6 +120,46 @@ def test_an_answer_where_the_router_expects_a_tool_is_looked_up(tools, bank):
     d = Agent(model, tools, router=router, shots=0).decide([{"role": "user", "content": "草莓有什么优惠吗"}])
     assert d.route.mode == "choose" and "lookup" in d.repairs
     assert [c.name for c in d.calls] == ["get_promotions"]
+
+
+def _after_promotions(question: str) -> list[dict]:
+    """A conversation that already looked up 草莓's promotions, then ``question``."""
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "get_promotions", "arguments": json.dumps({"product_name": "草莓"})}}
+    return [{"role": "user", "content": "草莓有优惠吗"},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "name": "get_promotions", "content": '[{"title": "满39减10"}]'},
+            {"role": "assistant", "content": "草莓满39减10。"},
+            {"role": "user", "content": question}]
+
+
+def test_an_answer_restating_the_results_of_the_expected_tool_is_kept(tools, bank):
+    # "这两款里哪个更便宜？" after a recommendation: the answer is in the results already
+    # shown; looking it up again turned a right answer into a needless call
+    model = FakeModel(["满39减10。"])
+    router = ExampleRouter(bank, k=3, call_at=1.01)  # never sure: the model chooses
+    d = Agent(model, tools, router=router, shots=0, grounding=NumberGrounding()).decide(
+        _after_promotions("草莓有什么优惠吗"))
+    assert d.route.mode == "choose" and d.route.tools[0] == "get_promotions"
+    assert d.calls == [] and d.text == "满39减10。" and "lookup" not in d.repairs and len(model.calls) == 1
+
+
+def test_an_answer_stating_no_result_is_still_looked_up(tools, bank):
+    model = FakeModel(["草莓没有优惠。", '{"name": "get_promotions", "arguments": {"product_name": "车厘子"}}'])
+    router = ExampleRouter(bank, k=3, call_at=1.01)  # never sure: the model chooses
+    d = Agent(model, tools, router=router, shots=0, grounding=NumberGrounding()).decide(
+        _after_promotions("车厘子有什么优惠吗"))
+    assert "lookup" in d.repairs and [c.arguments for c in d.calls] == [{"product_name": "车厘子"}]
+
+
+def test_a_lookup_that_repeats_a_call_already_made_keeps_the_answer(tools, bank):
+    # the result is in the conversation: calling again would show the same thing
+    model = FakeModel(["有的。", '{"name": "get_promotions", "arguments": {"product_name": "草莓"}}'])
+    router = ExampleRouter(bank, k=3, call_at=1.01)  # never sure: the model chooses
+    agent = Agent(model, tools, router=router, shots=0, grounding=NumberGrounding())
+    d = agent.decide(_after_promotions("草莓有什么优惠吗"))
+    assert d.calls == [] and d.text == "有的。" and "lookup" not in d.repairs
+    assert len(model.calls) == 2  # looked up once, not again by the grounding step
 
 
 def test_no_call_questions_stay_answers(tools, bank):

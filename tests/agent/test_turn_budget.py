@@ -154,3 +154,14 @@ def test_a_value_another_parameter_names_is_not_given():
     d = Agent(FakeModel([call("get_weather", city="后天", date="后天")]), tools,
               ask_missing=True).decide([{"role": "user", "content": "后天天气怎么样"}])
     assert d.calls == [] and "ask" in d.repairs and "城市" in d.text
+
+
+def test_groundings_name_the_facts_the_evidence_holds():
+    from kapibara.agent.grounding import AllOf, NameGrounding
+
+    check = AllOf(NumberGrounding(), NameGrounding(["华为畅享20 Pro", "OPPO Ace2"]))
+    evidence = '[{"name": "OPPO Ace2", "price": 2999}, {"name": "华为畅享20 Pro", "price": 1999}]'
+    answer = "华为畅享20 Pro（1999 元）更便宜，iPhone 15 要5999元。"
+    assert check.supported(answer, evidence) == ["20", "1999", "华为畅享20 Pro"]  # model numbers too
+    assert check.unsupported(answer, evidence) == ["15", "5999"]
+    assert check.supported("3款都不错", evidence) == []  # small counts are not facts

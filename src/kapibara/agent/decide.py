@@ -42,6 +42,7 @@ unsupported facts after them is replaced by an honest one (``agent_ungrounded_an
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field, replace
@@ -227,10 +228,18 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         # is written with no tools offered.
         action, completion = yield from _answer_without_tools(d, messages, step, trace, made)
         return _finish(d, action, completion, [*repairs, "routed"], made, t0, step, trace, [], Constraint(), route)
-    if not action.calls and not error and expects_tool and not d.out_of_time():
+    repeated = False
+    if not action.calls and not error and expects_tool and not d.out_of_time() \
+            and not restates_results(d, action.text, messages, route):
         # The router expected a tool and the model answered: decode a call among the routed
         # tools instead (the 0.5B answers follow-ups such as "有优惠吗" from imagination).
         looked = yield from _lookup(d, messages, lookup_tools, step, trace, made, said)
+        if looked is not None and (repeated := repeats_earlier(looked[0].calls, messages)):
+            # Its result is in the conversation already ("以旧换新要怎么弄" after the
+            # promotions were shown): the same call again would show the same thing.
+            trace.add("lookup_dropped", step=step, calls=[call_dict(c) for c in looked[0].calls],
+                      problem="repeats an earlier call")
+            looked = None
         if looked is not None:
             action, completion, fired = looked
             return _finish(d, action, completion, sorted({*repairs, "lookup", *fired}, key=RUNGS.index), made,
@@ -295,7 +304,8 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
     unsupported: list[str] = []
     if not action.calls and not error and d.grounding is not None and completion.finish_reason != DEADLINE:
         unsupported = d.grounding.unsupported(action.text, evidence(messages))
-        if unsupported and lookup_tools.names and not d.out_of_time() and (route is None or route.mode != "answer"):
+        if unsupported and lookup_tools.names and not repeated and not d.out_of_time() \
+                and (route is None or route.mode != "answer"):
             # Facts no tool returned: look them up instead (the offered tools' schema, no
             # answer branch); a call that does not validate leaves the honest answer.
             repairs.append("lookup")
@@ -308,6 +318,45 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
             action = Action(text=render_template("agent_ungrounded_answer", d.language), thought=action.thought)
     return _finish(d, action, completion, repairs, made, t0, step, trace, unsupported, last_constraint, route,
                    error, evidence_text=evidence(messages))
+
+
+def restates_results(d: Decider, answer: str, messages: list[Message], route: Route | None) -> bool:
+    """Whether an answer only restates results the router's expected tool already returned
+    in this conversation: it states facts (``Grounding.supported``), each found in a tool
+    result, and the top routed tool was called before ("这两款里哪个更便宜？" after a
+    recommendation). A look-up would only repeat what the user was shown."""
+    if d.grounding is None or route is None or not route.tools or not answer.strip():
+        return False
+    if route.tools[0] not in {c.name for c in earlier_calls(messages)}:
+        return False
+    results = "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "tool")
+    supported = getattr(d.grounding, "supported", None)
+    return bool(results) and callable(supported) and bool(supported(answer, results)) \
+        and not d.grounding.unsupported(answer, evidence(messages))
+
+
+def earlier_calls(messages: list[Message]) -> list[ToolCall]:
+    """The calls the assistant made earlier in the conversation (``tool_calls``; retrieved
+    example turns excluded), arguments parsed (unreadable ones as ``{}``)."""
+    out: list[ToolCall] = []
+    for m in messages:
+        if m.get("role") != "assistant" or m.get("name") == EXAMPLE:
+            continue
+        for c in m.get("tool_calls") or []:
+            fn = c.get("function") or {}
+            raw = fn.get("arguments")
+            try:
+                args = json.loads(raw) if isinstance(raw, str) else raw
+            except json.JSONDecodeError:
+                args = {}
+            out.append(ToolCall(str(fn.get("name", "")), dict(args) if isinstance(args, dict) else {}))
+    return out
+
+
+def repeats_earlier(calls: list[ToolCall], messages: list[Message]) -> bool:
+    """Whether every one of ``calls`` was already made, with the same arguments."""
+    before = [(c.name, c.arguments) for c in earlier_calls(messages)]
+    return bool(calls) and all((c.name, c.arguments) in before for c in calls)
 
 
 def _answer_without_tools(d: Decider, messages: list[Message], step: int, trace: Trace, made: _Calls) -> Gen:

@@ -19,7 +19,12 @@ from kapibara.agent.repair import numbers_in
 
 @runtime_checkable
 class Grounding(Protocol):
-    """Names the facts of ``answer`` that ``evidence`` (user's words + tool results) lacks."""
+    """Names the facts of ``answer`` that ``evidence`` (user's words + tool results) lacks.
+
+    A grounding may also name the facts ``evidence`` holds (``supported(answer,
+    evidence)``, as the ones here do): an answer that only restates tool results already
+    shown is then kept rather than looked up again (``decide.restates_results``).
+    """
 
     def unsupported(self, answer: str, evidence: str) -> list[str]: ...
 
@@ -42,6 +47,12 @@ class NumberGrounding:
                 out.append(m.group(0))
         return out
 
+    def supported(self, answer: str, evidence: str) -> list[str]:
+        """The numbers above ``SMALL`` in the answer that the evidence holds."""
+        have = numbers_in(evidence)
+        return list(dict.fromkeys(m.group(0) for m in _NUMBER_TEXT.finditer(answer)
+                                  if float(m.group(0)) > SMALL and float(m.group(0)) in have))
+
 
 class NameGrounding:
     """Known entity names (products, brands) the answer mentions must appear in the evidence.
@@ -62,6 +73,16 @@ class NameGrounding:
                 out.append(name)
         return out
 
+    def supported(self, answer: str, evidence: str) -> list[str]:
+        """The names the answer mentions that the evidence holds too."""
+        low, ev = answer.lower(), evidence.lower()
+        out: list[str] = []
+        for name in self.names:
+            n = name.lower()
+            if n in low and n in ev and not any(n in o.lower() for o in out):
+                out.append(name)
+        return out
+
 
 class AllOf:
     """Several groundings: the unsupported facts of each, in order."""
@@ -73,4 +94,11 @@ class AllOf:
         out: list[str] = []
         for check in self.checks:
             out += [f for f in check.unsupported(answer, evidence) if f not in out]
+        return out
+
+    def supported(self, answer: str, evidence: str) -> list[str]:
+        out: list[str] = []
+        for check in self.checks:
+            found = getattr(check, "supported", None)
+            out += [f for f in (found(answer, evidence) if callable(found) else []) if f not in out]
         return out
