@@ -212,11 +212,12 @@ def main() -> None:
     models.update({c: None for c in configs if c in only})
     cache = read_cache(Path(args.cache))
     domain = {n: load_dataset(n)[: args.limit] if args.limit else load_dataset(n) for n in DOMAIN}
+    with_merged = "tuned-merged" in models  # None when --cached-only: reported from the cache
     merged = models.pop("tuned-merged", None)
     per = run_set(models, domain, cache, demo_factory, args.name, only, Path(args.cache))
-    if merged is not None:
+    if with_merged:
         few = {"domain:test": domain["domain:test"][: args.merged_limit or None]}
-        per.update(run_set({"tuned-merged": merged}, few, cache, demo_factory, args.name, cache_path=Path(args.cache)))
+        per.update(run_set({"tuned-merged": merged}, few, cache, demo_factory, args.name, only, Path(args.cache)))
         per["tuned-merged"]["domain:missing_test"] = []
     general: dict[str, Any] = {}
     if args.bfcl:
@@ -244,6 +245,10 @@ def main() -> None:
                           for k, v in TARGETS.items() if t[k]["n"]}
         p50 = {c: statistics.median(r.decision_s for r in rs) for c, rs in test.items() if rs}
         out["latency_ratio"] = {f"tuned / {c}": round(p50["tuned"] / p50[c], 2) for c in p50 if c != "tuned" and p50[c]}
+        if p50.get("tuned-merged") and len(test["tuned-merged"]) == len(test["tuned"]):
+            # the merged GGUF is what `--model llamacpp:NAME` serves: its ratios on the whole split
+            out["latency_ratio"].update({f"tuned-merged / {c}": round(p50["tuned-merged"] / p50[c], 2)
+                                         for c in ("0.5b", "1.5b") if p50.get(c)})
     if args.peft_cases and "tuned" in per:
         out["peft"] = peft_check(args.name, domain["domain:test"][: args.peft_cases], test["tuned"][: args.peft_cases])
     RESULTS.mkdir(parents=True, exist_ok=True)
