@@ -150,3 +150,28 @@ def test_the_shipped_training_set_is_what_its_report_says_and_clean():
     assert teacher and all(s.source.startswith("teacher:") for s in teacher)
     kept_teacher = [s for s in samples if s.source.startswith("teacher:")]
     assert len(kept_teacher) == report["kept"].get("teacher", 0) > 0
+
+
+def test_answers_from_results_state_what_the_shown_result_holds(built):
+    samples, _ = built
+    answers = [s for s in samples if s.source == "template:no_call:from_results"]
+    assert answers and all(s.category == "no_call" and not s.target_calls for s in answers)
+    for s in answers:
+        shown = json.loads(next(m["content"] for m in s.messages if m["role"] == "tool"))
+        reply = s.messages[-1]["content"]
+        if "最便宜" in reply or "cheapest" in reply:
+            cheapest = min(shown["items"], key=lambda i: float(i["price"].rstrip("元")))
+            assert cheapest["name"] in reply or cheapest["name_en"] in reply
+
+
+def test_result_slots_name_a_cheapest_item_only_when_there_is_one():
+    from kapibara.finetune.dataset import result_slots
+
+    items = [{"name": "甲", "name_en": "A", "price": "2499元", "rating": 4.8},
+             {"name": "乙", "name_en": "B", "price": "1599元", "rating": 4.8},
+             {"name": "丙", "name_en": "C", "price": "2499元", "rating": 4.5}]
+    slots = result_slots(items)
+    assert slots["cheap_item"] == "乙" and slots["cheap_price_en"] == "1599 yuan" and slots["count"] == 3
+    assert "dear_item" not in slots and "top_item" not in slots  # ties: no answer to give
+    assert slots["items_text_en"] == "A (2499 yuan), B (1599 yuan), C (2499 yuan)"
+    assert result_slots(items[:1]) == {}

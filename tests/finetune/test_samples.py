@@ -114,3 +114,17 @@ def test_pick_samples_gives_every_tool_a_floor():
     for seed in range(5):
         names = [s.target_calls[0].name for s in pick_samples(pool, 40, random.Random(seed), reply_share=0.0)]
         assert names.count("view_cart") >= 10 and names.count("add_to_cart") >= 10
+
+
+def test_pick_samples_takes_every_focused_sample_then_draws_the_rest():
+    import dataclasses
+    import random
+
+    pool = _mixed(90, 10)
+    new = [dataclasses.replace(s, id=f"n{i}", source="template:no_call:from_results") for i, s in enumerate(pool[90:95])]
+    picked = pick_samples(pool + new, 20, random.Random(0), reply_share=0.3, focus="template:no_call:from")
+    assert len(picked) == 20 and {s.id for s in new} <= {s.id for s in picked}
+    assert sum(not s.target_calls for s in picked) == 5 + 4  # the focused five, then 30% of the other 15
+    assert len(pick_samples(pool + new, 3, random.Random(0), focus="template:no_call")) == 3
+    with pytest.raises(DataError, match="no sample's source"):
+        pick_samples(pool, 20, random.Random(0), focus="teacher:")

@@ -81,6 +81,8 @@ def lora_cmd(
     init: Annotated[str | None, typer.Option("--init", help="start from this adapter (a tuned model's name, a run "
                                               "or peft folder) instead of fresh weights")] = None,
     seed: Annotated[int, typer.Option("--seed", help="draws the samples and their order")] = 0,
+    focus: Annotated[str | None, typer.Option("--focus", help="take every sample whose source starts with this "
+                                              "(e.g. template:no_call:from_results), then draw the rest")] = None,
 ) -> None:
     """Train a LoRA adapter on the samples (transformers + peft; GPU when present)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -92,7 +94,7 @@ def lora_cmd(
     config = TrainConfig(data=str(data or shipped_train_path()), out=str(out), base=base, rank=rank, alpha=alpha,
                          targets=tuple(t.strip() for t in targets.split(",") if t.strip()), epochs=epochs,
                          lr=lr, batch=batch, max_samples=max_samples or None, reply_share=reply_share, profile=profile,
-                         device=device, init=init, seed=seed)
+                         device=device, init=init, seed=seed, focus=focus)
     err = Console(stderr=True)
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
                   TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=err) as bar:

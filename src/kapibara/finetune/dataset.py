@@ -299,6 +299,8 @@ class Builder:
         out += self._follow_ups(per_category)
         out += self._no_call()
         out += self._missing()
+        # Last, so the samples drawn before are the same with or without this section.
+        out += self._follow_ups(per_category // 2, self.t.get("from_results") or [])
         return out
 
     def _fill(self, category: str, templates: list[dict[str, Any]], quota: int) -> list[Sample]:
@@ -322,10 +324,13 @@ class Builder:
                 out.append(s)
         return out
 
-    def _follow_ups(self, quota: int) -> list[Sample]:
+    def _follow_ups(self, quota: int, convs: list[dict[str, Any]] | None = None) -> list[Sample]:
+        """Two-turn conversations (``follow_up``, or ``convs``): the second turn's call, its
+        canned ``reply``, or its ``answer`` filled from the first turn's result."""
         out: list[Sample] = []
         seen: set[str] = set()
-        convs = self.t.get("follow_up") or []
+        style = "follow_up" if convs is None else "from_results"
+        convs = self.t.get("follow_up") or [] if convs is None else convs
         pairs = [(c, t) for c in convs for t in c["then"]]
         attempts = 0
         while len(out) < quota and attempts < quota * 6 and pairs:
@@ -333,7 +338,7 @@ class Builder:
             attempts += 1
             first = conv["first"]
             lang = first["lang"]
-            slots = self._slots.fill(lang, need=_slot_names(first) | _slot_names(then))
+            slots = self._slots.fill(lang, need=(_slot_names(first) | _slot_names(then)) - RESULT_SLOTS)
             if slots is None:
                 continue
             call1 = ToolCall(first["tool"], fill_args(first.get("args") or {}, slots), "call_0")
@@ -345,9 +350,12 @@ class Builder:
                 continue
             if isinstance(value, dict) and value.get("items"):
                 slots["first_item"] = value["items"][0]["name"]
+                slots.update(result_slots(value["items"]))
             self.report.generated["template"] -= 1  # counted again when the whole sample is accepted
             if "{first_item}" in str(then) + first.get("reply", "") and "first_item" not in slots:
                 continue
+            if (_slot_names(then) | _slot_names(first.get("reply", ""))) - set(slots):
+                continue  # the result lacks what the answer states (a tie for cheapest, one item)
             context: list[Message] = [
                 {"role": "user", "content": fill(first["text"], slots)},
                 call_message([call1]),
@@ -362,11 +370,14 @@ class Builder:
             if "reply" in then:
                 target = reply_message(pick_reply(then["reply"], lang, self.t["replies"], self.rng))
                 category = "no_call"
+            elif "answer" in then:
+                target = reply_message(fill(then["answer"], slots))
+                category = "no_call"
             else:
                 call = ToolCall(then["tool"], fill_args(then.get("args") or {}, slots), "call_1")
                 target = call_message([call])
                 category = "follow_up"
-            s = self.sample("tpl", [*context, target], f"template:{category}:follow_up", category)
+            s = self.sample("tpl", [*context, target], f"template:{category}:{style}", category)
             if self.accept(s):
                 out.append(s)
         return out
@@ -402,6 +413,49 @@ class Builder:
 # -- slots ---------------------------------------------------------------------------------
 _SLOT = re.compile(r"\{(\w+)\}")
 _ZH_NUM = {1: "一", 2: "两", 3: "三", 4: "四", 5: "五"}
+
+
+RESULT_SLOTS = frozenset(f"{k}{suffix}" for k in (
+    "items_text", "cheap_item", "cheap_price", "dear_item", "dear_price", "top_item", "second_item",
+    "second_price") for suffix in ("", "_en")) | {"top_rating", "count"}
+"""Slots filled from the first turn's result (``from_results`` templates)."""
+
+
+def result_slots(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """What an answer from a recommendation's ``items`` may state: each item with its price,
+    the cheapest, dearest and best-rated one (only when one item alone is), the second one
+    and the count; ``_en`` forms name the English names and say "yuan"."""
+    def price(item: dict[str, Any]) -> float | None:
+        m = re.match(r"\s*(\d+(?:\.\d+)?)", str(item.get("price", "")))
+        return float(m.group(1)) if m else None
+
+    def en(text: Any) -> str:
+        return re.sub(r"^(\d+(?:\.\d+)?)元$", r"\1 yuan", str(text))
+
+    named = [i for i in items if i.get("name") and price(i) is not None]
+    if len(named) < 2:
+        return {}
+    out: dict[str, Any] = {
+        "count": len(named),
+        "items_text": "、".join(f"{i['name']}（{i['price']}）" for i in named),
+        "items_text_en": ", ".join(f"{i.get('name_en') or i['name']} ({en(i['price'])})" for i in named),
+        "second_item": named[1]["name"], "second_item_en": named[1].get("name_en") or named[1]["name"],
+        "second_price": named[1]["price"], "second_price_en": en(named[1]["price"]),
+    }
+    for key, pick in (("cheap", min), ("dear", max)):
+        best = pick(price(i) or 0.0 for i in named)
+        those = [i for i in named if price(i) == best]
+        if len(those) == 1:
+            out.update({f"{key}_item": those[0]["name"], f"{key}_item_en": those[0].get("name_en") or those[0]["name"],
+                        f"{key}_price": those[0]["price"], f"{key}_price_en": en(those[0]["price"])})
+    rated = [i for i in named if isinstance(i.get("rating"), int | float)]
+    if rated:
+        top = max(i["rating"] for i in rated)
+        those = [i for i in rated if i["rating"] == top]
+        if len(those) == 1:
+            out.update(top_item=those[0]["name"], top_item_en=those[0].get("name_en") or those[0]["name"],
+                       top_rating=top)
+    return out
 
 
 def _slot_names(obj: Any) -> set[str]:

@@ -59,6 +59,8 @@ class TrainConfig:
     warmup: int = 5
     max_samples: int | None = 420
     reply_share: float | None = 0.3
+    focus: str | None = None
+    """Take every sample whose source starts with this, then draw the rest (``pick_samples``)."""
     max_target_tokens: int = 160
     max_suffix_tokens: int = 384
     seed: int = 0
@@ -253,7 +255,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
     samples = load_samples(config.data)
     if not samples:
         raise DataError(f"{config.data} holds no samples", hint="build some with `kapibara data build`")
-    samples = pick_samples(samples, config.max_samples, rng, config.reply_share)
+    samples = pick_samples(samples, config.max_samples, rng, config.reply_share, config.focus)
 
     if base is None:
         say(f"loading {config.base} (dequantised from its GGUF)")

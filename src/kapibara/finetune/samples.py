@@ -202,9 +202,13 @@ def save_samples(path: str | Path, samples: list[Sample]) -> Path:
     return write_jsonl_atomic(path, (s.to_dict() for s in samples))
 
 
-def pick_samples(samples: list[Sample], limit: int | None, rng: Any, reply_share: float | None = None) -> list[Sample]:
+def pick_samples(samples: list[Sample], limit: int | None, rng: Any, reply_share: float | None = None,
+                 focus: str | None = None) -> list[Sample]:
     """At most ``limit`` samples drawn with ``rng``; with ``reply_share``, that share of them
-    (as far as there are) are plain replies, the rest tool calls.
+    (as far as there are) are plain replies, the rest tool calls. With ``focus``, every
+    sample whose source starts with it is taken first (a pass that teaches what was just
+    added, e.g. ``template:no_call:from_results``), and the rest of ``limit`` is drawn from
+    the others as above, so what the model learned before is rehearsed.
 
     A uniform draw from the built set gives about 9% replies; a model tuned on that learned
     to call a tool for nearly every request (no-call 50% on the test split), so the recipe
@@ -214,6 +218,17 @@ def pick_samples(samples: list[Sample], limit: int | None, rng: Any, reply_share
     """
     if reply_share is not None and not 0 <= reply_share <= 1:
         raise DataError(f"reply share {reply_share} is not between 0 and 1", hint="e.g. --reply-share 0.3")
+    if focus:
+        chosen = [s for s in samples if s.source.startswith(focus)]
+        if not chosen:
+            raise DataError(f"no sample's source starts with {focus!r}",
+                            hint="sources look like template:no_call:from_results or dev:cart-007")
+        if limit and len(chosen) >= limit:
+            return list(rng.sample(chosen, limit))
+        others = [s for s in samples if not s.source.startswith(focus)]
+        picked = chosen + pick_samples(others, limit - len(chosen) if limit else None, rng, reply_share)
+        rng.shuffle(picked)
+        return picked
     if not limit or limit >= len(samples):
         return list(samples)
     if reply_share is None:
