@@ -86,6 +86,7 @@ from kapibara.models.base import (
     TextDelta,
     ToolCall,
     Usage,
+    message_calls,
 )
 from kapibara.prompts.loader import render_template
 from kapibara.tools import ToolSet
@@ -337,19 +338,14 @@ def restates_results(d: Decider, answer: str, messages: list[Message], route: Ro
 
 def earlier_calls(messages: list[Message]) -> list[ToolCall]:
     """The calls the assistant made earlier in the conversation (``tool_calls``; retrieved
-    example turns excluded), arguments parsed (unreadable ones as ``{}``)."""
+    example turns and turns whose arguments are not JSON left out)."""
     out: list[ToolCall] = []
     for m in messages:
-        if m.get("role") != "assistant" or m.get("name") == EXAMPLE:
-            continue
-        for c in m.get("tool_calls") or []:
-            fn = c.get("function") or {}
-            raw = fn.get("arguments")
+        if m.get("role") == "assistant" and m.get("name") != EXAMPLE:
             try:
-                args = json.loads(raw) if isinstance(raw, str) else raw
+                out += message_calls(m)
             except json.JSONDecodeError:
-                args = {}
-            out.append(ToolCall(str(fn.get("name", "")), dict(args) if isinstance(args, dict) else {}))
+                continue
     return out
 
 

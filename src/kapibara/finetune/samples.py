@@ -28,6 +28,7 @@ from typing import Any
 from kapibara.errors import DataError
 from kapibara.fileio import write_jsonl_atomic
 from kapibara.models.base import Message, ToolCall, ToolSpec
+from kapibara.models.base import message_calls as calls_of
 
 _ROLES = ("user", "assistant", "tool")
 _HINT = "see docs/finetune.md (Data) for the sample format"
@@ -81,17 +82,6 @@ def call_message(calls: list[ToolCall], content: str = "", *, prefix: str = "cal
 def reply_message(text: str) -> Message:
     """A plain assistant reply."""
     return {"role": "assistant", "content": text}
-
-
-def calls_of(message: Message) -> list[ToolCall]:
-    """The tool calls of an assistant message, arguments decoded."""
-    out = []
-    for c in message.get("tool_calls") or []:
-        fn = c.get("function") or {}
-        args = fn.get("arguments")
-        out.append(ToolCall(str(fn.get("name", "")), json.loads(args) if isinstance(args, str) else dict(args or {}),
-                            str(c.get("id", ""))))
-    return out
 
 
 def sample_id(prefix: str, messages: list[Message]) -> str:

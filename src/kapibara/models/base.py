@@ -38,6 +38,19 @@ class ToolCall:
         }
 
 
+def message_calls(message: Message) -> list[ToolCall]:
+    """The calls an OpenAI-style assistant message makes (``tool_calls``), arguments decoded
+    (a JSON string or an object; anything else is ``{}``) and ids kept. Arguments that are
+    not JSON raise ``ValueError`` (``json.JSONDecodeError``)."""
+    out: list[ToolCall] = []
+    for c in message.get("tool_calls") or []:
+        fn = c.get("function") or {}
+        raw = fn.get("arguments")
+        args = json.loads(raw) if isinstance(raw, str) else raw
+        out.append(ToolCall(str(fn.get("name", "")), dict(args) if isinstance(args, dict) else {}, str(c.get("id", ""))))
+    return out
+
+
 @dataclass
 class Constraint:
     """Constrained decoding: at most one of a JSON schema or a GBNF grammar.

@@ -15,6 +15,7 @@ from kapibara.agent.examples import Example
 from kapibara.errors import DataError
 from kapibara.evals.cases import Case, case_from_dict
 from kapibara.models.base import Message, ToolCall
+from kapibara.models.base import message_calls as base_message_calls
 
 
 def calls_from_expected(expected: list[list[dict[str, dict[str, list[Any]]]]]) -> list[ToolCall]:
@@ -99,20 +100,10 @@ def examples_from_conversation(messages: list[Message], source: str) -> list[Exa
 
 def message_calls(message: Message) -> list[ToolCall]:
     """The calls an OpenAI-style assistant message makes (``tool_calls``), arguments parsed."""
-    out: list[ToolCall] = []
-    for c in message.get("tool_calls") or []:
-        fn = c.get("function") or {}
-        out.append(ToolCall(str(fn.get("name", "")), _arguments(fn.get("arguments"))))
-    return out
-
-
-def _arguments(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"tool call arguments are not JSON: {exc.msg}") from None
-    return dict(raw) if isinstance(raw, dict) else {}
+    try:
+        return [ToolCall(c.name, c.arguments) for c in base_message_calls(message)]
+    except json.JSONDecodeError as exc:
+        raise DataError(f"tool call arguments are not JSON: {exc.msg}") from None
 
 
 def example_from_session(messages: list[Message], source: str) -> Example:
