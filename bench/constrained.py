@@ -1,13 +1,15 @@
 """Constrained decoding, measured: one speed-up of the llama.cpp backend switched on and
 off, on the demo agent's own decisions.
 
-    .venv/bin/python bench/constrained.py [--switch fast_grammar|write_prefix] \
+    .venv/bin/python bench/constrained.py [--switch fast_grammar|write_prefix|stop_at_close] \
         [--model llamacpp:qwen2.5-coder-0.5b] [--limit 24]
 
 ``fast_grammar``: the greedy grammar fast path against llama.cpp's check of the whole
 vocabulary at every token. ``write_prefix``: a routed call's fixed start
-(``{"name": ..., "arguments":``) prefilled with the prompt against decoded token by token
-(both with the fast path).
+(``{"name": ..., "arguments": {"<first required>": "``) prefilled with the prompt against
+decoded token by token (both with the fast path). ``stop_at_close``: decoding stopped
+once the output is a whole JSON object against decoding one more step to read the end
+token.
 
 The default demo agent decides each case of the domain dev split (spread over every
 category) twice in one process, once per mode, alternating which goes first. The decision
@@ -16,7 +18,8 @@ and the decisions themselves: the fast path must decide exactly the same calls (
 decoding under the same grammar; a difference is a bug); a written prefix is tokenized
 as text rather than chosen token by token, so a difference is possible and is reported.
 
-Writes bench/results/constrained.json and .md (``write_prefix``: constrained_prefix.*).
+Writes bench/results/constrained.json and .md (``write_prefix``: constrained_prefix.*,
+``stop_at_close``: constrained_close.*).
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ SWITCHES = {
                      ("fast path", "full check")),
     "write_prefix": ("constrained_prefix", "Constrained decoding: a routed call's fixed start prefilled vs decoded",
                      ("prefilled", "decoded")),
+    "stop_at_close": ("constrained_close", "Constrained decoding: stopped at the closing brace vs at the end token",
+                      ("stopped at }", "end token")),
 }
 
 
@@ -147,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
           + (f" (differ: {', '.join(differ)})." if differ else "."), ""]
     write_atomic(out.with_suffix(".md"), "\n".join(md))
     print("\n".join(md))
-    exact = args.switch == "fast_grammar"  # the same grammar and greedy decoding must agree
+    # the same grammar and greedy decoding must agree (the end token adds nothing)
+    exact = args.switch in ("fast_grammar", "stop_at_close")
     return 0 if summary["same_decisions"] == len(rows) or not exact else 1
 
 

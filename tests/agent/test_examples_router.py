@@ -10,7 +10,7 @@ import pytest
 from kapibara.agent import Agent
 from kapibara.agent.examples import NO_TOOL, Example, ExampleBank, routing_text
 from kapibara.agent.grounding import NumberGrounding
-from kapibara.agent.router import DescriptionRouter, ExampleRouter, vote
+from kapibara.agent.router import DescriptionRouter, ExampleRouter, Route, vote
 from kapibara.errors import DataError
 from kapibara.models.base import ToolCall
 from kapibara.models.fake import FakeModel
@@ -120,6 +120,33 @@ def test_an_answer_where_the_router_expects_a_tool_is_looked_up(tools, bank):
     d = Agent(model, tools, router=router, shots=0).decide([{"role": "user", "content": "草莓有什么优惠吗"}])
     assert d.route.mode == "choose" and "lookup" in d.repairs
     assert [c.name for c in d.calls] == ["get_promotions"]
+
+
+class _FixedRouter:
+    """Always the same ``choose`` route with these vote shares."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+
+    def route(self, messages, tool_names):
+        tools = [k for k in self.scores if k != NO_TOOL][:3]
+        return Route("choose", tools, max(self.scores.values()), dict(self.scores), "fixed")
+
+
+def test_an_answer_is_not_looked_up_when_no_single_tool_beats_no_tool(tools):
+    # "今天A股大盘怎么样": tool share 0.54, but spread over unrelated tools, and "no tool"
+    # the single likeliest; the refusal stays (a lookup wrote get_weather(city="A股"))
+    refusal = "抱歉，我暂时办不了这个。"
+    split = {NO_TOOL: 0.46, "get_promotions": 0.32, "get_weather": 0.12, "view_cart": 0.10}
+    model = FakeModel([refusal, '{"name": "get_weather", "arguments": {"city": "A股", "date": "今天"}}'])
+    d = Agent(model, tools, router=_FixedRouter(split), shots=0).decide([{"role": "user", "content": "今天A股大盘怎么样"}])
+    assert not Route("choose", [], 0.46, split).expects_tool
+    assert d.calls == [] and d.text == refusal and "lookup" not in d.repairs and len(model.calls) == 1
+    # the same answer where one tool is the likeliest is looked up
+    ahead = {NO_TOOL: 0.40, "get_promotions": 0.45, "get_weather": 0.10, "view_cart": 0.05}
+    model = FakeModel(["草莓没有优惠。", '{"name": "get_promotions", "arguments": {"product_name": "草莓"}}'])
+    d = Agent(model, tools, router=_FixedRouter(ahead), shots=0).decide([{"role": "user", "content": "草莓有优惠吗"}])
+    assert "lookup" in d.repairs and [c.name for c in d.calls] == ["get_promotions"]
 
 
 def _after_promotions(question: str) -> list[dict]:

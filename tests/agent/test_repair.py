@@ -5,7 +5,13 @@ import json
 from grocery_standin import call
 
 from kapibara.agent import Agent, fuzzy_fix, tool_constraint, validate_calls
-from kapibara.agent.repair import best_match, parse_constrained, tool_grammar, tool_json_schema
+from kapibara.agent.repair import (
+    best_match,
+    call_prefix,
+    parse_constrained,
+    tool_grammar,
+    tool_json_schema,
+)
 from kapibara.models.base import ToolCall
 from kapibara.models.fake import FakeModel
 
@@ -81,7 +87,7 @@ def test_rung_d_answers_after_two_invalid_calls(tools):
     assert d.calls == [] and d.text == "请告诉我想要哪一类商品。"
     constraint = model.calls[2].constraint
     assert constraint is not None and constraint.json_schema is not None
-    assert list(constraint.json_schema["properties"]) == ["answer"] and constraint.prefix == '{"answer":'
+    assert list(constraint.json_schema["properties"]) == ["answer"] and constraint.prefix == '{"answer": "'
     instruction = model.calls[2].messages[-1]["content"]
     assert "answer" in instruction and '"name"' not in instruction
 
@@ -166,10 +172,26 @@ def test_only_a_single_tool_call_has_a_prefix(tools):
 
     one = tools.filter([tools.names[0]])
     forced = tool_constraint(Schema(), one, allow_answer=False)
-    assert forced.prefix == f'{{"name": "{tools.names[0]}", "arguments":'
+    assert forced.prefix == call_prefix(one.specs()[0]["function"])
+    assert forced.prefix.startswith(f'{{"name": "{tools.names[0]}", "arguments": {{')
     assert tool_constraint(Schema(), one, allow_answer=True).prefix == ""
     if len(tools.names) > 1:
         assert tool_constraint(Schema(), tools, allow_answer=False).prefix == ""
+
+
+def test_a_call_prefix_runs_to_the_first_required_value():
+    # llama.cpp's JSON-schema grammar writes required properties first, in declared
+    # order: the call is fixed up to the first required value (its quote for a string)
+    def fn(properties, required):
+        return {"name": "t", "parameters": {"type": "object", "properties": properties, "required": required}}
+
+    text = {"type": "string"}
+    assert call_prefix(fn({"city": text, "days": {"type": "integer"}}, ["city"])) \
+        == '{"name": "t", "arguments": {"city": "'
+    assert call_prefix(fn({"note": text, "count": {"type": "integer"}}, ["count"])) \
+        == '{"name": "t", "arguments": {"count": '
+    assert call_prefix(fn({"note": text}, [])) == '{"name": "t", "arguments": {'
+    assert call_prefix({"name": "v"}) == '{"name": "v", "arguments": {'
 
 
 def test_grammar_compiles_with_llama_cpp(tools):

@@ -156,6 +156,53 @@ def test_a_value_another_parameter_names_is_not_given():
     assert d.calls == [] and "ask" in d.repairs and "城市" in d.text
 
 
+def test_a_known_thing_in_another_script_is_given_only_under_one_of_its_names():
+    """"Add three of them to my cart" -> add_to_cart(product_name="三文鱼"): a Chinese name
+    cannot be read in English words, but the catalog knows the thing's English names, and
+    the user said none of them: the agent asks. Said under any of its names, it is given."""
+    from kapibara.agent.repair import missing_required
+    from kapibara.demo.tools import demo_toolset
+
+    tools = demo_toolset()
+    salmon = [ToolCall("add_to_cart", {"product_name": "三文鱼", "quantity": 3})]
+    assert missing_required(salmon, tools, "Add three of them to my cart") == ("add_to_cart", "product_name")
+    assert missing_required(salmon, tools, "Add three salmon to my cart") is None
+    assert missing_required(salmon, tools, "来三份三文鱼") is None
+    yogurt = [ToolCall("get_promotions", {"product_name": "Yili Ambpoial Greek Yogurt"})]
+    assert missing_required(yogurt, tools, "Is it on sale?") == ("get_promotions", "product_name")
+    assert missing_required(yogurt, tools, "安慕希有优惠吗") is None
+    assert missing_required(yogurt, tools, "any deals on greek yogurt?") is None
+    beijing = [ToolCall("get_weather", {"city": "Beijing", "date": "明天"})]
+    assert missing_required(beijing, tools, "明天会下雨吗") == ("get_weather", "city")
+    assert missing_required(beijing, tools, "北京明天会下雨吗") is None
+    # a value that names no known thing is judged as before (a script the words do not use
+    # cannot be judged: the tool resolves names across languages)
+    assert missing_required([ToolCall("get_promotions", {"product_name": "草莓蛋糕"})], tools, "Any deals?") is None
+
+
+def test_a_value_that_only_points_at_a_thing_is_not_given():
+    """"Add three of them to my cart" -> add_to_cart(product_name="three of them"): the
+    words are the user's, but they name no product; with nothing named before, the agent
+    asks. After one product was named, the referent rung names it instead."""
+    from kapibara.agent.repair import missing_required, refers_only
+    from kapibara.demo.tools import demo_toolset
+
+    assert refers_only("three of them") and refers_only("这个") and refers_only("两份")
+    assert not refers_only("三文鱼") and not refers_only("Norwegian Salmon") and not refers_only("一箱")
+    tools = demo_toolset()
+    them = [ToolCall("add_to_cart", {"product_name": "three of them", "quantity": 3})]
+    assert missing_required(them, tools, "Add three of them to my cart") == ("add_to_cart", "product_name")
+    d = Agent(FakeModel([call("add_to_cart", product_name="three of them", quantity=3)]), tools,
+              ask_missing=True).decide([{"role": "user", "content": "Add three of them to my cart"}])
+    assert d.calls == [] and "ask" in d.repairs
+    before = [{"role": "user", "content": "How much is the Norwegian salmon?"},
+              {"role": "assistant", "content": "Norwegian Salmon is 89 yuan."},
+              {"role": "user", "content": "Add three of them to my cart"}]
+    d = Agent(FakeModel([call("add_to_cart", product_name="three of them", quantity=3)]), tools,
+              ask_missing=True).decide(before)
+    assert [c.arguments["product_name"].lower() for c in d.calls] == ["norwegian salmon"] and "referent" in d.repairs
+
+
 def test_groundings_name_the_facts_the_evidence_holds():
     from kapibara.agent.grounding import AllOf, NameGrounding
 

@@ -81,6 +81,24 @@ def test_json_schema_constraint_gives_valid_json(real_model):
 
 
 @pytest.mark.model
+def test_decoding_under_a_json_grammar_stops_at_the_closing_brace(real_model, monkeypatch):
+    # Nothing but spaces and the end token may follow the object: the step that would
+    # only read the end token is not decoded (one llama_decode fewer per constrained call).
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+              "additionalProperties": False}
+    llama = real_model.llama
+    evals: list[int] = []
+    real_eval = llama.eval
+    monkeypatch.setattr(llama, "eval", lambda tokens: (evals.append(len(tokens)), real_eval(tokens))[1])
+    done = real_model.chat([{"role": "user", "content": "Which city is the capital of France?"}],
+                           constraint=Constraint(json_schema=schema), max_tokens=30)
+    assert json.loads(done.text)["city"] and done.finish_reason == "stop"
+    # the prompt (one batch, or none left to evaluate if cached), then one step per token
+    # but the last: the closing brace is never evaluated
+    assert sum(1 for n in evals if n == 1) <= done.usage.completion_tokens - 1
+
+
+@pytest.mark.model
 def test_json_schema_keeps_the_declared_property_order(real_model):
     # llama.cpp emits properties in schema order and optional ones can only be skipped
     # forwards: sorted keys once put a tool's "name" after its "arguments", and an optional
@@ -126,7 +144,7 @@ def test_greedy_grammar_fast_path_gives_the_same_tokens(real_model, monkeypatch)
     slow = real_model.chat(messages, constraint=Constraint(json_schema=schema), max_tokens=60)
     assert fast.text == slow.text
     assert json.loads(fast.text)["name"] == "get_weather"
-    assert len(used) == 1 and used[0].steps == fast.usage.completion_tokens + 1  # + the end token
+    assert len(used) == 1 and used[0].steps == fast.usage.completion_tokens  # no end token: stopped at "}"
     assert used[0].fallbacks < used[0].steps
 
 
@@ -172,12 +190,13 @@ def _weather_tools():
 
 @pytest.mark.model
 def test_a_constraints_prefix_is_prefilled_not_decoded(real_model, monkeypatch):
-    # A routed call's '{"name": "get_weather", "arguments":' is written into the prompt and
-    # the grammar advanced past it: fewer tokens decoded, the same call, the text whole.
+    # A routed call's '{"name": "get_weather", "arguments": {"city": "' is written into the
+    # prompt and the grammar advanced past it: fewer tokens decoded, the same call, the
+    # text whole. Decoding stops at the closing brace (nothing else may follow it).
     from kapibara.agent.repair import parse_constrained, tool_constraint
 
     constraint = tool_constraint(real_model, _weather_tools(), allow_answer=False)
-    assert constraint is not None and constraint.prefix == '{"name": "get_weather", "arguments":'
+    assert constraint is not None and constraint.prefix == '{"name": "get_weather", "arguments": {"city": "'
     messages = [SYSTEM, {"role": "user", "content": "What's the weather in Paris for the next 3 days?"}]
     forced = real_model.chat(messages, constraint=constraint, max_tokens=60)
     monkeypatch.setattr(real_model, "write_prefix", False)
@@ -185,7 +204,8 @@ def test_a_constraints_prefix_is_prefilled_not_decoded(real_model, monkeypatch):
     assert forced.text.startswith(constraint.prefix)
     assert json.loads(forced.text) == json.loads(decoded.text)
     assert parse_constrained(forced.text).calls[0].arguments["city"] == "Paris"
-    assert forced.usage.completion_tokens <= decoded.usage.completion_tokens - 5
+    assert forced.usage.completion_tokens <= decoded.usage.completion_tokens - 8
+    assert forced.finish_reason == "stop" and forced.text.endswith("}")
     assert forced.usage.prompt_tokens >= decoded.usage.prompt_tokens + 5
 
 

@@ -32,8 +32,9 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``lookup``           an answer stating facts no tool returned (see ``grounding.py``):
                      the call is decoded under the offered tools' schema instead
 ``ask``              a call whose required argument the conversation never gave (an
-                     invented city, plate number, date; a day written as the city): the
-                     user is asked for it instead
+                     invented city, plate number, date; a day written as the city; a
+                     known product none of whose names was said): the user is asked for
+                     it instead
 
 The first three are pure functions of the output (``check``); the last three call the
 model again, each with its own token cap (``Budgets``). An answer that still states
@@ -149,7 +150,8 @@ class Decider:
     are derived from the question, not copied (``"New York, NY"``); a domain turns it on."""
     lookup_at: float = 0.5
     """With a ``choose`` route, an answer is looked up among the routed tools when the
-    router's tool share is at least this."""
+    router's tool share is at least this and one tool is at least as likely as no tool
+    (``Route.expects_tool``)."""
     doubt_at: float = 0.0
     """A call read leniently from free text whose first token the model gave less than
     this probability of opening a call, to tools the question is far from (``relevance``),
@@ -206,7 +208,8 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
             if action.calls and not error:
                 return _finish(d, action, completion, ["routed", *fired], made, t0, step, trace, [], routed,
                                route, evidence_text=evidence(messages))
-    expects_tool = route is not None and route.mode == "choose" and route.tool_share >= d.lookup_at
+    expects_tool = route is not None and route.mode == "choose" and route.tool_share >= d.lookup_at \
+        and route.expects_tool
     # A native decision that turns into prose is stopped early when its answer would be
     # checked anyway (grounding, or a router expecting a tool): an invented list of
     # products is not worth 300 tokens.

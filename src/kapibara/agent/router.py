@@ -48,6 +48,14 @@ class Route:
         """The vote share of all tools together (1 - the no-tool share)."""
         return 1.0 - self.scores.get(NO_TOOL, 0.0) if self.scores else 0.0
 
+    @property
+    def expects_tool(self) -> bool:
+        """Whether one tool is at least as likely as no tool: the router's single best
+        guess is a call, not an answer. A tool share split across unrelated tools ("今天A股
+        大盘怎么样": product info 0.32, weather 0.12, no tool 0.46) is no such guess."""
+        tools = [v for k, v in self.scores.items() if k != NO_TOOL]
+        return bool(tools) and max(tools) >= self.scores.get(NO_TOOL, 0.0)
+
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "tools": self.tools, "confidence": round(self.confidence, 3),
                 "scores": {k: round(v, 3) for k, v in self.scores.items()}, "source": self.source}

@@ -201,7 +201,7 @@ def run_attack(model: Model, attack: Attack, defended: bool = True, workdir: str
             memory.remember("victim", attack.payload)
         tools = attack_toolset(attack, defended)
         agent = Agent(model, tools, prompt={attack.lang: demo_prompt(attack.lang)}, max_steps=MAX_STEPS,
-                      store=store, memory=memory, grounding=demo_grounding(), ask_missing=True, shots=0,
+                      store=store, memory=memory, grounding=demo_grounding(), ask_missing=defended, shots=0,
                       language=attack.lang, max_tokens=max_tokens,
                       budgets=Budgets(timeout_s=timeout_s) if timeout_s else None,
                       side_effects=SideEffectPolicy("allow", grounded=defended), guard=defended,
