@@ -212,3 +212,21 @@ def test_groundings_name_the_facts_the_evidence_holds():
     assert check.supported(answer, evidence) == ["20", "1999", "华为畅享20 Pro"]  # model numbers too
     assert check.unsupported(answer, evidence) == ["15", "5999"]
     assert check.supported("3款都不错", evidence) == []  # small counts are not facts
+
+
+def test_an_answer_saying_the_cart_changed_needs_the_add_to_cart_result(tools):
+    """"好的，我会把 vivo X60 Pro 加入你的购物车。" with no call adds nothing: the claim is a fact
+    only add_to_cart's result supports, so the agent looks the call up instead."""
+    from kapibara.demo.grounding import demo_grounding
+
+    g = demo_grounding()
+    said = "那就要这个吧"
+    assert g.unsupported("好的，我会把它加入你的购物车。", said) == ["加入购物车"]
+    assert g.unsupported("I've added two of them to your cart.", said) == ["加入购物车"]
+    assert g.unsupported("已加入购物车：农夫山泉 ×2", '{"added": "农夫山泉 ×2"}') == []
+    assert g.unsupported("已加入购物车：农夫山泉 ×2", "{'added': '农夫山泉 ×2'}") == []  # a Python repr
+    for not_a_claim in ("要加入购物车吗？", "抱歉，我没法帮你加入购物车。", "喜欢的话可以把它加入购物车。"):
+        assert g.unsupported(not_a_claim, said) == [], not_a_claim
+    model = FakeModel(["好的，我会把草莓加入你的购物车。", call("add_to_cart", product_name="草莓", quantity=1)])
+    d = Agent(model, tools, grounding=g).decide([{"role": "user", "content": "草莓给我来一份"}])
+    assert [c.name for c in d.calls] == ["add_to_cart"] and "lookup" in d.repairs

@@ -8,7 +8,7 @@
 from kapibara.agent.budget import Budgets
 from kapibara.agent.decide import Decider, Decision, decide
 from kapibara.agent.events import AgentEvent, EventKind
-from kapibara.agent.grounding import Grounding, NameGrounding, NumberGrounding
+from kapibara.agent.grounding import ClaimGrounding, Grounding, NameGrounding, NumberGrounding
 from kapibara.agent.loop import Agent, Run, RunResult
 from kapibara.agent.parsing import ParsedCalls, ReactParsed, parse_react, parse_tool_calls
 from kapibara.agent.protocols import Action, NativeProtocol, ReactProtocol, get_protocol
@@ -21,6 +21,7 @@ __all__ = [
     "Agent",
     "AgentEvent",
     "Budgets",
+    "ClaimGrounding",
     "Decider",
     "Decision",
     "EventKind",

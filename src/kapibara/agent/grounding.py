@@ -84,6 +84,34 @@ class NameGrounding:
         return out
 
 
+_SENTENCE = re.compile(r"[^。！？!?.\n]+[。！？!?.]?")
+_NEGATION = re.compile(r"不|没|无法|未|别|\b(?:not|can't|cannot|couldn't|won't|didn't|unable)\b", re.IGNORECASE)
+
+
+class ClaimGrounding:
+    """An answer that says an action was (or is being) done states a fact only that
+    action's tool result can support: "好的，我会把 vivo X60 Pro 加入你的购物车。" with no
+    ``add_to_cart`` call adds nothing. ``claims``: (name, pattern of the claim in an
+    answer, pattern of its proof in the evidence — a tool result's own marker, such as a
+    JSON key, that the user's words never hold). A sentence that negates or asks is no
+    claim ("要加入购物车吗？", "我没法帮你加入购物车")."""
+
+    def __init__(self, claims: Iterable[tuple[str, str, str]]) -> None:
+        self.claims = [(name, re.compile(claim, re.IGNORECASE), re.compile(proof)) for name, claim, proof in claims]
+
+    def _made(self, answer: str) -> list[tuple[str, re.Pattern[str]]]:
+        sentences = [m.group(0) for m in _SENTENCE.finditer(answer)]
+        return [(name, proof) for name, claim, proof in self.claims
+                if any(claim.search(t) and not _NEGATION.search(t) and not t.rstrip().endswith(("?", "？"))
+                       for t in sentences)]
+
+    def unsupported(self, answer: str, evidence: str) -> list[str]:
+        return [name for name, proof in self._made(answer) if not proof.search(evidence)]
+
+    def supported(self, answer: str, evidence: str) -> list[str]:
+        return [name for name, proof in self._made(answer) if proof.search(evidence)]
+
+
 class AllOf:
     """Several groundings: the unsupported facts of each, in order."""
 
