@@ -844,8 +844,6 @@ def missing_required(calls: list[ToolCall], tools: Any, evidence: str) -> tuple[
                 continue
             tool = tools.get(call.name)
             said = _known_said(value, key, tool, evidence)
-            if said is None and (getattr(tool, "entities", None) or {}).get(key) and refers_only(value):
-                said = False  # "three of them" names no product
             if said is False or (said is None and not text_grounded(value, evidence)) \
                     or _claimed_elsewhere(value, key, tool):
                 return call.name, key
@@ -854,7 +852,8 @@ def missing_required(calls: list[ToolCall], tools: Any, evidence: str) -> tuple[
 
 def _known_said(value: str, key: str, tool: Any, evidence: str) -> bool | None:
     """For a parameter with known things (``Tool.entities``): whether the thing ``value``
-    names was said under any of its names; None when it names no known thing.
+    names was said under any of its names; False for a value that only points at one
+    ("three of them", ``refers_only``); None when it names no known thing.
 
     A name in a script the user's words do not use cannot be read in them, but the thing's
     other names can: "三文鱼" for "Add three of them to my cart" was never said (the user
@@ -863,9 +862,11 @@ def _known_said(value: str, key: str, tool: Any, evidence: str) -> bool | None:
     shares four letters in a row (two, as ``text_grounded`` allows, would let "al" in
     "sale" say "Yili Ambpoial Greek Yogurt")."""
     known = (getattr(tool, "entities", None) or {}).get(key)
-    canonical = _canonical(value, known) if known else None
-    if canonical is None or known is None:
+    if not known:
         return None
+    canonical = _canonical(value, known)
+    if canonical is None:
+        return False if refers_only(value) else None
     e = _norm(evidence)
     for name in (canonical, *known[canonical]):
         n = _norm(name)
@@ -1066,8 +1067,7 @@ def tool_constraint(model: Any, tools: Any, allow_answer: bool = True) -> Constr
     which a backend may write instead of decoding (about fourteen constrained steps per
     routed call, see ``call_prefix``).
     """
-    specs = tools.specs()
-    prefix = call_prefix(specs[0]["function"]) if len(specs) == 1 and not allow_answer else ""
+    prefix = call_prefix(tools.specs()[0]["function"]) if len(tools.names) == 1 and not allow_answer else ""
     if getattr(model, "supports_json_schema", False):
         return Constraint(json_schema=tool_json_schema(tools, allow_answer), prefix=prefix)
     if getattr(model, "supports_grammar", False):
