@@ -80,6 +80,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 NOTES = RESULTS / "peers_notes.md"
 BIN = Path(sys.executable).parent
 MODELS = {"0.5b": "qwen2.5-coder-0.5b", "1.5b": "qwen2.5-coder-1.5b"}
+# Every server and kapibara's default row run the bundled file as shipped (Q4_K_M): the
+# same GGUF for all. The 0.5B runs from its Q4_0 CPU copy by default (kapibara.models.quantize);
+# row kapibara/cpu_copy shows what the copy adds on top (the 1.5B runs as shipped: for it
+# that row is the default row again), and any peer could be served the same copy.
+SHIPPED = "q4_k_m"
 SETS = {"domain": "domain:test", "multiple": "bfcl:multiple", "irrelevance": "bfcl:irrelevance",
         "conversation": "domain:test"}
 N_CTX = 8192
@@ -110,10 +115,13 @@ class Row:
     server: str  # inprocess | llama_cfc | llama_jinja | kapibara
     run: Callable[..., str] | None = None  # a peer adapter; None for kapibara's own rows
     needs: tuple[str, ...] = ()  # peer distributions (PEER_DISTS keys)
+    file: str = f"@{SHIPPED}"  # the bundled name's suffix kapibara's in-process row runs ("": its default file)
 
 
 ROWS = [
     Row("kapibara/default", "kapibara", "default demo agent (native, in-process)", "inprocess"),
+    Row("kapibara/cpu_copy", "kapibara", "default demo agent on the model's default file: the 0.5B's Q4_0 CPU copy "
+        "(in-process)", "inprocess", file=""),
     Row("kapibara/openai@llama_jinja", "kapibara", "default demo agent, OpenAI backend", "llama_jinja"),
     Row("qwen_agent/nous@llama_jinja", "Qwen-Agent", "Assistant, fncall_prompt_type=nous (default)", "llama_jinja",
         pa.qwen_agent("nous"), ("qwen-agent",)),
@@ -135,7 +143,7 @@ ROWS = [
 ]
 # The order rows run in: a run cut short (--budget-s) has measured kapibara, then each peer's
 # best configuration for a local model, then the configurations that fail.
-PRIORITY = ("kapibara/default", "kapibara/openai@llama_jinja", "smolagents/required@kapibara", "langgraph/react@kapibara",
+PRIORITY = ("kapibara/default", "kapibara/cpu_copy", "kapibara/openai@llama_jinja", "smolagents/required@kapibara", "langgraph/react@kapibara",
             "llamaindex/function@kapibara", "qwen_agent/nous@llama_jinja", "qwen_agent/raw_api@kapibara",
             "qwen_agent/qwen@llama_jinja", "llamaindex/react@llama_jinja", "smolagents/auto@kapibara",
             "langgraph/react@llama_cfc", "llamaindex/function@llama_cfc", "smolagents/required@llama_cfc",
@@ -269,7 +277,8 @@ def server_argv(kind: str, short: str, port: int, threads: int) -> tuple[list[st
     """argv, readiness path and extra environment of a server kind."""
     if kind == "kapibara":
         db = Path(tempfile.gettempdir()) / f"kapibara-peers-{os.getpid()}.db"  # pass-through keeps no sessions
-        return ([str(BIN / "kapibara"), "serve", "--port", str(port), "--model", MODELS[short], "--db", str(db)],
+        return ([str(BIN / "kapibara"), "serve", "--port", str(port), "--model", f"{MODELS[short]}@{SHIPPED}",
+                 "--db", str(db)],
                 "/v1/models", {"KAPIBARA_N_CTX": str(N_CTX), "KAPIBARA_THREADS": str(threads)})
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path(short)), "--model_alias", pa.MODEL_NAME,
             "--n_ctx", str(N_CTX), "--n_threads", str(threads), "--n_threads_batch", str(threads),
@@ -693,7 +702,7 @@ def one_case(row: Row, case: Case, servers: Servers, models: dict[str, Any], sho
         from kapibara.models.registry import load_model
 
         if row.server == "inprocess":
-            models[row.name] = load_model(f"llamacpp:{MODELS[short]}", threads=threads)
+            models[row.name] = load_model(f"llamacpp:{MODELS[short]}{row.file}", threads=threads)
         else:  # llama-cpp-python's server takes json_object with a schema, not json_schema
             spec = f"openai:{servers.model_name(row.server)}@{servers.url(row.server)}/v1"
             models[row.name] = load_model(spec, schema_format="json_object", timeout_s=600.0, max_retries=0)

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import kapibara
 from kapibara.errors import ConfigError, KapibaraError
 from kapibara.models.bundled import list_models, verify
+from kapibara.models.quantize import CPU_QUANT, cpu_copy_ok, cpu_copy_path
 from kapibara.settings import Settings, kapibara_home
 
 Level = Literal["ok", "warn", "error"]
@@ -567,8 +568,16 @@ def _models_section() -> tuple[Section, list[Finding], dict[str, Path]]:
             section.facts[model.name] = f"corrupt: {exc.message}"
             findings.append(Finding("error", exc.message, exc.hint or ""))
             continue
-        section.facts[model.name] = f"verified: {path}"
-        verified[model.name] = path
+        if model.runs_as.upper() != CPU_QUANT:
+            section.facts[model.name] = f"verified: {path}"
+            verified[model.name] = path
+        elif cpu_copy_ok(model.name):  # what a bundled name runs from (kapibara.models.quantize)
+            section.facts[model.name] = f"verified: {path}; runs from its {CPU_QUANT} copy {cpu_copy_path(model.name)}"
+            verified[model.name] = cpu_copy_path(model.name)
+        else:
+            section.facts[model.name] = (f"verified: {path}; its {CPU_QUANT} copy is made on first use "
+                                         f"(or now: kapibara models pull {model.name})")
+            verified[model.name] = path
     return section, findings, verified
 
 

@@ -11,9 +11,11 @@ from kapibara.agent.budget import (
     DEADLINE,
     NOT_A_CALL,
     REPETITION,
+    grows,
     is_looping,
     is_prose,
     looks_like_call_start,
+    trim_growing,
     trim_loop,
     watch,
 )
@@ -230,3 +232,32 @@ def test_an_answer_saying_the_cart_changed_needs_the_add_to_cart_result(tools):
     model = FakeModel(["好的，我会把草莓加入你的购物车。", call("add_to_cart", product_name="草莓", quantity=1)])
     d = Agent(model, tools, grounding=g).decide([{"role": "user", "content": "草莓给我来一份"}])
     assert [c.name for c in d.calls] == ["add_to_cart"] and "lookup" in d.repairs
+
+
+GROWING = ('{"name": "get_product_info", "arguments": {"product_name": "OPPO Ace2", "properties": ["价格", '
+           '"摄像头质量等级", "摄像头质量等级等级", "摄像头质量等级等级等级", "摄像头质量等级等级等级等级", "摄像头质量')
+
+
+def test_a_list_whose_items_keep_growing_is_a_loop():
+    """The 0.5B once listed "摄像头质量等级", "摄像头质量等级等级", ... under a call's
+    grammar until the token cap (7 s): each item the one before plus the same words."""
+    assert grows(GROWING)
+    assert watch()(GROWING) == REPETITION
+    assert not grows('["iPhone 13", "iPhone 13 Pro", "iPhone 13 Pro Max", "iPhone 14"]')
+    assert not grows('["价格", "库存", "摄像头", "电池"]')
+    assert not grows('["a", "aa", "aaa"]')  # three items are not yet a loop
+
+
+def test_a_growing_list_is_cut_to_its_first_item_and_closed():
+    assert trim_growing(GROWING) == ('{"name": "get_product_info", "arguments": {"product_name": "OPPO Ace2", '
+                                     '"properties": ["价格", "摄像头质量等级"]}}')
+    assert trim_growing('{"a": [1, 2]') == '{"a": [1, 2]'  # nothing growing: unchanged
+
+
+def test_a_call_stopped_in_a_growing_list_keeps_its_first_item(tools):
+    first = "```json\n" + call("get_product_info", product_name="OPPO Ace2", properties=["价格"]) + "\n```"
+    model = FakeModel([first, GROWING + "等级" * 40])
+    d = Agent(model, tools, constrained=True).decide([{"role": "user", "content": "oppo ace2 拍照咋样"}])
+    assert [(c.name, c.arguments) for c in d.calls] == [
+        ("get_product_info", {"product_name": "OPPO Ace2", "properties": ["价格", "摄像头质量等级"]})]
+    assert d.stops == {REPETITION: 1} and not d.malformed

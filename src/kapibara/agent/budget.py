@@ -65,6 +65,48 @@ def is_looping(text: str, *, min_unit: int = 4, max_unit: int = 120, repeats: in
     return any(lines.count(line) >= 3 for line in set(lines))
 
 
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _chain(text: str, count: int) -> list[re.Match[str]] | None:
+    """The last ``count`` quoted strings of ``text`` when each is the one before plus the
+    same suffix (a list growing by one repeated step), else None."""
+    found = list(_QUOTED.finditer(text))[-count:]
+    items = [m.group(1) for m in found]
+    pairs = list(zip(items, items[1:], strict=False))
+    if len(found) < count or not all(b.startswith(a) and len(b) > len(a) for a, b in pairs):
+        return None
+    return found if len({b[len(a):] for a, b in pairs}) == 1 else None
+
+
+def grows(text: str, *, count: int = 4, tail: int = 600) -> bool:
+    """True when the last ``count`` strings written each extend the one before by the same
+    words: a list item growing without end ("摄像头质量等级", "摄像头质量等级等级", ...),
+    which no repeated-unit check sees until the step itself has repeated four times."""
+    return _chain(text[-tail:], count) is not None
+
+
+def trim_growing(text: str, count: int = 4) -> str:
+    """JSON cut after the first item of a growing list (``grows``) and closed, so the call
+    it was writing can still be read; unchanged when nothing grows."""
+    chain = _chain(text, count)
+    if chain is None:
+        return text
+    out = text[:chain[0].end()]
+    stack: list[str] = []
+    in_string = escaped = False
+    for ch in out:
+        if in_string:
+            in_string, escaped = (ch != '"' or escaped), (ch == "\\" and not escaped)
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]" and stack:
+            stack.pop()
+    return out + "".join(reversed(stack))
+
+
 def looks_like_call_start(text: str) -> bool:
     """Whether the text could still turn into a tool call (native protocol)."""
     s = text.lstrip()
@@ -94,7 +136,7 @@ def watch(*, deadline: float | None = None, prose_chars: int | None = None,
             return NOT_A_CALL
         if len(text) - checked >= check_every:
             checked = len(text)
-            if is_looping(text):
+            if is_looping(text) or grows(text):
                 return REPETITION
         return None
 

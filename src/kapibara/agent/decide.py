@@ -50,7 +50,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kapibara.agent.answer_check import call_shaped, repeats_error
-from kapibara.agent.budget import DEADLINE, NOT_A_CALL, REPETITION, Budgets, trim_loop, watch
+from kapibara.agent.budget import (
+    DEADLINE,
+    NOT_A_CALL,
+    REPETITION,
+    Budgets,
+    trim_growing,
+    trim_loop,
+    watch,
+)
 from kapibara.agent.doubt import Relevance, unheld
 from kapibara.agent.events import AgentEvent
 from kapibara.agent.examples import routing_text
@@ -495,7 +503,9 @@ def check(d: Decider, completion: Completion, constraint: Constraint | None,
     """
     fired: list[str] = []
     if constraint is not None:
-        out = parse_constrained(completion.text)
+        # A call stopped in a growing list is read with the list cut to its first item.
+        text = trim_growing(completion.text) if completion.finish_reason == REPETITION else completion.text
+        out = parse_constrained(text)
         action = Action(calls=out.calls, text=out.answer or "", error=out.error)
     else:
         action = d.protocol.parse(completion)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -27,12 +28,17 @@ models_app = typer.Typer(help="List and pull the bundled local models; list tune
 def list_cmd() -> None:
     """Show the known bundled models and which are present in the cache, then tuned models."""
     from kapibara.models.bundled import list_models
+    from kapibara.models.quantize import CPU_QUANT, cpu_copy_ok, cpu_copy_path
 
-    table = Table("name", "present", "size", "description")
+    table = Table("name", "present", "size", "runs as", "description")
     lines = []
     for model, present, path in list_models():
-        table.add_row(model.name, "yes" if present else "no", f"{model.size / 1e6:,.0f} MB", model.description)
-        lines.append(f"{model.name}: {path}" if present else f"{model.name}: run: kapibara models pull {model.name}")
+        copy = model.runs_as.upper() == CPU_QUANT
+        ready = present and copy and cpu_copy_ok(model.name)
+        runs = model.runs_as if ready or not copy else f"{CPU_QUANT} (copy made on first use)"
+        table.add_row(model.name, "yes" if present else "no", f"{model.size / 1e6:,.0f} MB", runs, model.description)
+        lines.append(f"{model.name}: {cpu_copy_path(model.name) if ready else path}" if present
+                     else f"{model.name}: run: kapibara models pull {model.name}")
     console = Console()
     console.print(table)
     for line in lines:
@@ -93,6 +99,32 @@ def pull_cmd(
 
         path = pull(name, progress=progress, force=force)
     Console().print(f"{name}: {path} (size and sha256 verified)", highlight=False)
+    if model.runs_as.upper() != "Q4_K_M":  # it runs from a copy (kapibara.models.quantize)
+        _make_cpu_copy(name, force, err)
+
+
+def _make_cpu_copy(name: str, force: bool, err: Console) -> None:
+    """The Q4_0 copy the model runs from (``kapibara.models.quantize``), made now so the
+    first run does not wait for it."""
+    from kapibara.errors import BackendError
+    from kapibara.models.quantize import CPU_QUANT, make_cpu_copy
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), console=err, transient=False) as bar:
+        task = bar.add_task(f"{CPU_QUANT} CPU copy", total=None)
+
+        def progress(line: str) -> None:
+            m = re.search(r"(\d+)/(\d+)", line)
+            if m:
+                bar.update(task, completed=int(m.group(1)), total=int(m.group(2)))
+
+        try:
+            copy = make_cpu_copy(name, progress=progress, force=force)
+        except (BackendError, OSError) as exc:
+            err.print(f"could not make the {CPU_QUANT} CPU copy ({exc}); {name} runs from the shipped file",
+                      highlight=False)
+            return
+    Console().print(f"{name}: runs from {copy} ({CPU_QUANT}; {name}@q4_k_m runs the shipped file)",
+                    highlight=False)
 
 
 def generate_cmd(

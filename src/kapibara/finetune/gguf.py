@@ -18,7 +18,6 @@ is read here directly, so bf16 adapters work too.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import math
 import os
@@ -34,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from kapibara.errors import BackendError, ConfigError, DataError, require
+from kapibara.errors import ConfigError, DataError, require
 from kapibara.fileio import atomic_path, write_atomic
+from kapibara.models.quantize import QUANT_TYPES, quantize_gguf
 
 Progress = Callable[[str], None]
 """Called with one line of progress text (a stage, or ``tensors 120/291``)."""
@@ -44,9 +44,6 @@ Progress = Callable[[str], None]
 # "llama" and its kin convert_hf_to_gguf.py permutes q_proj/k_proj rows, so an adapter's
 # lora_B would need the same permutation: not done here, refused instead.
 SUPPORTED_ARCHS = ("qwen2",)
-
-# llama.cpp file types by the names its quantize tool uses.
-QUANT_TYPES = ("Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "Q6_K", "Q8_0", "F16")
 
 MERGED_QUANT = "Q8_0"
 """The merged model's default type. A LoRA delta trained on the 2-core recipe is smaller
@@ -320,48 +317,6 @@ def merge_to_gguf(adapter_dir: str | Path, base_gguf: str | Path, out_path: str 
             if i % 25 == 0 or i == n:
                 report(f"merge: tensors {i}/{n}")
         writer.close()
-    return out
-
-
-def quantize_gguf(in_path: str | Path, out_path: str | Path, quant: str = "Q4_K_M",
-                  threads: int | None = None, progress: Progress | None = None) -> Path:
-    """Quantise a GGUF with llama.cpp's ``llama_model_quantize`` (as ``llama-quantize`` does).
-
-    Tensors already in the type the recipe picks for them are copied unchanged, so a
-    merge of a Q4_K_M base re-quantises only the merged weights.
-    """
-    llama_cpp = require("llama_cpp", "llama-cpp-python", "llamacpp")
-    key = quant.upper()
-    ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{key}", None)
-    if key not in QUANT_TYPES or ftype is None:
-        raise ConfigError(f"unknown quantisation {quant!r}", hint="one of: " + ", ".join(QUANT_TYPES))
-    report = progress or (lambda line: None)
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = ftype
-    params.allow_requantize = True  # a tensor whose type the recipe changes is re-quantised
-    params.nthread = threads or 0
-    seen = {"last": 0}
-
-    @llama_cpp.llama_log_callback
-    def on_log(level: int, text: bytes, user_data: Any) -> None:
-        m = re.match(rb"\[\s*(\d+)/\s*(\d+)\]", text or b"")
-        if m:
-            done, total = int(m.group(1)), int(m.group(2))
-            if done - seen["last"] >= 25 or done == total:
-                seen["last"] = done
-                report(f"quantize {key}: tensors {done}/{total}")
-
-    out = Path(out_path).expanduser()
-    with atomic_path(out, suffix=".gguf") as tmp:
-        llama_cpp.llama_log_set(on_log, ctypes.c_void_p(0))
-        try:
-            rc = llama_cpp.llama_model_quantize(str(in_path).encode(), str(tmp).encode(), ctypes.byref(params))
-        finally:
-            from llama_cpp import _logger  # llama-cpp-python's own callback, restored
-
-            llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
-        if rc != 0:
-            raise BackendError(f"llama.cpp could not quantise {in_path} to {key} (code {rc})")
     return out
 
 

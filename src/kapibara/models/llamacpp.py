@@ -41,8 +41,9 @@ from kapibara.models.base import (
     Usage,
     opens_call,
 )
-from kapibara.models.bundled import BUNDLED, model_path
+from kapibara.models.bundled import BUNDLED
 from kapibara.models.grammar_sampler import GreedyGrammarSampler
+from kapibara.models.quantize import runtime_path, split_quant
 from kapibara.models.toolcalls import parse_tool_calls
 from kapibara.settings import kapibara_home
 
@@ -227,10 +228,12 @@ class LlamaCppModel(ChatModel):
 
     @classmethod
     def from_name_or_path(cls, target: str, **options: Any) -> LlamaCppModel:
-        """A bundled model name (must be pulled), a tuned model's name (its merged GGUF, or
-        its base with the LoRA adapter) or a path to any GGUF file."""
-        if target in BUNDLED:
-            return cls(model_path(target), name=options.pop("name", target), **options)
+        """A bundled model name (must be pulled; it runs from its CPU copy, ``NAME@q4_k_m``
+        from the file as shipped: ``kapibara.models.quantize``), a tuned model's name (its
+        merged GGUF, or its base with the LoRA adapter) or a path to any GGUF file."""
+        bundled_name, quant = split_quant(target)
+        if bundled_name in BUNDLED:
+            return cls(runtime_path(bundled_name, quant), name=options.pop("name", target), **options)
         if tuned.exists(target):
             record = tuned.get(target)
             path, lora = record.load_files()
