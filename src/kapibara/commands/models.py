@@ -99,7 +99,9 @@ def pull_cmd(
 
         path = pull(name, progress=progress, force=force)
     Console().print(f"{name}: {path} (size and sha256 verified)", highlight=False)
-    if model.runs_as.upper() != "Q4_K_M":  # it runs from a copy (kapibara.models.quantize)
+    from kapibara.models.quantize import SHIPPED_QUANT
+
+    if model.runs_as.upper() != SHIPPED_QUANT:  # it runs from a copy (kapibara.models.quantize)
         _make_cpu_copy(name, force, err)
 
 
