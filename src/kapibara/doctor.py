@@ -35,7 +35,7 @@ from typing import Any, Literal
 import kapibara
 from kapibara.errors import ConfigError, KapibaraError
 from kapibara.models.bundled import list_models, verify
-from kapibara.models.quantize import CPU_QUANT, cpu_copy_ok, cpu_copy_path
+from kapibara.models.quantize import CPU_QUANT, runs_from
 from kapibara.settings import Settings, kapibara_home
 
 Level = Literal["ok", "warn", "error"]
@@ -568,16 +568,13 @@ def _models_section() -> tuple[Section, list[Finding], dict[str, Path]]:
             section.facts[model.name] = f"corrupt: {exc.message}"
             findings.append(Finding("error", exc.message, exc.hint or ""))
             continue
-        if model.runs_as.upper() != CPU_QUANT:
-            section.facts[model.name] = f"verified: {path}"
-            verified[model.name] = path
-        elif cpu_copy_ok(model.name):  # what a bundled name runs from (kapibara.models.quantize)
-            section.facts[model.name] = f"verified: {path}; runs from its {CPU_QUANT} copy {cpu_copy_path(model.name)}"
-            verified[model.name] = cpu_copy_path(model.name)
-        else:
-            section.facts[model.name] = (f"verified: {path}; its {CPU_QUANT} copy is made on first use "
-                                         f"(or now: kapibara models pull {model.name})")
-            verified[model.name] = path
+        runs = verified[model.name] = runs_from(model.name, path)  # the smoke decode loads what runs
+        section.facts[model.name] = f"verified: {path}"
+        if runs != path:
+            section.facts[model.name] += f"; runs from its {CPU_QUANT} copy {runs}"
+        elif model.runs_as.upper() == CPU_QUANT:
+            section.facts[model.name] += (f"; its {CPU_QUANT} copy is made on first use "
+                                          f"(or now: kapibara models pull {model.name})")
     return section, findings, verified
 
 

@@ -28,17 +28,16 @@ models_app = typer.Typer(help="List and pull the bundled local models; list tune
 def list_cmd() -> None:
     """Show the known bundled models and which are present in the cache, then tuned models."""
     from kapibara.models.bundled import list_models
-    from kapibara.models.quantize import CPU_QUANT, cpu_copy_ok, cpu_copy_path
+    from kapibara.models.quantize import CPU_QUANT, runs_from
 
     table = Table("name", "present", "size", "runs as", "description")
     lines = []
     for model, present, path in list_models():
-        copy = model.runs_as.upper() == CPU_QUANT
-        ready = present and copy and cpu_copy_ok(model.name)
-        runs = model.runs_as if ready or not copy else f"{CPU_QUANT} (copy made on first use)"
-        table.add_row(model.name, "yes" if present else "no", f"{model.size / 1e6:,.0f} MB", runs, model.description)
-        lines.append(f"{model.name}: {cpu_copy_path(model.name) if ready else path}" if present
-                     else f"{model.name}: run: kapibara models pull {model.name}")
+        runs = runs_from(model.name, path) if present else path
+        pending = present and runs == path and model.runs_as.upper() == CPU_QUANT
+        kind = f"{CPU_QUANT} (copy made on first use)" if pending else model.runs_as
+        table.add_row(model.name, "yes" if present else "no", f"{model.size / 1e6:,.0f} MB", kind, model.description)
+        lines.append(f"{model.name}: {runs}" if present else f"{model.name}: run: kapibara models pull {model.name}")
     console = Console()
     console.print(table)
     for line in lines:

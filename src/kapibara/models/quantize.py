@@ -109,10 +109,8 @@ def _marker(path: Path) -> Path:
 
 
 def _llama_version() -> str:
-    try:
-        return str(require("llama_cpp", "llama-cpp-python", "llamacpp").__version__)
-    except Exception:  # noqa: BLE001 - a version we cannot read never matches a marker
-        return "unknown"
+    """The llama-cpp-python version (a copy made by another one is made again)."""
+    return str(getattr(require("llama_cpp", "llama-cpp-python", "llamacpp"), "__version__", "unknown"))
 
 
 def cpu_copy_ok(name: str) -> bool:
@@ -129,6 +127,21 @@ def cpu_copy_ok(name: str) -> bool:
     return isinstance(data, dict) and data.get("source_sha256") == bundled(name).sha256 \
         and data.get("quant") == CPU_QUANT and data.get("llama_cpp") == _llama_version() \
         and data.get("size") == st.st_size and data.get("mtime_ns") == st.st_mtime_ns
+
+
+def runs_from(name: str, shipped: Path) -> Path:
+    """The file bundled model ``name`` (shipped at ``shipped``) runs from as things stand,
+    making nothing: its CPU copy when it runs as one and the copy is made, else ``shipped``."""
+    if bundled_runs_as(name) == CPU_QUANT and cpu_copy_ok(name):
+        return cpu_copy_path(name)
+    return shipped
+
+
+def bundled_runs_as(name: str) -> str:
+    """The type bundled model ``name`` runs as by default (``BundledModel.runs_as``)."""
+    from kapibara.models.bundled import bundled
+
+    return bundled(name).runs_as.upper()
 
 
 def make_cpu_copy(name: str, progress: Progress | None = None, force: bool = False) -> Path:
@@ -154,9 +167,9 @@ def runtime_path(name: str, quant: str | None = None) -> Path:
     for Q4_0, and for None what the model runs as by default (``BundledModel.runs_as``). A
     copy not made yet (``kapibara models pull`` makes the default ones) is made now; if it
     cannot be, the shipped file runs, with a warning on stderr."""
-    from kapibara.models.bundled import bundled, model_path
+    from kapibara.models.bundled import model_path
 
-    key = (quant or bundled(name).runs_as).upper()
+    key = (quant or bundled_runs_as(name)).upper()
     if key == SHIPPED_QUANT:
         return model_path(name)
     if key != CPU_QUANT:
