@@ -31,6 +31,10 @@ class Far:
     def near(self, question, tool_texts, language):
         return self.is_near
 
+    def nearest(self, question, named, language):
+        self.offered = dict(named)
+        return getattr(self, "nearest_tool", None)
+
 
 def first(text: str, p: float | None) -> Completion:
     """A first output as a backend returns it: calls in its own format parsed."""
@@ -48,6 +52,34 @@ def test_a_doubted_lenient_call_is_answered_with_no_tools(tools):
     assert d.repairs == ["lenient_parse", "doubt"]
     assert model.calls[1].tools is None  # the answer is written with no tools offered
     assert d.message == {"role": "assistant", "content": "面积是 25 平方米。"}
+
+
+def test_a_doubted_call_is_decoded_under_another_offered_tool_near_the_question(tools):
+    far = Far()
+    far.nearest_tool = "recommend_recipes"
+    model = FakeModel([first(FENCED, 0.6), '{"name": "recommend_recipes", "arguments": {"dish_or_ingredient": "三角形"}}'])
+    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    assert [c.name for c in d.calls] == ["recommend_recipes"] and "doubt" in d.repairs
+    schema = str(model.calls[1].constraint.json_schema)
+    assert "recommend_recipes" in schema and "recommend_products" not in schema and "answer" not in schema
+    assert [r["rung"] for r in d.trace if r["type"] == "model_call"] == [None, "rerouted"]
+
+
+def test_a_rerouted_call_that_does_not_validate_leaves_the_answer(tools):
+    far = Far()
+    far.nearest_tool = "get_product_info"  # its required "properties" is left out below
+    model = FakeModel([first(FENCED, 0.6), '{"name": "get_product_info", "arguments": {"product_name": "x"}}',
+                       "面积是 25 平方米。"])
+    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    assert d.calls == [] and d.text == "面积是 25 平方米。" and model.calls[2].tools is None
+
+
+def test_a_doubted_call_to_the_nearest_tool_itself_is_answered(tools):
+    far = Far()
+    far.nearest_tool = "recommend_products"  # the tool called: one tool offered is always this case
+    model = FakeModel([first(FENCED, 0.6), "面积是 25 平方米。"])
+    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    assert d.calls == [] and d.text == "面积是 25 平方米。"
 
 
 def test_a_doubted_call_to_a_tool_near_the_question_is_kept(tools):
@@ -179,6 +211,60 @@ def test_an_invalid_call_far_from_the_question_is_answered_at_the_last_rung(tool
     model = FakeModel([first(BAD, 0.95), first(BAD, 0.95), '{"answer": "这里做不到。"}'])
     d = Agent(model, tools, doubt_at=0.8, relevance=Far(far=False, near=False)).decide(Q)
     assert d.calls == [] and d.text == "这里做不到。" and "answer" in str(model.calls[2].constraint.json_schema)
+
+
+INVENTED = '```json\n{"name": "shop.find_items", "arguments": {"category": "手机", "zzz": 1}}\n```'
+
+
+def test_a_call_to_a_tool_the_set_lacks_is_renamed_to_the_nearest_tool_its_arguments_fit(tools):
+    far = Far(far=False)
+    far.nearest_tool = "recommend_products"
+    named = '```json\n{"name": "Phone Finder", "arguments": {"category": "手机"}}\n```'
+    model = FakeModel([first(named, 0.95)])
+    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    assert [(c.name, c.arguments["category"]) for c in d.calls] == [("recommend_products", "手机")]
+    assert d.repairs == ["lenient_parse", "fuzzy_name"] and len(model.calls) == 1  # no re-ask
+
+
+def test_a_call_to_a_tool_the_set_lacks_is_not_renamed_with_one_tool_offered(tools):
+    far = Far(far=False)
+    far.nearest_tool = "recommend_products"
+    named = '```json\n{"name": "Phone Finder", "arguments": {"category": "手机"}}\n```'
+    model = FakeModel([first(named, 0.95), first(named, 0.95), '{"answer": "这里做不到。"}'])
+    d = Agent(model, tools.filter(["recommend_products"]), doubt_at=0.8, relevance=far).decide(Q)
+    assert d.calls == [] and d.repairs[-2:] == ["reask", "constrained"]
+    assert "answer" in str(model.calls[2].constraint.json_schema)
+
+
+def test_an_invalid_call_to_a_tool_the_set_lacks_is_decoded_under_the_nearest_offered_tool(tools):
+    far = Far(far=False, near=False)
+    far.nearest_tool = "recommend_products"
+    model = FakeModel([first(INVENTED, 0.95), first(INVENTED, 0.95), FIXED])
+    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    assert [c.name for c in d.calls] == ["recommend_products"] and d.repairs[-2:] == ["reask", "constrained"]
+    schema = str(model.calls[2].constraint.json_schema)
+    assert "recommend_products" in schema and "answer" not in schema
+    assert far.offered["recommend_products"].startswith("recommend_products: ") and set(far.offered) == set(tools.names)
+
+
+def test_with_no_offered_tool_near_an_invalid_call_is_answered(tools):
+    far = Far(far=False, near=False)  # nearest_tool unset: no tool is near the question
+    model = FakeModel([first(INVENTED, 0.95), first(INVENTED, 0.95), '{"answer": "这里做不到。"}'])
+    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    assert d.calls == [] and d.text == "这里做不到。"
+
+
+def test_nearest_names_the_closest_tool_when_it_is_near():
+    class Vectors:
+        def embed_batch(self, texts):
+            table = {"a: x": [1.0, 0.0], "b: y": [0.0, 1.0], "q": [0.4, 0.9165], "q2": [0.1, 0.995], "q3": [0.995, 0.1]}
+            return [table[t] for t in texts]
+
+    rel = Relevance(Vectors(), near_floor={"en": 0.95})
+    named = {"a": "a: x", "b": "b: y"}
+    assert rel.nearest("q2", named) == "b" and rel.nearest("q3", named) == "a"
+    assert rel.nearest("q", named) is None  # b is the closest, but under the floor
+    assert rel.nearest("q2", named, "zh") is None and rel.nearest("q2", {}) is None
 
 
 @pytest.mark.parametrize(("question", "doubted"), [

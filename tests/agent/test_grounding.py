@@ -58,10 +58,17 @@ TOOLS = ToolSet([recommend_products, buy])
         ("1w2左右", {12000.0}),
         ("revenue of $200,000 and 1,234,567 items", {200000.0, 1234567.0}),  # thousands separated
         ("3,14 and 1,5", {3.0, 14.0, 1.0, 5.0}),  # not three digits after the comma: a list
+        ("100 million outstanding shares and 2.5 billion USD", {100.0, 100_000_000.0, 2.5e9}),  # scale words
+        ("5 thousand units", {5.0, 5000.0}),
+        ("an annual rate of 5% and 2.5 %", {5.0, 0.05, 2.5, 0.025}),  # a percentage is also its fraction
     ],
 )
 def test_numbers_in_reads_digits_and_chinese_numerals(text, expected):
     assert expected <= numbers_in(text)
+
+
+def test_a_scale_word_must_follow_the_number():
+    assert 5_000_000.0 not in numbers_in("5 people, a million reasons")
 
 
 def test_invented_budget_is_dropped():

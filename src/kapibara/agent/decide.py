@@ -10,7 +10,9 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
                      from the question, or any such call to a tool very far from it, or
                      one none of whose required values was said (``doubt.py``), with no
                      router that knows when no tool is needed:
-                     the answer is written instead, with no tools offered
+                     the answer is written instead, with no tools offered; or, when
+                     another offered tool is near the question, the call is decoded
+                     under that tool
 ``fuzzy_name``       a misspelled tool or parameter name corrected
 ``drop_ungrounded``  an optional number the user never said dropped
 ``vocabulary``       a free-text argument mapped onto the terms its tool understands and
@@ -27,8 +29,9 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``constrained``      after a re-ask that failed too, an answer decoded under a schema that
                      admits only an answer: two invalid calls mean the tool does not fit
                      (a forced call here was right 0 times in 3, in every benchmark run);
-                     unless the question is near the one tool called (``doubt.py``): the
-                     call is then decoded under that tool's schema first
+                     unless the question is near the one tool called, or the model named
+                     no offered tool near it and another one is (``doubt.py``): the call
+                     is then decoded under that tool's schema first
 ``lookup``           an answer stating facts no tool returned (see ``grounding.py``):
                      the call is decoded under the offered tools' schema instead
 ``ask``              a call whose required argument the conversation never gave (an
@@ -226,12 +229,26 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
     completion = yield from call_model(d, messages, None, step, 0, None, trace, made, d.budgets.decision_tokens, prose,
                                        doubt=may_doubt(d, route))
     action, error, fired = check(d, completion, None, said)
+    if error and (renamed := rename_call(d, messages, action, said, route)) is not None:
+        action, error, fired = renamed[0], None, [*fired, *renamed[1]]
     repairs += fired
     constraint: Constraint | None = None
     if doubtful(d, messages, completion, action, route):
         # A 0.5B writes a fenced JSON "call" for questions its tools do not fit (BFCL
         # irrelevance) but is then less sure of it than of calls that fit: the answer is
-        # written with no tools offered, as for a route that needs none.
+        # written with no tools offered, as for a route that needs none. Unless another
+        # offered tool is near the question: the call is then decoded under that tool
+        # ("Find the Queen of Hearts in a deck" called a recipe unit converter beside
+        # find_card_in_deck).
+        other = nearest_other(d, messages, action)
+        if other is not None:
+            near_set = d.tools.filter([other])
+            rerouted = yield from _lookup(d, messages, near_set, step, trace, made, said, "rerouted")
+            if rerouted is not None:
+                action, completion, fired = rerouted
+                return _finish(d, action, completion, sorted({*repairs, "doubt", *fired}, key=RUNGS.index), made,
+                               t0, step, trace, [], completion_constraint(d, near_set), route,
+                               evidence_text=evidence(messages))
         action, completion = yield from _answer_without_tools(d, messages, step, trace, made)
         return _finish(d, action, completion, [*repairs, "doubt"], made, t0, step, trace, [], Constraint(), route)
     if route is not None and route.mode == "answer" and (action.calls or error) and not d.out_of_time():
@@ -407,13 +424,61 @@ def tool_texts(d: Decider, calls: list[ToolCall]) -> list[str]:
 
 
 def near_call(d: Decider, messages: list[Message], action: Action, route: Route | None) -> str | None:
-    """The tool of an invalid call to decode under its schema at the last rung: the only
-    tool called, near the question (``Relevance.near``); None to answer instead."""
+    """The tool to decode an invalid call under at the last rung; None to answer instead.
+
+    The one tool called, when it is near the question (``Relevance.near``). Otherwise the
+    offered tool nearest the question, when that one is near (``Relevance.nearest``): the
+    model named a tool the set does not have ("european_history.get_kings" for
+    ``get_monarchs``) or one far from what was asked, and the question still points at a
+    tool. Several tools called: None."""
     names = {c.name for c in action.calls}
-    if len(names) != 1 or not may_doubt(d, route) or d.relevance is None:
+    if len(names) > 1 or not may_doubt(d, route) or d.relevance is None:
         return None
+    question = routing_text(messages)
     texts = tool_texts(d, action.calls[:1])
-    return action.calls[0].name if texts and d.relevance.near(routing_text(messages), texts, d.language) else None
+    if texts and d.relevance.near(question, texts, d.language):
+        return action.calls[0].name
+    return nearest_tool(d, question)
+
+
+def nearest_tool(d: Decider, question: str) -> str | None:
+    """The offered tool nearest ``question``, when it is near (``Relevance.nearest``) and
+    two or more are offered: nearest among several is a choice (on BFCL ``multiple`` the
+    expected tool in 192 of 200 cases), the only tool is no choice at all (on BFCL
+    ``irrelevance`` tools the model did not name sat up to 0.53 similar to questions they
+    do not fit)."""
+    if len(d.tools) < 2:
+        return None
+    nearest = getattr(d.relevance, "nearest", None)
+    offered = {t.name: f"{t.name}: {t.description}" for t in d.tools}
+    return nearest(question, offered, d.language) if callable(nearest) else None
+
+
+def rename_call(d: Decider, messages: list[Message], action: Action, said: str,
+                route: Route | None) -> tuple[Action, list[str]] | None:
+    """A call to a tool the set does not have, whose arguments make a valid call of the
+    offered tool nearest the question (``nearest_tool``): that call, and the rungs that
+    fired (``fuzzy_name`` first). A 0.5B names a call after what it is for ("C major scale
+    melody" with ``key``, ``start_note``, ``tempo`` for ``music_generator.generate_melody``);
+    its arguments are kept, no model call is needed. None: the ladder goes on."""
+    if len(action.calls) != 1 or action.calls[0].name in d.tools or not may_doubt(d, route) \
+            or d.relevance is None:
+        return None
+    name = nearest_tool(d, routing_text(messages))
+    if name is None:
+        return None
+    renamed = Action(calls=[ToolCall(name, dict(action.calls[0].arguments), action.calls[0].id)],
+                     thought=action.thought, lenient=action.lenient)
+    fired = ["fuzzy_name"]
+    return (renamed, fired) if repair_calls(d, renamed, said, fired) is None else None
+
+
+def nearest_other(d: Decider, messages: list[Message], action: Action) -> str | None:
+    """Where a doubted call goes instead of an answer: the offered tool nearest the
+    question, when it is near and not one the model called. With one tool offered the
+    nearest is the one called, so a doubted call there is always answered."""
+    name = nearest_tool(d, routing_text(messages)) if d.relevance is not None else None
+    return name if name is not None and name not in {c.name for c in action.calls} else None
 
 
 def _finish(d: Decider, action: Action, completion: Completion, repairs: list[str], made: _Calls, t0: float,
@@ -466,12 +531,12 @@ def completion_constraint(d: Decider, tools: ToolSet) -> Constraint | None:
 
 
 def _lookup(d: Decider, messages: list[Message], tools: ToolSet, step: int, trace: Trace, made: _Calls,
-            said: str) -> Gen:
+            said: str, rung: str = "lookup") -> Gen:
     """A call decoded under ``tools``' schema with no answer branch; None if it does not validate."""
     constraint = tool_constraint(d.model, tools, allow_answer=False)
     if constraint is None:
         return None
-    found = yield from call_model(d, messages, constraint, step, 3, "lookup", trace, made, d.budgets.rung_tokens)
+    found = yield from call_model(d, messages, constraint, step, 3, rung, trace, made, d.budgets.rung_tokens)
     looked, problem, fired = check(d, found, constraint, said)
     if looked.calls and not problem:
         return looked, found, fired
@@ -520,6 +585,13 @@ def check(d: Decider, completion: Completion, constraint: Constraint | None,
             return Action(text=completion.text), render_template(
                 "agent_format_error", d.language, protocol=d.protocol.name), fired
         fired.append("lenient_parse")
+    error = repair_calls(d, action, said, fired)
+    return action, error, fired
+
+
+def repair_calls(d: Decider, action: Action, said: str, fired: list[str]) -> str | None:
+    """The rungs that need no model call, on ``action.calls`` in place (each one that
+    fires appended to ``fired``); then validation: the error the model can fix, or None."""
     if d.repair:
         action.calls, changes = fuzzy_fix(action.calls, d.tools)
         if changes:
@@ -551,7 +623,7 @@ def check(d: Decider, completion: Completion, constraint: Constraint | None,
     error = validate_calls(action.calls, d.tools, said if d.repair else None)
     if error is None:
         action.calls = coerce_calls(action.calls, d.tools)
-    return action, error, fired
+    return error
 
 
 def call_model(d: Decider, messages: list[Message], constraint: Constraint | None, step: int, attempt: int,

@@ -152,6 +152,9 @@ _SUFFIX = {"k": 1000, "K": 1000, "千": 1000, "w": 10_000, "W": 10_000, "万": 1
 _NUM_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKwW千万](?![a-zA-Z])(?:(\d)(?!\d))?)?")
 _CN_RE = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_EN_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_EN_SCALE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b", re.IGNORECASE)
+_PERCENT_RE = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 
 
 def _cn_number(text: str) -> float:
@@ -175,9 +178,14 @@ def _cn_number(text: str) -> float:
 
 def numbers_in(text: str) -> set[float]:
     """Every number written in ``text``: digits (with k/千/万 suffixes, thousands separated
-    by commas: "$200,000") and Chinese numerals."""
+    by commas: "$200,000"; "100 million" is also 100000000, "5%" also 0.05: what a call
+    writes for them) and Chinese numerals."""
     found: set[float] = set()
     text = _THOUSANDS.sub("", text)
+    for m in _EN_SCALE_RE.finditer(text):
+        found.add(float(m.group(1)) * _EN_SCALE[m.group(2).lower()])
+    for m in _PERCENT_RE.finditer(text):
+        found.add(float(m.group(1)) / 100)
     for m in _NUM_RE.finditer(text):
         value = float(m.group(1))
         found.add(value)
