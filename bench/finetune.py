@@ -12,7 +12,9 @@ Stages (each resumable: case results are cached in JSONL keyed by config / case)
    ``0.5b`` (the untuned default agent, as `kapibara run` ships it), ``tuned`` (base +
    GGUF adapter, compact prompt, the demo's router), ``tuned-norouter`` (the same without
    the router), ``tuned-merged`` (the merged GGUF), ``1.5b`` (untuned
-   default agent).
+   default agent), ``merged:NAME`` (another tuned model's merged GGUF: the same adapter
+   merged at another quantisation, ``kapibara finetune export RUN --name NAME --merge
+   --quant Q4_0``), ``tuned-copy`` (the GGUF adapter over the base's Q4_0 CPU copy).
 3. **General ability**: BFCL ``multiple`` and ``irrelevance`` (first ``--bfcl`` cases each)
    for the untuned and the tuned 0.5B (BFCL's tools are not the tuned ones, so the tuned
    model gets the default prompt with their descriptions).
@@ -83,6 +85,24 @@ def load_models(name: str, configs: list[str]) -> dict[str, Any]:
             out[c] = load_model("llamacpp:qwen2.5-coder-0.5b")
         elif c == "1.5b":
             out[c] = load_model("llamacpp:qwen2.5-coder-1.5b")
+        elif c.startswith("merged:"):
+            # another registered tuned model's merged GGUF (the same adapter merged at another
+            # quantisation, say), run on the whole split with the other configurations
+            other = tuned.get(c.removeprefix("merged:"))
+            if other.merged_gguf is None:
+                raise SystemExit(f"{other.name} has no merged GGUF: export it with --merge")
+            m = LlamaCppModel(other.merged_gguf, name=c, profile=str(other.metadata.get("profile", "compact")))
+            m.tuned_tools = tuple(other.metadata.get("tools") or ())
+            out[c] = m
+        elif c == "tuned-copy":
+            # the GGUF adapter over the base's Q4_0 CPU copy (models.quantize): the copy's
+            # speed with the adapter's weights, no merge
+            from kapibara.models.quantize import CPU_QUANT, runtime_path
+
+            m = LlamaCppModel(runtime_path(record.base, CPU_QUANT), name=f"{name}:{c}", lora_path=record.adapter_gguf,
+                              profile=str(meta.get("profile", "compact")))
+            m.tuned_tools = tuple(meta.get("tools") or ())
+            out[c] = m
         elif c in ("tuned", "tuned-norouter", "tuned-merged"):
             if c == "tuned-norouter" and "tuned" in out:
                 out[c] = out["tuned"]  # the same model; its agent has no router (FACTORIES)
@@ -237,7 +257,8 @@ def main() -> None:
                            "general": general}
     test = {c: sets["domain:test"] for c, sets in per.items()}
     out["paired"] = {f"{a} vs {b}": paired(test[a], test[b])
-                     for a, b in (("0.5b", "tuned"), ("1.5b", "tuned"), ("tuned-norouter", "tuned"), ("tuned", "tuned-merged"))
+                     for a, b in (("0.5b", "tuned"), ("1.5b", "tuned"), ("tuned-norouter", "tuned"), ("tuned", "tuned-merged"),
+                                  *(("tuned", c) for c in test if c.startswith("merged:") or c == "tuned-copy"))
                      if a in test and b in test}
     if "tuned" in test:
         t = out["domain"]["tuned"]["domain:test"]
@@ -249,6 +270,9 @@ def main() -> None:
             # the merged GGUF is what `--model llamacpp:NAME` serves: its ratios on the whole split
             out["latency_ratio"].update({f"tuned-merged / {c}": round(p50["tuned-merged"] / p50[c], 2)
                                          for c in ("0.5b", "1.5b") if p50.get(c)})
+        for m in (c for c in p50 if c.startswith("merged:") or c == "tuned-copy"):
+            out["latency_ratio"].update({f"{m} / {c}": round(p50[m] / p50[c], 2) for c in ("0.5b", "1.5b", "tuned-merged")
+                                         if p50.get(c) and len(test[c]) == len(test[m])})
     if args.peft_cases and "tuned" in per:
         out["peft"] = peft_check(args.name, domain["domain:test"][: args.peft_cases], test["tuned"][: args.peft_cases])
     RESULTS.mkdir(parents=True, exist_ok=True)

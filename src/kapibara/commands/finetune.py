@@ -37,8 +37,8 @@ def export_cmd(
                                         "(no per-token adapter cost)")] = False,
     base: Annotated[str, typer.Option("--base", help="the base the adapter was trained on: a bundled "
                                       "model or a GGUF path")] = "qwen2.5-coder-0.5b",
-    quant: Annotated[str, typer.Option("--quant", help="quantisation of the merged model (Q4_K_M erases a "
-                                       "small LoRA delta; see docs/finetune.md)")] = "Q8_0",
+    quant: Annotated[str, typer.Option("--quant", help="quantisation of the merged model (Q4_K_M and Q4_0 "
+                                       "erase a small LoRA delta; see docs/finetune.md)")] = "Q8_0",
     meta: Annotated[list[str] | None, typer.Option("--meta", help="KEY=VALUE kept in the record "
                                                     "(e.g. prompt=v2); repeatable")] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="threads for quantising")] = None,
