@@ -79,6 +79,13 @@ def load_models(name: str, configs: list[str]) -> dict[str, Any]:
 
     record = tuned.get(name)
     meta = record.metadata
+
+    def adapted(config: str, path: Any, lora: Any) -> LlamaCppModel:
+        """``path`` (+ ``lora``) with the tuned record's prompt profile and learned tools."""
+        m = LlamaCppModel(path, name=f"{name}:{config}", lora_path=lora, profile=str(meta.get("profile", "compact")))
+        m.tuned_tools = tuple(meta.get("tools") or ())
+        return m
+
     out: dict[str, Any] = {}
     for c in configs:
         if c == "0.5b":
@@ -88,21 +95,16 @@ def load_models(name: str, configs: list[str]) -> dict[str, Any]:
         elif c.startswith("merged:"):
             # another registered tuned model's merged GGUF (the same adapter merged at another
             # quantisation, say), run on the whole split with the other configurations
-            other = tuned.get(c.removeprefix("merged:"))
-            if other.merged_gguf is None:
-                raise SystemExit(f"{other.name} has no merged GGUF: export it with --merge")
-            m = LlamaCppModel(other.merged_gguf, name=c, profile=str(other.metadata.get("profile", "compact")))
-            m.tuned_tools = tuple(other.metadata.get("tools") or ())
-            out[c] = m
+            other = c.removeprefix("merged:")
+            if tuned.get(other).merged_gguf is None:
+                raise SystemExit(f"{other} has no merged GGUF: export it with --merge")
+            out[c] = LlamaCppModel.from_name_or_path(other, name=c)
         elif c == "tuned-copy":
             # the GGUF adapter over the base's Q4_0 CPU copy (models.quantize): the copy's
             # speed with the adapter's weights, no merge
             from kapibara.models.quantize import CPU_QUANT, runtime_path
 
-            m = LlamaCppModel(runtime_path(record.base, CPU_QUANT), name=f"{name}:{c}", lora_path=record.adapter_gguf,
-                              profile=str(meta.get("profile", "compact")))
-            m.tuned_tools = tuple(meta.get("tools") or ())
-            out[c] = m
+            out[c] = adapted(c, runtime_path(record.base, CPU_QUANT), record.adapter_gguf)
         elif c in ("tuned", "tuned-norouter", "tuned-merged"):
             if c == "tuned-norouter" and "tuned" in out:
                 out[c] = out["tuned"]  # the same model; its agent has no router (FACTORIES)
@@ -110,10 +112,7 @@ def load_models(name: str, configs: list[str]) -> dict[str, Any]:
             path = model_path(record.base) if c != "tuned-merged" else record.merged_gguf
             if path is None:
                 continue
-            m = LlamaCppModel(path, name=f"{name}:{c}", lora_path=record.adapter_gguf if c != "tuned-merged" else None,
-                              profile=str(meta.get("profile", "compact")))
-            m.tuned_tools = tuple(meta.get("tools") or ())
-            out[c] = m
+            out[c] = adapted(c, path, record.adapter_gguf if c != "tuned-merged" else None)
     return out
 
 

@@ -101,7 +101,7 @@ from kapibara.models.base import (
     message_calls,
 )
 from kapibara.prompts.loader import render_template
-from kapibara.tools import ToolSet
+from kapibara.tools import Tool, ToolSet
 
 Gen = Generator[AgentEvent, None, Any]
 
@@ -418,9 +418,14 @@ def doubtful(d: Decider, messages: list[Message], completion: Completion, action
         (d.language in getattr(d.relevance, "floor", {}) and unheld(action.calls, d.tools, evidence(messages)))
 
 
+def tool_text(tool: Tool) -> str:
+    """``name: description``: what relevance compares a question with."""
+    return f"{tool.name}: {tool.description}"
+
+
 def tool_texts(d: Decider, calls: list[ToolCall]) -> list[str]:
-    """``name: description`` of each called tool the set has: what relevance compares."""
-    return [f"{c.name}: {t.description}" for c in calls if (t := d.tools.get(c.name)) is not None]
+    """``tool_text`` of each called tool the set has."""
+    return [tool_text(t) for c in calls if (t := d.tools.get(c.name)) is not None]
 
 
 def near_call(d: Decider, messages: list[Message], action: Action, route: Route | None) -> str | None:
@@ -450,7 +455,7 @@ def nearest_tool(d: Decider, question: str) -> str | None:
     if len(d.tools) < 2:
         return None
     nearest = getattr(d.relevance, "nearest", None)
-    offered = {t.name: f"{t.name}: {t.description}" for t in d.tools}
+    offered = {t.name: tool_text(t) for t in d.tools}
     return nearest(question, offered, d.language) if callable(nearest) else None
 
 
@@ -461,8 +466,7 @@ def rename_call(d: Decider, messages: list[Message], action: Action, said: str,
     fired (``fuzzy_name`` first). A 0.5B names a call after what it is for ("C major scale
     melody" with ``key``, ``start_note``, ``tempo`` for ``music_generator.generate_melody``);
     its arguments are kept, no model call is needed. None: the ladder goes on."""
-    if len(action.calls) != 1 or action.calls[0].name in d.tools or not may_doubt(d, route) \
-            or d.relevance is None:
+    if len(action.calls) != 1 or action.calls[0].name in d.tools or not may_doubt(d, route):
         return None
     name = nearest_tool(d, routing_text(messages))
     if name is None:
@@ -477,7 +481,7 @@ def nearest_other(d: Decider, messages: list[Message], action: Action) -> str | 
     """Where a doubted call goes instead of an answer: the offered tool nearest the
     question, when it is near and not one the model called. With one tool offered the
     nearest is the one called, so a doubted call there is always answered."""
-    name = nearest_tool(d, routing_text(messages)) if d.relevance is not None else None
+    name = nearest_tool(d, routing_text(messages))
     return name if name is not None and name not in {c.name for c in action.calls} else None
 
 

@@ -133,10 +133,10 @@ class Relevance:
         otherwise (or without an embedder or a floor)."""
         floor = self.near_floor.get(language)
         sims = self.similarities(question, list(named.values())) if floor is not None and named else None
-        if not sims:
+        if not sims or floor is None:
             return None
-        best = max(range(len(sims)), key=sims.__getitem__)
-        return list(named)[best] if floor is not None and sims[best] >= floor else None
+        sim, best = max(zip(sims, named, strict=True), key=lambda pair: pair[0])
+        return best if sim >= floor else None
 
     def near(self, question: str, tool_texts: Sequence[str], language: str = "en") -> bool:
         """Whether ``question`` is at least ``language``'s ``NEAR_FLOOR`` similar to one of
