@@ -38,12 +38,12 @@ def test_a_rendering_tool_answers_the_turn_without_another_generation(store):
 
 def test_the_model_answers_when_a_call_has_no_renderer_or_the_renderer_declines():
     model = FakeModel([call("find", q="a") + call("other", q="b"), "both done"])
-    assert Agent(model, _tools(), language="en").run("x").answer == "both done"
+    assert Agent(model, _tools(), language="en", ask_missing=False).run("x").answer == "both done"
     model = FakeModel([call("find", q="a"), "model's answer"])
-    r = Agent(model, _tools(lambda v, lang: None), language="en").run("x")
+    r = Agent(model, _tools(lambda v, lang: None), language="en", ask_missing=False).run("x")
     assert r.answer == "model's answer" and r.stop_reason == "answer"
     model = FakeModel([call("find", q="a"), "off"])
-    assert Agent(model, _tools(), language="en", direct_answers=False).run("x").answer == "off"
+    assert Agent(model, _tools(), language="en", direct_answers=False, ask_missing=False).run("x").answer == "off"
 
 
 def test_a_failing_renderer_is_traced_and_the_model_answers():
@@ -51,7 +51,7 @@ def test_a_failing_renderer_is_traced_and_the_model_answers():
         raise KeyError("items")
 
     model = FakeModel([call("find", q="a"), "fallback"])
-    r = Agent(model, _tools(broken), language="en").run("x")
+    r = Agent(model, _tools(broken), language="en", ask_missing=False).run("x")
     assert r.answer == "fallback"
     err = [e for e in r.trace if e["type"] == "direct_answer_error"]
     assert err and "KeyError" in err[0]["error"]

@@ -46,7 +46,7 @@ def first(text: str, p: float | None) -> Completion:
 
 def test_a_doubted_lenient_call_is_answered_with_no_tools(tools):
     model, far = FakeModel([first(FENCED, 0.6), "面积是 25 平方米。"]), Far()
-    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far).decide(Q)
     assert far.asked == [(Q[0]["content"], [f"recommend_products: {tools.get('recommend_products').description}"], "zh")]
     assert d.calls == [] and d.text == "面积是 25 平方米。" and not d.malformed
     assert d.repairs == ["lenient_parse", "doubt"]
@@ -58,7 +58,7 @@ def test_a_doubted_call_is_decoded_under_another_offered_tool_near_the_question(
     far = Far()
     far.nearest_tool = "recommend_recipes"
     model = FakeModel([first(FENCED, 0.6), '{"name": "recommend_recipes", "arguments": {"dish_or_ingredient": "三角形"}}'])
-    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far).decide(Q)
     assert [c.name for c in d.calls] == ["recommend_recipes"] and "doubt" in d.repairs
     schema = str(model.calls[1].constraint.json_schema)
     assert "recommend_recipes" in schema and "recommend_products" not in schema and "answer" not in schema
@@ -70,7 +70,7 @@ def test_a_rerouted_call_that_does_not_validate_leaves_the_answer(tools):
     far.nearest_tool = "get_product_info"  # its required "properties" is left out below
     model = FakeModel([first(FENCED, 0.6), '{"name": "get_product_info", "arguments": {"product_name": "x"}}',
                        "面积是 25 平方米。"])
-    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far).decide(Q)
     assert d.calls == [] and d.text == "面积是 25 平方米。" and model.calls[2].tools is None
 
 
@@ -78,12 +78,12 @@ def test_a_doubted_call_to_the_nearest_tool_itself_is_answered(tools):
     far = Far()
     far.nearest_tool = "recommend_products"  # the tool called: one tool offered is always this case
     model = FakeModel([first(FENCED, 0.6), "面积是 25 平方米。"])
-    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far).decide(Q)
     assert d.calls == [] and d.text == "面积是 25 平方米。"
 
 
 def test_a_doubted_call_to_a_tool_near_the_question_is_kept(tools):
-    d = Agent(FakeModel([first(FENCED, 0.6)]), tools, doubt_at=0.8, relevance=Far(False)).decide(Q)
+    d = Agent(FakeModel([first(FENCED, 0.6)]), tools, doubt_at=0.8, ask_missing=False, relevance=Far(False)).decide(Q)
     assert d.calls[0].name == "recommend_products" and "doubt" not in d.repairs
 
 
@@ -109,19 +109,19 @@ def test_without_the_embedder_nothing_is_far():
 
 
 def test_a_sure_lenient_call_is_kept(tools):
-    d = Agent(FakeModel([first(FENCED, 0.95)]), tools, doubt_at=0.8, relevance=Far()).decide(Q)
+    d = Agent(FakeModel([first(FENCED, 0.95)]), tools, doubt_at=0.8, ask_missing=False, relevance=Far()).decide(Q)
     assert d.calls[0].name == "recommend_products" and d.repairs == ["lenient_parse"]
 
 
 def test_a_call_in_the_protocols_own_format_is_never_doubted(tools):
     text = call("recommend_products", category="手机")
-    d = Agent(FakeModel([first(text, 0.1)]), tools, doubt_at=0.8, relevance=Far()).decide(Q)
+    d = Agent(FakeModel([first(text, 0.1)]), tools, doubt_at=0.8, ask_missing=False, relevance=Far()).decide(Q)
     assert d.calls[0].name == "recommend_products" and d.repairs == []
 
 
 @pytest.mark.parametrize("p, doubt_at", [(None, 0.8), (0.1, 0.0)])
 def test_no_probability_or_the_rung_off_keeps_the_call(tools, p, doubt_at):
-    d = Agent(FakeModel([first(FENCED, p)]), tools, doubt_at=doubt_at, relevance=Far()).decide(Q)
+    d = Agent(FakeModel([first(FENCED, p)]), tools, doubt_at=doubt_at, ask_missing=False, relevance=Far()).decide(Q)
     assert d.calls[0].name == "recommend_products" and "doubt" not in d.repairs
 
 
@@ -134,19 +134,19 @@ class Fixed:
 
 
 def test_a_router_that_chose_a_tool_outranks_the_doubt(tools):
-    agent = Agent(FakeModel([first(FENCED, 0.1)]), tools, doubt_at=0.8, relevance=Far(), router=Fixed("choose"))
+    agent = Agent(FakeModel([first(FENCED, 0.1)]), tools, doubt_at=0.8, ask_missing=False, relevance=Far(), router=Fixed("choose"))
     d = agent.decide(Q)
     assert d.calls[0].name == "recommend_products" and "doubt" not in d.repairs
 
 
 def test_a_router_that_only_narrows_the_tools_leaves_the_doubt(tools):
     model = FakeModel([first(FENCED, 0.1), "面积是 25 平方米。"])
-    d = Agent(model, tools, doubt_at=0.8, relevance=Far(), router=Fixed("narrow")).decide(Q)
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=Far(), router=Fixed("narrow")).decide(Q)
     assert d.calls == [] and "doubt" in d.repairs
 
 
 def test_without_repair_nothing_is_doubted(tools):
-    d = Agent(FakeModel([first(FENCED, 0.1)]), tools, doubt_at=0.8, relevance=Far(), repair=False).decide(Q)
+    d = Agent(FakeModel([first(FENCED, 0.1)]), tools, doubt_at=0.8, ask_missing=False, relevance=Far(), repair=False).decide(Q)
     assert d.malformed and "doubt" not in d.repairs
 
 
@@ -176,7 +176,7 @@ def test_the_model_is_asked_for_its_call_probability_only_when_it_can_be_doubted
 
 def test_a_sure_call_to_a_tool_very_far_from_the_question_is_doubted(tools):
     model = FakeModel([first(FENCED, 0.95), "面积是 25 平方米。"])
-    d = Agent(model, tools, doubt_at=0.8, relevance=Far(far=False, very=True)).decide(Q)
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=Far(far=False, very=True)).decide(Q)
     assert d.calls == [] and d.repairs == ["lenient_parse", "doubt"]
 
 
@@ -200,7 +200,7 @@ FIXED = '{"name": "recommend_products", "arguments": {"category": "手机"}}'
 
 def test_an_invalid_call_near_the_question_is_decoded_under_its_tool_at_the_last_rung(tools):
     model = FakeModel([first(BAD, 0.95), first(BAD, 0.95), FIXED])
-    d = Agent(model, tools, doubt_at=0.8, relevance=Far(far=False, near=True)).decide(Q)
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=Far(far=False, near=True)).decide(Q)
     assert [c.name for c in d.calls] == ["recommend_products"] and d.calls[0].arguments["category"] == "手机"
     assert d.repairs[-2:] == ["reask", "constrained"]
     schema = str(model.calls[2].constraint.json_schema)
@@ -209,7 +209,7 @@ def test_an_invalid_call_near_the_question_is_decoded_under_its_tool_at_the_last
 
 def test_an_invalid_call_far_from_the_question_is_answered_at_the_last_rung(tools):
     model = FakeModel([first(BAD, 0.95), first(BAD, 0.95), '{"answer": "这里做不到。"}'])
-    d = Agent(model, tools, doubt_at=0.8, relevance=Far(far=False, near=False)).decide(Q)
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=Far(far=False, near=False)).decide(Q)
     assert d.calls == [] and d.text == "这里做不到。" and "answer" in str(model.calls[2].constraint.json_schema)
 
 
@@ -221,7 +221,7 @@ def test_a_call_to_a_tool_the_set_lacks_is_renamed_to_the_nearest_tool_its_argum
     far.nearest_tool = "recommend_products"
     named = '```json\n{"name": "Phone Finder", "arguments": {"category": "手机"}}\n```'
     model = FakeModel([first(named, 0.95)])
-    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far).decide(Q)
     assert [(c.name, c.arguments["category"]) for c in d.calls] == [("recommend_products", "手机")]
     assert d.repairs == ["lenient_parse", "fuzzy_name"] and len(model.calls) == 1  # no re-ask
 
@@ -231,7 +231,7 @@ def test_a_call_to_a_tool_the_set_lacks_is_not_renamed_with_one_tool_offered(too
     far.nearest_tool = "recommend_products"
     named = '```json\n{"name": "Phone Finder", "arguments": {"category": "手机"}}\n```'
     model = FakeModel([first(named, 0.95), first(named, 0.95), '{"answer": "这里做不到。"}'])
-    d = Agent(model, tools.filter(["recommend_products"]), doubt_at=0.8, relevance=far).decide(Q)
+    d = Agent(model, tools.filter(["recommend_products"]), doubt_at=0.8, ask_missing=False, relevance=far).decide(Q)
     assert d.calls == [] and d.repairs[-2:] == ["reask", "constrained"]
     assert "answer" in str(model.calls[2].constraint.json_schema)
 
@@ -240,7 +240,7 @@ def test_an_invalid_call_to_a_tool_the_set_lacks_is_decoded_under_the_nearest_of
     far = Far(far=False, near=False)
     far.nearest_tool = "recommend_products"
     model = FakeModel([first(INVENTED, 0.95), first(INVENTED, 0.95), FIXED])
-    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far).decide(Q)
     assert [c.name for c in d.calls] == ["recommend_products"] and d.repairs[-2:] == ["reask", "constrained"]
     schema = str(model.calls[2].constraint.json_schema)
     assert "recommend_products" in schema and "answer" not in schema
@@ -250,7 +250,7 @@ def test_an_invalid_call_to_a_tool_the_set_lacks_is_decoded_under_the_nearest_of
 def test_with_no_offered_tool_near_an_invalid_call_is_answered(tools):
     far = Far(far=False, near=False)  # nearest_tool unset: no tool is near the question
     model = FakeModel([first(INVENTED, 0.95), first(INVENTED, 0.95), '{"answer": "这里做不到。"}'])
-    d = Agent(model, tools, doubt_at=0.8, relevance=far).decide(Q)
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far).decide(Q)
     assert d.calls == [] and d.text == "这里做不到。"
 
 
@@ -276,7 +276,7 @@ def test_a_call_none_of_whose_required_values_was_said_is_doubted(tools, questio
     far.floor = {"en": 0.3}  # a language with a measured floor
     fenced = '```json\n{"name": "recommend_products", "arguments": {"category": "electronics"}}\n```'
     model = FakeModel([first(fenced, 0.95), "I can't tell the time."])
-    d = Agent(model, tools, doubt_at=0.8, relevance=far, language="en").decide([{"role": "user", "content": question}])
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far, language="en").decide([{"role": "user", "content": question}])
     assert ("doubt" in d.repairs) is doubted
     assert (d.calls == []) is doubted
 

@@ -57,7 +57,7 @@ def test_parallel_calls_run_concurrently():
 
     model = FakeModel([call("slow_a", x="1") + call("slow_b", x="2"), "done"])
     t0 = time.perf_counter()
-    result = Agent(model, ToolSet([slow_a, slow_b])).run("go")
+    result = Agent(model, ToolSet([slow_a, slow_b]), ask_missing=False).run("go")
     assert [r.output for r in result.tool_results] == ["a", "b"]
     assert all(r.error is None for r in result.tool_results)
     assert time.perf_counter() - t0 < 5

@@ -290,7 +290,7 @@ def test_arguments_that_fit_two_named_tools_are_not_guessed(tools):
     assert d.repairs == ["reask"] and d.calls[0].name == "view_cart"
     # get_product_info also needs 'properties', so here only get_promotions fits.
     raw = 'Action: get_promotions or get_product_info\nAction Input: {"product_name": "车厘子"}'
-    d = Agent(FakeModel([raw]), tools, protocol="react").decide(Q)
+    d = Agent(FakeModel([raw]), tools, protocol="react", ask_missing=False).decide(Q)
     assert d.repairs == ["fuzzy_name"] and d.calls[0].name == "get_promotions"
 
 

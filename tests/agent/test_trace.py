@@ -16,7 +16,7 @@ def _run(tools, store=None):
             "北京晴；没有这个商品。",
         ]
     )
-    return model, Agent(model, tools, store=store).run("北京天气？顺便查下价格", session_id="t1")
+    return model, Agent(model, tools, store=store, ask_missing=False).run("北京天气？顺便查下价格", session_id="t1")
 
 
 def test_trace_records_every_model_and_tool_call(tools):

@@ -141,6 +141,16 @@ def test_an_invented_required_value_becomes_a_question(tools):
     assert missing_required([], tools, "") is None
 
 
+def test_asking_for_an_invented_value_is_the_default_and_can_be_turned_off(tools):
+    """An agent built without options asks (BFCL irrelevance: a 'season' nobody gave is
+    the 0.5B inventing one where no tool fits); ask_missing=False sends the call."""
+    q = [{"role": "user", "content": "帮我看看明天的天气"}]
+    d = Agent(FakeModel([call("get_weather", city="北京")]), tools).decide(q)
+    assert d.calls == [] and "ask" in d.repairs
+    d = Agent(FakeModel([call("get_weather", city="北京")]), tools, ask_missing=False).decide(q)
+    assert [c.arguments["city"] for c in d.calls] == ["北京"]
+
+
 def test_a_value_another_parameter_names_is_not_given():
     """"后天天气怎么样" -> get_weather(city="后天", date="后天"): the day is a term of the
     date parameter's vocabulary, so the city was never said and the agent asks for it."""

@@ -45,7 +45,7 @@ def test_run_adds_the_servers_tools(home, tmp_path, capsys):
         encoding="utf-8",
     )
     call = '<tool_call>{"name": "shout", "arguments": {"text": "hi"}}</tool_call>'
-    argv = ["run", "x", "--model", f"fake:{call}", "--json", "--tools", str(tools_file), "--mcp", shlex.join(TINY)]
+    argv = ["run", "shout hi", "--model", f"fake:{call}", "--json", "--tools", str(tools_file), "--mcp", shlex.join(TINY)]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["tool_calls"][0] == {"name": "shout", "arguments": {"text": "hi"}}

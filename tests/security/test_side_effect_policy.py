@@ -101,7 +101,9 @@ def test_allow_runs_what_the_user_asked_and_holds_what_they_did_not(tmp_path):
     asked = agent(FakeModel([ADD, "好了。"]), tmp_path / "a.db", "allow")
     assert asked.run("把两袋五常大米加入购物车", session_id="s").tool_results[0].ok
     # The product comes from nowhere in the user's words: held for confirmation.
-    other = agent(FakeModel([call("add_to_cart", product_name="iPhone 14", quantity=1)]), tmp_path / "b.db", "allow")
+    # (ask_missing off: by default the agent asks for the product instead, before the policy)
+    other = agent(FakeModel([call("add_to_cart", product_name="iPhone 14", quantity=1)]), tmp_path / "b.db", "allow",
+                  ask_missing=False)
     result = other.run("五常大米多少钱？", session_id="s")
     assert result.stop_reason == "pending" and "unrequested" in result.pending.public()["calls"][0]["reason"]
 

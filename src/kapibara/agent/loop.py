@@ -123,7 +123,9 @@ class Agent:
     gave less than this probability of being a call, to tools the question is far from
     (``relevance``, by default the bundled embedder), is answered instead, unless a router
     that knows when no tool is needed decided (rung ``doubt``, ``kapibara.agent.doubt``);
-    0 turns it off.
+    0 turns it off. ``ask_missing`` (on by default): a call whose required string value
+    the conversation never gave (the model invented it) becomes the agent's question for
+    it (rung ``ask``, ``kapibara.agent.repair.missing_required``); off, the call is sent.
     """
 
     def __init__(
@@ -148,7 +150,7 @@ class Agent:
         examples: ExampleBank | None = None,
         shots: int = 4,
         shot_floor: float = 0.3,
-        ask_missing: bool = False,
+        ask_missing: bool = True,
         doubt_at: float = DOUBT_AT,
         relevance: Relevance | None = None,
         side_effects: str | Mapping[str, str] | SideEffectPolicy | None = None,
