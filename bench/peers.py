@@ -273,11 +273,16 @@ def gguf_path(short: str) -> Path:
     return model_path(MODELS[short])
 
 
+def served_name(short: str) -> str:
+    """The model name ``kapibara serve`` is started with, and so answers to."""
+    return f"{MODELS[short]}@{SHIPPED}"
+
+
 def server_argv(kind: str, short: str, port: int, threads: int) -> tuple[list[str], str, dict[str, str]]:
     """argv, readiness path and extra environment of a server kind."""
     if kind == "kapibara":
         db = Path(tempfile.gettempdir()) / f"kapibara-peers-{os.getpid()}.db"  # pass-through keeps no sessions
-        return ([str(BIN / "kapibara"), "serve", "--port", str(port), "--model", f"{MODELS[short]}@{SHIPPED}",
+        return ([str(BIN / "kapibara"), "serve", "--port", str(port), "--model", served_name(short),
                  "--db", str(db)],
                 "/v1/models", {"KAPIBARA_N_CTX": str(N_CTX), "KAPIBARA_THREADS": str(threads)})
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path(short)), "--model_alias", pa.MODEL_NAME,
@@ -315,7 +320,8 @@ class Servers:
         return self.urls[kind]
 
     def model_name(self, kind: str) -> str:
-        return MODELS[self.short] if kind == "kapibara" else pa.MODEL_NAME
+        """The name each server answers to (``kapibara serve`` serves the shipped file by name)."""
+        return served_name(self.short) if kind == "kapibara" else pa.MODEL_NAME
 
     def proxy(self, kind: str) -> Proxy:
         if kind not in self.proxies:

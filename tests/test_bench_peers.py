@@ -278,3 +278,12 @@ def test_rescoring_a_conversation_applies_todays_rules_to_what_was_kept() -> Non
     assert not out["correct"] and out["rule"] == "results_unused"
     fixed = peers.e2e_verdict(case, dict(out, text="北京明天晴"))
     assert fixed["correct"] and fixed["rule"] is None
+
+
+def test_peers_ask_kapibara_serve_for_the_model_it_was_started_with() -> None:
+    """The pass-through server is started on the shipped file by name (``NAME@q4_k_m``) and
+    answers 404 to any other name: every peer row through it had failed on that."""
+    for short in peers.MODELS:
+        argv, _, _ = peers.server_argv("kapibara", short, 1, 2)
+        served = argv[argv.index("--model") + 1]
+        assert peers.Servers(short, 2).model_name("kapibara") == served

@@ -157,8 +157,8 @@ class Decider:
     grounding: Grounding | None = None
     ask_missing: bool = False
     """Ask for a required argument the conversation never gave instead of sending the
-    model's invention (rung ``ask``). Off by default: in benchmark tool sets many values
-    are derived from the question, not copied (``"New York, NY"``); a domain turns it on."""
+    model's invention (rung ``ask``). ``Agent`` turns it on by default; here it is off, so
+    ``kapibara serve``'s pass-through returns the client's agent the call its model made."""
     lookup_at: float = 0.5
     """With a ``choose`` route, an answer is looked up among the routed tools when the
     router's tool share is at least this and one tool is at least as likely as no tool
