@@ -17,7 +17,7 @@ _SHARED: Any = None
 def shared_model() -> Any:
     """The process's one loaded USE model (tokenizer and weights read on first use).
 
-    Loading costs ~1.7 s here (the SentencePiece model is parsed in pure Python), and
+    Loading costs about a second here (the SentencePiece model is parsed in pure Python), and
     the weights never change, so every ``UseEmbedder`` shares it: an agent built per
     request or per benchmark case (each with its own ``Relevance``) had paid that load
     on each decision it doubted.
