@@ -355,3 +355,46 @@ def test_a_value_that_is_its_parameters_type_name_is_an_error_to_reask():
     assert validate_calls(echo, _bfcl_like(), "art of type string in New York") is None  # the user said it
     ok = [ToolCall("search_art", {"type": "sculpture", "location": "New York"})]
     assert validate_calls(ok, _bfcl_like(), "sculptures in New York") is None
+
+
+def test_a_grammar_has_no_room_for_a_number_nobody_said(tools):
+    # The tuned 0.5B wrote '"max_price": 1000000000000000, "limit": 1' after "推荐点肉类"
+    # under the routed grammar; drop_ungrounded removed both, after 27 decoded tokens.
+    from kapibara.agent.repair import says_a_number
+
+    def params(said):
+        schema = tool_json_schema(tools.filter(["recommend_products"]), allow_answer=False, said=said)
+        return schema["anyOf"][0]["properties"]["arguments"]
+
+    bare = params("推荐点肉类")
+    assert set(bare["properties"]) == {"category", "scenario"} and bare["required"] == ["category"]
+    for said in ("推荐两款肉", "100元以内的肉", "recommend three snacks", "under 2k"):
+        assert says_a_number(said) and "max_price" in params(said)["properties"], said
+    # a number said: optional numbers get as many digits as the longest one said (or the
+    # default); "limit": 1000000000000 after "30块以内的零食" stops at two digits
+    assert params("30块以内的零食")["properties"]["limit"]["maximum"] == 99
+    assert params("100元以内的肉")["properties"]["max_price"]["maximum"] == 999
+    assert params("recommend three snacks")["properties"]["limit"]["maximum"] == 9
+    assert "maximum" not in params("100元以内的肉")["properties"]["category"]
+    assert "max_price" in params(None)["properties"]  # no words given: nothing is left out
+    tool_json_schema(tools, said="推荐点肉类")  # every tool, answer branch included
+    import pytest
+
+    llama_cpp = pytest.importorskip("llama_cpp")
+    llama_cpp.LlamaGrammar.from_json_schema(json.dumps(tool_json_schema(tools, said="推荐点肉类")), verbose=False)
+
+
+def test_a_routed_call_is_not_offered_unsaid_numbers_unless_repair_is_off(tools):
+    from kapibara.agent.router import Route
+
+    class Routed:
+        def route(self, messages, tool_names):
+            return Route("call", ["recommend_products"], 0.9, {"recommend_products": 0.9}, "fixed")
+
+    for repair, offered in ((True, False), (False, True)):
+        model = FakeModel([call("recommend_products", category="肉类")])
+        d = Agent(model, tools, router=Routed(), shots=0, repair=repair).decide(
+            [{"role": "user", "content": "推荐点肉类"}])
+        assert [c.name for c in d.calls] == ["recommend_products"]
+        args = model.calls[0].constraint.json_schema["anyOf"][0]["properties"]["arguments"]
+        assert ("max_price" in args["properties"]) is offered

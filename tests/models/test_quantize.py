@@ -121,3 +121,34 @@ def test_the_real_cpu_copy_loads_and_answers():
     assert shipped.path == bundled_mod.model_path("qwen2.5-coder-0.5b").resolve()
     out = model.chat([{"role": "user", "content": "Say OK."}], max_tokens=4)
     assert out.text.strip()
+
+
+def test_tensor_types_read_as_llama_quantize_writes_them():
+    assert q.parse_tensor_types(["attn_=q8_0", r"blk\.0\.ffn_down=Q6_K"]) == {"attn_": "Q8_0", r"blk\.0\.ffn_down": "Q6_K"}
+    for bad in ("attn_", "=Q8_0", "attn_=Q3_Z", "attn_(=Q8_0"):
+        with pytest.raises(ConfigError):
+            q.parse_tensor_types([bad])
+
+
+def test_cli_tensor_types_need_a_merge(tmp_path, capsys):
+    from kapibara.cli import main
+
+    assert main(["finetune", "export", str(tmp_path), "--name", "x", "--tensor-type", "attn_=Q8_0"]) == 2
+    assert "--merge" in capsys.readouterr().err
+    assert main(["finetune", "export", str(tmp_path), "--name", "x", "--merge", "--tensor-type", "attn_"]) == 2
+    assert "PATTERN=TYPE" in capsys.readouterr().err
+
+
+def test_tensor_types_give_matching_tensors_their_own_type(tmp_path):
+    """Quantising the shipped 0.5B to its own type, one tensor named by an override gets
+    the override's type and its neighbours keep theirs."""
+    gguf = pytest.importorskip("gguf")
+    try:
+        shipped = bundled_mod.model_path("qwen2.5-coder-0.5b")
+    except (ModelNotFoundError, bundled_mod.ModelCacheError):
+        pytest.skip("the bundled 0.5B is not pulled")
+    out = q.quantize_gguf(shipped, tmp_path / "m.gguf", "Q4_K_M", tensor_types={r"blk\.0\.attn_q\.": "Q8_0"})
+    before = {t.name: t.tensor_type.name for t in gguf.GGUFReader(shipped).tensors}
+    after = {t.name: t.tensor_type.name for t in gguf.GGUFReader(out).tensors}
+    assert after["blk.0.attn_q.weight"] == "Q8_0" != before["blk.0.attn_q.weight"]
+    assert after["blk.1.attn_q.weight"] == before["blk.1.attn_q.weight"] != "Q8_0"

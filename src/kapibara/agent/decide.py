@@ -14,7 +14,9 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
                      another offered tool is near the question, the call is decoded
                      under that tool
 ``fuzzy_name``       a misspelled tool or parameter name corrected
-``drop_ungrounded``  an optional number the user never said dropped
+``drop_ungrounded``  an optional number the user never said dropped (when the user said
+                     no number at all, the grammars of the constrained rungs leave the
+                     optional numeric parameters out, so none is decoded)
 ``vocabulary``       a free-text argument mapped onto the terms its tool understands and
                      the user said (``Tool.vocabulary``)
 ``entities``         a misspelt name of a thing mapped to the name the tool knows
@@ -211,7 +213,7 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         d = replace(d, tools=d.tools.filter(route.tools))  # only the routed tools are offered
     lookup_tools = d.tools.filter(route.tools) if route is not None and route.tools else d.tools
     if route is not None and route.mode == "call":
-        routed = tool_constraint(d.model, lookup_tools, allow_answer=False)
+        routed = tool_constraint(d.model, lookup_tools, allow_answer=False, said=grounded(d, said))
         if routed is not None:
             completion = yield from call_model(d, messages, routed, step, 0, "routed", trace, made,
                                                d.budgets.rung_tokens)
@@ -283,7 +285,8 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         # admits an answer: a call that cannot be filled in is often a tool that does not
         # fit (forcing one cost the 0.5B 27 points on BFCL irrelevance). Constraining from
         # the first token let the 0.5B take the answer branch almost always.
-        constraint = tool_constraint(d.model, d.tools.filter([action.calls[0].name]), allow_answer=False)
+        constraint = tool_constraint(d.model, d.tools.filter([action.calls[0].name]), allow_answer=False,
+                                     said=grounded(d, said))
         if constraint is not None:
             repairs.clear()  # the first stage's rungs only read the decision; the call is redone
             completion = yield from call_model(d, messages, constraint, step, 1, "constrained_args", trace,
@@ -313,7 +316,8 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         # decoded under that tool's schema (BFCL multiple: "SELECT * FROM user ..."
         # answered where database.query was expected).
         near = None if constraint or not error else near_call(d, messages, action, route)
-        forced = tool_constraint(d.model, d.tools.filter([near]), allow_answer=False) if near else None
+        forced = tool_constraint(d.model, d.tools.filter([near]), allow_answer=False,
+                                 said=grounded(d, said)) if near else None
         for rung, last in (("constrained_call", forced), ("constrained", regen)):
             if last is None or not error or d.out_of_time():
                 continue
@@ -530,6 +534,12 @@ def _finish(d: Decider, action: Action, completion: Completion, repairs: list[st
     return decision
 
 
+def grounded(d: Decider, said: str) -> str | None:
+    """The user's words for a constraint to leave unsaid numbers out of, when the rungs
+    would drop them (``drop_ungrounded`` runs only with ``repair``)."""
+    return said if d.repair else None
+
+
 def completion_constraint(d: Decider, tools: ToolSet) -> Constraint | None:
     return tool_constraint(d.model, tools, allow_answer=False)
 
@@ -537,7 +547,7 @@ def completion_constraint(d: Decider, tools: ToolSet) -> Constraint | None:
 def _lookup(d: Decider, messages: list[Message], tools: ToolSet, step: int, trace: Trace, made: _Calls,
             said: str, rung: str = "lookup") -> Gen:
     """A call decoded under ``tools``' schema with no answer branch; None if it does not validate."""
-    constraint = tool_constraint(d.model, tools, allow_answer=False)
+    constraint = tool_constraint(d.model, tools, allow_answer=False, said=grounded(d, said))
     if constraint is None:
         return None
     found = yield from call_model(d, messages, constraint, step, 3, rung, trace, made, d.budgets.rung_tokens)

@@ -1010,16 +1010,20 @@ def _plain_json(value: Any) -> bool:
 # -- constrained regeneration --------------------------------------------------------
 
 
-def tool_json_schema(tools: Any, allow_answer: bool = True) -> dict[str, Any]:
+def tool_json_schema(tools: Any, allow_answer: bool = True, said: str | None = None) -> dict[str, Any]:
     """A JSON schema admitting one call of a registered tool, or ``{"answer": "..."}``.
 
     ``allow_answer=False`` leaves only the calls (for callers that must get a call; the
-    agent keeps the answer admitted so a confused model is never forced to act).
+    agent keeps the answer admitted so a confused model is never forced to act). With
+    ``said`` (the user's words) and no number in them, optional numeric parameters are
+    left out (``without_unsaid_numbers``).
     """
     options: list[dict[str, Any]] = []
     for spec in tools.specs():
         fn = spec["function"]
         params = standard_schema(dict(fn.get("parameters") or {"type": "object", "properties": {}}))
+        if said is not None:
+            params = without_unsaid_numbers(params, said)
         params.setdefault("type", "object")
         params["additionalProperties"] = False
         options.append(
@@ -1040,6 +1044,44 @@ def tool_json_schema(tools: Any, allow_answer: bool = True) -> dict[str, Any]:
             }
         )
     return {"anyOf": options}
+
+
+def says_a_number(text: str) -> bool:
+    """Whether ``text`` holds a number in any form ``numbers_in`` or a count reads."""
+    return bool(numbers_in(text)) or any(re.search(rf"\b{w}\b", text, re.IGNORECASE) for w in _EN_NUMBERS)
+
+
+def without_unsaid_numbers(params: dict[str, Any], said: str) -> dict[str, Any]:
+    """A parameters schema (standard types) whose optional ``number`` and ``integer``
+    parameters admit only what ``drop_ungrounded`` would keep.
+
+    When the user said no number at all they are left out: any value written there is
+    dropped (and one equal to the default changes nothing: the tool applies it). The
+    tuned 0.5B wrote ``"max_price": 1000000000000000, "limit": 1`` after "推荐点肉类" (37
+    decoded tokens where the call needed 10). Otherwise each gets a ``maximum`` with as
+    many digits as the longest number said (or its default): a longer value cannot be
+    one the user said, and a model that runs on writing digits ("limit": 1000000000000
+    after "30块以内的零食") is stopped there (``models/schema_grammar.py``)."""
+    props = params.get("properties")
+    if not isinstance(props, dict):
+        return params
+    required = set(params.get("required") or [])
+    numeric = [k for k, v in props.items()
+               if k not in required and isinstance(v, dict) and v.get("type") in ("number", "integer")
+               and "enum" not in v and "const" not in v]
+    if not numeric:
+        return params
+    if not says_a_number(said):
+        return {**params, "properties": {k: v for k, v in props.items() if k not in numeric}}
+    values = [abs(n) for n in numbers_in(said)] + [1.0]
+    bounded = dict(props)
+    for key in numeric:
+        default = props[key].get("default")
+        extra = [abs(float(default))] if isinstance(default, int | float) and not isinstance(default, bool) else []
+        top = 10 ** len(str(int(max(values + extra)))) - 1
+        if not isinstance(props[key].get("maximum"), int | float) or props[key]["maximum"] > top:
+            bounded[key] = {**props[key], "maximum": top}
+    return {**params, "properties": bounded}
 
 
 _GBNF_JSON = r"""
@@ -1067,17 +1109,18 @@ def tool_grammar(tools: Any, allow_answer: bool = True) -> str:
     )
 
 
-def tool_constraint(model: Any, tools: Any, allow_answer: bool = True) -> Constraint | None:
+def tool_constraint(model: Any, tools: Any, allow_answer: bool = True, said: str | None = None) -> Constraint | None:
     """The constraint this model can honour, preferring a JSON schema; None if neither.
 
     With one tool and no answer branch every output starts ``{"name": "<tool>",
     "arguments": {"<first required parameter>": "``; that is the constraint's ``prefix``,
     which a backend may write instead of decoding (about fourteen constrained steps per
-    routed call, see ``call_prefix``).
+    routed call, see ``call_prefix``). ``said``: the user's words, when the numbers they
+    lack would be dropped from the call (``without_unsaid_numbers``).
     """
     prefix = call_prefix(tools.specs()[0]["function"]) if len(tools.names) == 1 and not allow_answer else ""
     if getattr(model, "supports_json_schema", False):
-        return Constraint(json_schema=tool_json_schema(tools, allow_answer), prefix=prefix)
+        return Constraint(json_schema=tool_json_schema(tools, allow_answer, said), prefix=prefix)
     if getattr(model, "supports_grammar", False):
         return Constraint(grammar=tool_grammar(tools, allow_answer), prefix=prefix)
     return None

@@ -39,6 +39,9 @@ def export_cmd(
                                       "model or a GGUF path")] = "qwen2.5-coder-0.5b",
     quant: Annotated[str, typer.Option("--quant", help="quantisation of the merged model (Q4_K_M and Q4_0 "
                                        "erase a small LoRA delta; see docs/finetune.md)")] = "Q8_0",
+    tensor_type: Annotated[list[str] | None, typer.Option(
+        "--tensor-type", help="PATTERN=TYPE: merged tensors whose names match get TYPE instead of --quant "
+        "(as llama-quantize's option; e.g. attn_=Q8_0); repeatable")] = None,
     meta: Annotated[list[str] | None, typer.Option("--meta", help="KEY=VALUE kept in the record "
                                                     "(e.g. prompt=v2); repeatable")] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="threads for quantising")] = None,
@@ -46,12 +49,17 @@ def export_cmd(
     """Export RUN's adapter as a GGUF LoRA adapter (+ merged GGUF with --merge, + the peft
     folder for vLLM) and register it as NAME."""
     from kapibara.finetune.publish import publish
+    from kapibara.models.quantize import parse_tensor_types
+
+    tensor_types = parse_tensor_types(tensor_type or [])
+    if tensor_types and not merge:
+        raise ConfigError("--tensor-type applies to the merged model", hint="add --merge")
 
     err = Console(stderr=True)
     import kapibara.demo  # noqa: F401 - the tool set a run names
     from kapibara.finetune.lora import run_metadata
 
-    record = publish(run, name, base=base, merge=merge, quant=quant,
+    record = publish(run, name, base=base, merge=merge, quant=quant, tensor_types=tensor_types,
                      metadata={**run_metadata(run), **_metadata(meta or [])},
                      threads=threads, progress=lambda line: err.print(line, highlight=False, soft_wrap=True))
     served = record.merged_gguf or record.adapter_gguf

@@ -324,9 +324,10 @@ def merge_to_gguf(adapter_dir: str | Path, base_gguf: str | Path, out_path: str 
 
 def merge_and_quantize(adapter_dir: str | Path, base_gguf: str | Path, out_path: str | Path,
                        quant: str = MERGED_QUANT, threads: int | None = None,
-                       progress: Progress | None = None) -> Path:
+                       progress: Progress | None = None, tensor_types: dict[str, str] | None = None) -> Path:
     """The base with the LoRA merged in and re-quantised: one GGUF that decodes at the
-    base model's speed. The F16 intermediate lives beside ``out_path`` and is removed."""
+    base model's speed. The F16 intermediate lives beside ``out_path`` and is removed.
+    ``tensor_types``: other types for the tensors whose names match (``quantize_gguf``)."""
     if quant.upper() not in QUANT_TYPES:
         raise ConfigError(f"unknown quantisation {quant!r}", hint="one of: " + ", ".join(QUANT_TYPES))
     report = progress or (lambda line: None)
@@ -339,7 +340,7 @@ def merge_and_quantize(adapter_dir: str | Path, base_gguf: str | Path, out_path:
     try:
         merge_to_gguf(adapter_dir, base_gguf, merged, progress=report)
         report(f"merged in {time.perf_counter() - t0:.1f}s; quantising to {quant.upper()}")
-        quantize_gguf(merged, out, quant, threads=threads, progress=report)
+        quantize_gguf(merged, out, quant, threads=threads, progress=report, tensor_types=tensor_types)
     finally:
         merged.unlink(missing_ok=True)
     report(f"{out.name}: {out.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - t0:.1f}s")

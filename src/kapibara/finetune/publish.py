@@ -57,9 +57,10 @@ def base_file(base: str) -> Path:
 
 def publish(run_or_adapter: str | Path, name: str, *, base: str = "qwen2.5-coder-0.5b", merge: bool = False,
             quant: str = MERGED_QUANT, metadata: dict[str, Any] | None = None, threads: int | None = None,
-            progress: Progress | None = None) -> tuned.TunedModel:
+            progress: Progress | None = None, tensor_types: dict[str, str] | None = None) -> tuned.TunedModel:
     """Export the adapter (GGUF adapter, peft folder, and with ``merge`` the merged
-    ``quant`` GGUF) into the tuned model's folder and register it as ``name``."""
+    ``quant`` GGUF, ``tensor_types`` giving the tensors whose names match another type)
+    into the tuned model's folder and register it as ``name``."""
     report = progress or (lambda line: None)
     folder = tuned.model_dir(name)  # checks the name before any work
     adapter = find_adapter(run_or_adapter)
@@ -75,9 +76,11 @@ def publish(run_or_adapter: str | Path, name: str, *, base: str = "qwen2.5-coder
         report(f"adapter: {folder / 'adapter.gguf'} ({(stage / 'adapter.gguf').stat().st_size / 1e6:.1f} MB)")
         export_peft_folder(adapter, stage / "peft", name=name, base_model=HF_IDS.get(base), serve_dir=folder / "peft")
         report(f"peft folder (vLLM): {folder / 'peft'}")
-        merged_name = f"merged-{quant.upper()}.gguf" if merge else None
+        mixed = "-mixed" if tensor_types else ""
+        merged_name = f"merged-{quant.upper()}{mixed}.gguf" if merge else None
         if merged_name:
-            merge_and_quantize(adapter, base_gguf, stage / merged_name, quant=quant, threads=threads, progress=report)
+            merge_and_quantize(adapter, base_gguf, stage / merged_name, quant=quant, threads=threads, progress=report,
+                               tensor_types=tensor_types)
         old = folder.with_name(f".{name}.old")
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():
@@ -87,6 +90,8 @@ def publish(run_or_adapter: str | Path, name: str, *, base: str = "qwen2.5-coder
         shutil.rmtree(stage, ignore_errors=True)
     shutil.rmtree(folder.with_name(f".{name}.old"), ignore_errors=True)
     info = {"source": str(adapter.resolve()), "export_s": round(time.perf_counter() - t0, 1), **(metadata or {})}
+    if merge and tensor_types:
+        info["tensor_types"] = dict(tensor_types)
     return tuned.register(name, base=base, adapter_gguf=folder / "adapter.gguf",
                           merged_gguf=folder / merged_name if merged_name else None,
                           peft_dir=folder / "peft", metadata=info)

@@ -44,6 +44,7 @@ from kapibara.models.base import (
 from kapibara.models.bundled import BUNDLED
 from kapibara.models.grammar_sampler import GreedyGrammarSampler
 from kapibara.models.quantize import runtime_path, split_quant
+from kapibara.models.schema_grammar import schema_gbnf
 from kapibara.models.toolcalls import parse_tool_calls
 from kapibara.settings import kapibara_home
 
@@ -372,8 +373,9 @@ class LlamaCppModel(ChatModel):
             try:
                 if key[0] == "gbnf":
                     cache[key] = llama_cpp.LlamaGrammar.from_string(key[1], verbose=False)
-                else:
-                    cache[key] = llama_cpp.LlamaGrammar.from_json_schema(key[1], verbose=False)
+                else:  # llama-cpp-python's converter, plus digits bounded by a number's maximum
+                    cache[key] = llama_cpp.LlamaGrammar.from_string(schema_gbnf(constraint.json_schema or {}),
+                                                                    verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise BackendError(f"invalid {key[0]} constraint: {exc}") from exc
         return cache[key]

@@ -47,13 +47,38 @@ SHIPPED_QUANT = "Q4_K_M"
 """The type the bundled files ship as (``NAME@q4_k_m`` runs the file as shipped)."""
 
 
+TENSOR_TYPES = ("Q4_0", "Q5_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "F16")
+"""Types a ``tensor_types`` override may give a tensor (llama.cpp's ``GGML_TYPE_*``)."""
+
+
+def parse_tensor_types(specs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["attn_=Q8_0"]`` (llama-quantize's ``--tensor-type PATTERN=TYPE``) as
+    ``{"attn_": "Q8_0"}``; a clear error for a malformed one."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        pattern, eq, kind = spec.partition("=")
+        if not eq or not pattern.strip() or kind.strip().upper() not in TENSOR_TYPES:
+            raise ConfigError(f"bad tensor type {spec!r}",
+                              hint="PATTERN=TYPE, e.g. attn_=Q8_0; TYPE one of " + ", ".join(TENSOR_TYPES))
+        try:
+            re.compile(pattern.strip())
+        except re.error as exc:
+            raise ConfigError(f"bad tensor name pattern {pattern!r}: {exc}") from None
+        out[pattern.strip()] = kind.strip().upper()
+    return out
+
+
 def quantize_gguf(in_path: str | Path, out_path: str | Path, quant: str = "Q4_K_M",
-                  threads: int | None = None, progress: Progress | None = None) -> Path:
+                  threads: int | None = None, progress: Progress | None = None,
+                  tensor_types: dict[str, str] | None = None) -> Path:
     """Quantise a GGUF with llama.cpp's ``llama_model_quantize`` (as ``llama-quantize`` does).
 
     Tensors already in the type the recipe picks for them are copied unchanged, so a
-    merge of a Q4_K_M base re-quantises only the merged weights. The output is written
-    to a temp file and renamed: an interrupted run leaves no half file.
+    merge of a Q4_K_M base re-quantises only the merged weights. ``tensor_types`` gives
+    the tensors whose name matches a pattern (a regular expression searched in names
+    such as ``blk.3.attn_q.weight``) another type, as ``llama-quantize --tensor-type``
+    does. The output is written to a temp file and renamed: an interrupted run leaves no
+    half file.
     """
     llama_cpp = require("llama_cpp", "llama-cpp-python", "llamacpp")
     key = quant.upper()
@@ -65,6 +90,15 @@ def quantize_gguf(in_path: str | Path, out_path: str | Path, quant: str = "Q4_K_
     params.ftype = ftype
     params.allow_requantize = True  # a tensor whose type the recipe changes is re-quantised
     params.nthread = threads or 0
+    overrides = parse_tensor_types([f"{k}={v}" for k, v in (tensor_types or {}).items()])
+    if overrides:
+        # a null-pattern-terminated array; it and its strings must outlive the call
+        table = (llama_cpp.llama_model_tensor_override * (len(overrides) + 1))()
+        for i, (pattern, kind) in enumerate(overrides.items()):
+            table[i].pattern = pattern.encode()
+            table[i].type = getattr(llama_cpp, f"GGML_TYPE_{kind}")
+        table[len(overrides)].pattern = None
+        params.tt_overrides = ctypes.cast(table, ctypes.POINTER(llama_cpp.llama_model_tensor_override))
     seen = {"last": 0}
 
     @llama_cpp.llama_log_callback

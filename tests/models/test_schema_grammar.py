@@ -1,0 +1,44 @@
+"""A JSON schema as GBNF: llama-cpp-python's converter, plus a number's maximum."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kapibara.models.base import Constraint
+from kapibara.models.schema_grammar import bounded_number, schema_gbnf
+
+llama_cpp = pytest.importorskip("llama_cpp")
+
+
+def test_without_a_maximum_the_grammar_is_llama_cpp_python_s_own():
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"},
+                                               "max": {"type": "number", "minimum": 0}},
+              "required": ["city"], "additionalProperties": False}
+    assert schema_gbnf(schema) == json_schema_to_gbnf(json.dumps(schema))
+
+
+def test_a_maximum_bounds_the_digits():
+    assert bounded_number({"type": "integer", "maximum": 999}) == '"-"? ([0-9] | [1-9] [0-9]{0,2}) space'
+    assert bounded_number({"type": "integer", "maximum": 9}) == '"-"? [0-9] space'
+    assert '("." [0-9]{1,6})?' in (bounded_number({"type": "number", "maximum": 50}) or "")
+    for not_bounded in ({"type": "integer"}, {"type": "string", "maximum": 9}, {"type": "integer", "maximum": -1},
+                        {"type": "integer", "maximum": 9, "enum": [1, 2]}, {"type": "integer", "maximum": True}):
+        assert bounded_number(not_bounded) is None
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 99}}, "required": ["n"]}
+    llama_cpp.LlamaGrammar.from_string(schema_gbnf(schema), verbose=False)  # llama.cpp parses it
+
+
+@pytest.mark.model
+def test_the_model_cannot_write_more_digits_than_the_maximum_has(real_model):
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "maximum": 99}}, "required": ["n"],
+              "additionalProperties": False}
+    asked = [{"role": "user", "content": 'Reply with exactly this JSON: {"n": 123456}'}]
+    free = real_model.chat(asked, constraint=Constraint(json_schema={**schema, "properties": {"n": {"type": "integer"}}}),
+                           max_tokens=20)
+    assert json.loads(free.text)["n"] == 123456  # what it writes when nothing bounds it
+    done = real_model.chat(asked, constraint=Constraint(json_schema=schema), max_tokens=20)
+    assert 0 <= json.loads(done.text)["n"] <= 99
