@@ -1052,36 +1052,23 @@ def says_a_number(text: str) -> bool:
 
 
 def without_unsaid_numbers(params: dict[str, Any], said: str) -> dict[str, Any]:
-    """A parameters schema (standard types) whose optional ``number`` and ``integer``
-    parameters admit only what ``drop_ungrounded`` would keep.
+    """A parameters schema (standard types) without its optional ``number`` and
+    ``integer`` parameters when the user said no number at all.
 
-    When the user said no number at all they are left out: any value written there is
-    dropped (and one equal to the default changes nothing: the tool applies it). The
-    tuned 0.5B wrote ``"max_price": 1000000000000000, "limit": 1`` after "推荐点肉类" (37
-    decoded tokens where the call needed 10). Otherwise each gets a ``maximum`` with as
-    many digits as the longest number said (or its default): a longer value cannot be
-    one the user said, and a model that runs on writing digits ("limit": 1000000000000
-    after "30块以内的零食") is stopped there (``models/schema_grammar.py``)."""
+    ``drop_ungrounded`` removes any such value anyway (and one equal to the default
+    changes nothing: the tool applies it), so under a grammar the model is not let spend
+    tokens on one: the tuned 0.5B wrote ``"max_price": 1000000000000000, "limit": 1``
+    after "推荐点肉类" (37 decoded tokens where the call needed 10). Bounding them to the
+    digits of the longest number said, when one was, was tried and dropped: a value cut
+    short can become a number the user said for something else ("max_price": 10 from a
+    count of 10, dev split recommend-014)."""
     props = params.get("properties")
-    if not isinstance(props, dict):
+    if not isinstance(props, dict) or says_a_number(said):
         return params
     required = set(params.get("required") or [])
-    numeric = [k for k, v in props.items()
-               if k not in required and isinstance(v, dict) and v.get("type") in ("number", "integer")
-               and "enum" not in v and "const" not in v]
-    if not numeric:
-        return params
-    if not says_a_number(said):
-        return {**params, "properties": {k: v for k, v in props.items() if k not in numeric}}
-    values = [abs(n) for n in numbers_in(said)] + [1.0]
-    bounded = dict(props)
-    for key in numeric:
-        default = props[key].get("default")
-        extra = [abs(float(default))] if isinstance(default, int | float) and not isinstance(default, bool) else []
-        top = 10 ** len(str(int(max(values + extra)))) - 1
-        if not isinstance(props[key].get("maximum"), int | float) or props[key]["maximum"] > top:
-            bounded[key] = {**props[key], "maximum": top}
-    return {**params, "properties": bounded}
+    keep = {k: v for k, v in props.items()
+            if k in required or not (isinstance(v, dict) and v.get("type") in ("number", "integer"))}
+    return params if len(keep) == len(props) else {**params, "properties": keep}
 
 
 _GBNF_JSON = r"""
