@@ -207,7 +207,7 @@ def drop_ungrounded(calls: list[ToolCall], tools: Any, user_text: str) -> tuple[
     dropped).
     """
     said = numbers_in(user_text)
-    worded = said | {float(n) for w, n in _EN_NUMBERS.items() if re.search(rf"\b{w}\b", user_text, re.IGNORECASE)}
+    worded = said | worded_numbers(user_text)
     out: list[ToolCall] = []
     dropped: list[str] = []
     for call in calls:
@@ -1046,9 +1046,14 @@ def tool_json_schema(tools: Any, allow_answer: bool = True, said: str | None = N
     return {"anyOf": options}
 
 
+def worded_numbers(text: str) -> set[float]:
+    """The numbers ``text`` writes as English words ("three", "a dozen")."""
+    return {float(n) for w, n in _EN_NUMBERS.items() if re.search(rf"\b{w}\b", text, re.IGNORECASE)}
+
+
 def says_a_number(text: str) -> bool:
     """Whether ``text`` holds a number in any form ``numbers_in`` or a count reads."""
-    return bool(numbers_in(text)) or any(re.search(rf"\b{w}\b", text, re.IGNORECASE) for w in _EN_NUMBERS)
+    return bool(numbers_in(text) or worded_numbers(text))
 
 
 def without_unsaid_numbers(params: dict[str, Any], said: str) -> dict[str, Any]:

@@ -57,14 +57,28 @@ def parse_tensor_types(specs: list[str] | tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for spec in specs:
         pattern, eq, kind = spec.partition("=")
-        if not eq or not pattern.strip() or kind.strip().upper() not in TENSOR_TYPES:
-            raise ConfigError(f"bad tensor type {spec!r}",
-                              hint="PATTERN=TYPE, e.g. attn_=Q8_0; TYPE one of " + ", ".join(TENSOR_TYPES))
+        if not eq:
+            raise ConfigError(f"bad tensor type {spec!r}", hint=_TENSOR_TYPE_HINT)
+        out.update(check_tensor_types({pattern: kind}))
+    return out
+
+
+_TENSOR_TYPE_HINT = "PATTERN=TYPE, e.g. attn_=Q8_0; TYPE one of " + ", ".join(TENSOR_TYPES)
+
+
+def check_tensor_types(tensor_types: dict[str, str]) -> dict[str, str]:
+    """``{pattern: type}`` with patterns stripped and types upper-cased; a clear error
+    for an empty or invalid pattern or an unknown type."""
+    out: dict[str, str] = {}
+    for pattern, kind in tensor_types.items():
+        pattern, kind = pattern.strip(), kind.strip().upper()
+        if not pattern or kind not in TENSOR_TYPES:
+            raise ConfigError(f"bad tensor type {pattern}={kind}", hint=_TENSOR_TYPE_HINT)
         try:
-            re.compile(pattern.strip())
+            re.compile(pattern)
         except re.error as exc:
             raise ConfigError(f"bad tensor name pattern {pattern!r}: {exc}") from None
-        out[pattern.strip()] = kind.strip().upper()
+        out[pattern] = kind
     return out
 
 
@@ -90,7 +104,7 @@ def quantize_gguf(in_path: str | Path, out_path: str | Path, quant: str = "Q4_K_
     params.ftype = ftype
     params.allow_requantize = True  # a tensor whose type the recipe changes is re-quantised
     params.nthread = threads or 0
-    overrides = parse_tensor_types([f"{k}={v}" for k, v in (tensor_types or {}).items()])
+    overrides = check_tensor_types(tensor_types or {})
     if overrides:
         # a null-pattern-terminated array; it and its strings must outlive the call
         table = (llama_cpp.llama_model_tensor_override * (len(overrides) + 1))()
