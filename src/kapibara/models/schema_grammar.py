@@ -9,6 +9,13 @@ steps a rung then threw away. Here a ``number`` or ``integer`` with a non-negati
 ``maximum`` gets as many integer digits as the maximum has, and no more (the bound is on
 digits, not on the value: ``maximum: 999`` is exact, ``maximum: 500`` admits 999).
 
+The converter's string characters are also narrowed to what JSON allows: its ``char``
+rule admits raw control characters, so a constrained answer could hold a literal newline
+and then fail to parse. The 0.5B wrote ``{"answer": "```json`` and a newline under the
+answer schema on BFCL ``multiple``: the decision came back malformed, with neither a call
+nor an answer. llama.cpp's own converter (``json-schema-to-grammar.cpp``) excludes them
+the same way.
+
     gbnf = schema_gbnf({"type": "object", "properties": {"n": {"type": "integer", "maximum": 99}}})
 """
 
@@ -35,7 +42,18 @@ def schema_gbnf(schema: dict[str, Any]) -> str:
     converter = Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
     resolved = converter.resolve_refs(json.loads(json.dumps(schema)), "stdin")
     converter.visit(resolved, "")
-    return str(converter.format_grammar())
+    return json_chars(str(converter.format_grammar()))
+
+
+LOOSE_CHAR = r'char ::= [^"\\] | '
+"""The start of the converter's string-character rule: any character but a quote or a backslash."""
+JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] | '
+"""The same, without the control characters JSON strings may not hold raw."""
+
+
+def json_chars(gbnf: str) -> str:
+    """``gbnf`` with its string characters limited to those JSON admits unescaped."""
+    return gbnf.replace(LOOSE_CHAR, JSON_CHAR)
 
 
 def bounded_number(schema: Any) -> str | None:
