@@ -92,6 +92,26 @@ def test_rung_d_answers_after_two_invalid_calls(tools):
     assert "answer" in instruction and '"name"' not in instruction
 
 
+def test_an_answer_cut_off_at_the_last_rung_becomes_the_honest_failure(tools):
+    # The 0.5B, refused a raw newline after {"answer": "```json, ran the answer on
+    # ("```jsonrpc,2000,1000,...") until the token cap or the repetition watcher cut it: no
+    # JSON, no call, no answer. The user gets the honest failure, and the loop spends no
+    # further step on it.
+    from kapibara.prompts import render_template
+
+    bad = call("recommend_products", category=["手机"])
+    runaway = '{"answer": "```jsonrpc,' + "1000," * 400
+    model = FakeModel([bad, bad, runaway])
+    agent = Agent(model, tools)
+    d = agent.decide(Q)
+    assert not d.malformed and d.error is None and d.calls == []
+    assert d.repairs == ["reask", "constrained"]
+    assert d.text == render_template("agent_call_failed", "zh")
+    assert any(r.get("type") == "answer_replaced" and r.get("problem") == "cut_off" for r in d.trace)
+    out = Agent(FakeModel([bad, bad, runaway]), tools).run(Q[-1]["content"])
+    assert out.answer == render_template("agent_call_failed", "zh")
+
+
 def test_answer_constraint_falls_back_to_a_grammar():
     from kapibara.agent.decide import shapes
     from kapibara.agent.repair import answer_constraint

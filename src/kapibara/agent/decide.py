@@ -33,7 +33,8 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
                      (a forced call here was right 0 times in 3, in every benchmark run);
                      unless the question is near the one tool called, or the model named
                      no offered tool near it and another one is (``doubt.py``): the call
-                     is then decoded under that tool's schema first
+                     is then decoded under that tool's schema first; an answer cut off
+                     here (token cap or a watcher) becomes the honest failure text
 ``lookup``           an answer stating facts no tool returned (see ``grounding.py``):
                      the call is decoded under the offered tools' schema instead
 ``ask``              a call whose required argument the conversation never gave (an
@@ -326,6 +327,13 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
             action, error, fired = check(d, completion, last, said)
             repairs += fired
             last_constraint = last
+            if error and rung == "constrained" and completion.finish_reason not in ("stop", "tool_calls", DEADLINE):
+                # The answer was cut off, at the rung's token cap or by a watcher (the
+                # 0.5B, refused a raw newline after '{"answer": "```json', wrote
+                # "```jsonrpc,2000,1000,1000,..."): the honest failure, not a malformed
+                # decision the loop would spend another step on.
+                trace.add("answer_replaced", step=step, answer=completion.text, problem="cut_off")
+                action, error = Action(text=render_template("agent_call_failed", d.language)), None
     if not action.calls and not error and reask and repeats_error(action.text, [str(reask[-1]["content"])], said):
         # The re-ask's error written back as the answer ("你上一次的输出无法执行：..."):
         # an honest failure instead.
