@@ -51,7 +51,13 @@ def broken(product_name: str) -> str:
     raise LookupError(f"catalog offline while looking up {product_name}")
 
 
-TOOLS = ToolSet([add_to_cart, nap, async_nap, hang, broken])
+@tool(timeout_s=5)
+def times_out_itself(url: str) -> str:
+    """Its own I/O gives up first (as an MCP request past its read timeout does)."""
+    raise TimeoutError(f"{url} took longer than 1 s")
+
+
+TOOLS = ToolSet([add_to_cart, nap, async_nap, hang, broken, times_out_itself])
 
 
 def test_success_injects_context_and_mutates_state():
@@ -101,6 +107,15 @@ def test_timeout_uses_the_tools_own_limit():
     assert r.error_kind == "timeout"
     assert "0.2" in r.output
     assert elapsed < 1.0
+
+
+def test_a_tool_s_own_timeout_is_a_timeout_too():
+    # The MCP client's read timeout and execute_call's wait both ended at 1 s; whichever
+    # came first decided the kind, and under load the tool's TimeoutError won as a
+    # "tool_error" (a CI run failed on it).
+    r = execute_call(TOOLS, ToolCall("times_out_itself", {"url": "http://slow"}))
+    assert r.error_kind == "timeout"
+    assert "took longer than 1 s" in r.error and "times_out_itself" in r.output
 
 
 def test_async_tool_runs():

@@ -145,6 +145,11 @@ def execute_call(
                 "observation_invalid_arguments", language, tool=tool.name, problems=failure.problems
             )
             return result(out, message, "invalid_arguments")
+        if isinstance(failure, TimeoutError):
+            # The tool's own I/O gave up (an MCP request past its read timeout, which
+            # ends when the wait above does): a timeout, whichever of the two came first.
+            out = render_template("observation_timeout", language, tool=tool.name, timeout_s=tool.timeout_s)
+            return result(out, f"tool '{tool.name}' timed out: {message}", "timeout")
         out = render_template("observation_tool_error", language, tool=tool.name, error=message)
         return result(out, f"{type(failure).__name__}: {message}", "tool_error")
     value = box.get("value")
