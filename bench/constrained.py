@@ -1,15 +1,18 @@
 """Constrained decoding, measured: one speed-up of the llama.cpp backend switched on and
 off, on the demo agent's own decisions.
 
-    .venv/bin/python bench/constrained.py [--switch fast_grammar|write_prefix|stop_at_close] \
-        [--model llamacpp:qwen2.5-coder-0.5b] [--limit 24]
+    .venv/bin/python bench/constrained.py [--switch fast_grammar|write_prefix|stop_at_close|jump_forward] \
+        [--model llamacpp:qwen2.5-coder-0.5b] [--dataset domain:dev] [--limit 24]
 
 ``fast_grammar``: the greedy grammar fast path against llama.cpp's check of the whole
 vocabulary at every token. ``write_prefix``: a routed call's fixed start
 (``{"name": ..., "arguments": {"<first required>": "``) prefilled with the prompt against
 decoded token by token (both with the fast path). ``stop_at_close``: decoding stopped
 once the output is a whole JSON object against decoding one more step to read the end
-token.
+token. ``jump_forward``: in the agent's free (unconstrained) calls, the text a tool call
+must go on with (``kapibara.models.jump``) evaluated in one batch with the next token
+against decoded token by token; for it the free calls are timed, not the constrained
+ones, and each mode's decisions are also scored by the eval checker (BFCL sets too).
 
 The default demo agent decides each case of the domain dev split (spread over every
 category) twice in one process, once per mode, alternating which goes first. The decision
@@ -19,7 +22,7 @@ decoding under the same grammar; a difference is a bug); a written prefix is tok
 as text rather than chosen token by token, so a difference is possible and is reported.
 
 Writes bench/results/constrained.json and .md (``write_prefix``: constrained_prefix.*,
-``stop_at_close``: constrained_close.*).
+``stop_at_close``: constrained_close.*, ``jump_forward``: jump_forward_<dataset>.*).
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from kapibara.evals.adapters import load_dataset
+from kapibara.evals.cases import resolve_tools
+from kapibara.evals.checker import check_calls
 from kapibara.evals.results import machine_info
-from kapibara.evals.runner import toolset_options, toolset_prompt
+from kapibara.evals.runner import case_agent
 from kapibara.fileio import write_atomic
 from kapibara.models.registry import load_model
-from kapibara.toolsets import toolset_entry
 
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,6 +56,8 @@ SWITCHES = {
                      ("prefilled", "decoded")),
     "stop_at_close": ("constrained_close", "Constrained decoding: stopped at the closing brace vs at the end token",
                       ("stopped at }", "end token")),
+    "jump_forward": ("jump_forward", "Free decoding: a tool call's fixed text written ahead vs decoded",
+                     ("written ahead", "decoded")),
 }
 
 
@@ -61,7 +67,9 @@ def _field(usage: Any, name: str) -> float:
     return float(value or 0.0)
 
 
-def decide(agent: Any, case: Any, model: Any) -> dict[str, Any]:
+def decide(agent: Any, case: Any, model: Any, free: bool = False) -> dict[str, Any]:
+    """One decision from the saved system-prompt state; the time and tokens of its
+    constrained model calls (``free``: of its unconstrained ones), and the checker's verdict."""
     # Each decision starts from the saved prefix state (the system prompt), as a new
     # question does: without this the second mode found the first one's whole prompt in
     # the KV cache and was timed without its prefill.
@@ -72,14 +80,17 @@ def decide(agent: Any, case: Any, model: Any) -> dict[str, Any]:
     d = agent.decide(case.messages)
     wall = time.perf_counter() - t0
     calls = [{"name": c.name, "arguments": c.arguments} for c in d.calls]
-    constrained_s, constrained_tokens = 0.0, 0
+    counted_s, counted_tokens, forced = 0.0, 0, 0
     for rec in d.trace or []:
-        if rec.get("type") == "model_call" and rec.get("rung") in CONSTRAINED_RUNGS:
+        if rec.get("type") == "model_call" and (rec.get("rung") in CONSTRAINED_RUNGS) != free:
             usage = rec.get("usage")
-            constrained_s += _field(usage, "total_s") - _field(usage, "ttft_s")
-            constrained_tokens += int(_field(usage, "completion_tokens"))
-    return {"calls": calls, "text": d.text, "decision_s": round(wall, 3),
-            "constrained_decode_s": round(constrained_s, 3), "constrained_tokens": constrained_tokens}
+            counted_s += _field(usage, "total_s") - _field(usage, "ttft_s")
+            counted_tokens += int(_field(usage, "completion_tokens"))
+            forced += int(_field(usage, "forced_tokens"))
+    verdict = check_calls(case.expected, list(d.calls), resolve_tools(case.tools))
+    return {"calls": calls, "text": d.text, "decision_s": round(wall, 3), "correct": verdict.correct,
+            "constrained_decode_s": round(counted_s, 3), "constrained_tokens": counted_tokens,
+            "forced_tokens": forced}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,20 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     stem, title, (on_label, off_label) = SWITCHES[args.switch]
-    from kapibara.agent import Agent
-
     model = load_model(args.model)
     cases = spread(load_dataset(args.dataset), args.limit)
     rows: list[dict[str, Any]] = []
     for i, case in enumerate(cases):
-        options = toolset_options(case.tools)
-        prompt = options.pop("prompt", None) or toolset_prompt(case.tools)
-        agent = Agent(model, toolset_entry(str(case.tools)).toolset(), prompt=prompt, **options)
+        agent = case_agent(case, model, "native")
         modes = ("on", "off") if i % 2 == 0 else ("off", "on")
         row: dict[str, Any] = {"id": case.id, "category": case.category}
         for mode in modes:
             setattr(model, args.switch, mode == "on")
-            row[mode] = decide(agent, case, model)
+            row[mode] = decide(agent, case, model, free=args.switch == "jump_forward")
         row["same"] = row["on"]["calls"] == row["off"]["calls"] and row["on"]["text"] == row["off"]["text"]
         rows.append(row)
         print(f"[{i + 1}/{len(cases)}] {case.id}: on {row['on']['decision_s']} s, off {row['off']['decision_s']} s,"
@@ -123,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         "constrained_p50_s": {"on": p50("on", "decision_s", constrained), "off": p50("off", "decision_s", constrained)},
         "constrained_decode_s": {m: round(sum(r[m]["constrained_decode_s"] for r in constrained), 3) for m in ("on", "off")},
         "constrained_tokens": tokens,
+        "forced_tokens": {m: sum(r[m]["forced_tokens"] for r in constrained) for m in ("on", "off")},
+        "correct": {m: sum(bool(r[m]["correct"]) for r in rows) for m in ("on", "off")},
     }
     dec = summary["constrained_decode_s"]
     summary["constrained_decode_ratio"] = round(dec["on"] / dec["off"], 3) if dec["off"] else None
@@ -130,24 +139,30 @@ def main(argv: list[str] | None = None) -> int:
     summary["decision_p50_ratio"] = round(dp["on"] / dp["off"], 3) if dp["off"] else None
     summary["constrained_p50_ratio"] = round(cp["on"] / cp["off"], 3) if cp["off"] else None
     created = datetime.now(UTC).isoformat(timespec="seconds")
+    if args.switch == "jump_forward":
+        stem += "_" + args.dataset.replace(":", "_")
     out = Path(args.out) if args.out else RESULTS / stem
     write_atomic(out.with_suffix(".json"), json.dumps({"created": created, "machine": machine_info(), "model": args.model,
                                                        "dataset": args.dataset, "summary": summary, "rows": rows},
                                                       ensure_ascii=False, indent=1))
     tps = {m: round(tokens[m] / dec[m], 1) if dec[m] else 0.0 for m in ("on", "off")}
+    kind = "free" if args.switch == "jump_forward" else "constrained"
     differ = [r["id"] for r in rows if not r["same"]]
     md = [f"# {title}", "",
           f"Measured {created} on {machine_info().get('platform', '')} ({machine_info().get('cpus', '?')} CPUs); "
           f"model `{args.model}`; {len(rows)} cases of `{args.dataset}` spread over the categories, each decided "
-          f"by the default demo agent in both modes (`model.{args.switch}` True / False) in one process, "
+          f"by the {'default demo ' if str(args.dataset).startswith('domain') else ''}agent in both modes (`model.{args.switch}` True / False) in one process, "
           "alternating which goes first, each decision from the saved system-prompt state (the KV cache reset).", "",
           f"| | {on_label} | {off_label} | ratio |", "|---|---|---|---|",
           f"| decision p50 s (all {len(rows)} cases) | {dp['on']} | {dp['off']} | {summary['decision_p50_ratio']} |",
-          f"| decision p50 s ({len(constrained)} cases with constrained calls) | {cp['on']} | {cp['off']} "
+          f"| decision p50 s ({len(constrained)} cases with {kind} calls) | {cp['on']} | {cp['off']} "
           f"| {summary['constrained_p50_ratio']} |",
-          f"| constrained decode s | {dec['on']} | {dec['off']} | {summary['constrained_decode_ratio']} |",
-          f"| constrained tokens decoded | {tokens['on']} | {tokens['off']} | |",
-          f"| constrained decode tokens/s | {tps['on']} | {tps['off']} | |", "",
+          f"| {kind} decode s | {dec['on']} | {dec['off']} | {summary['constrained_decode_ratio']} |",
+          f"| {kind} tokens out | {tokens['on']} | {tokens['off']} | |",
+          f"| of them written ahead (no decoding step) | {summary['forced_tokens']['on']} "
+          f"| {summary['forced_tokens']['off']} | |",
+          f"| {kind} tokens out per decode s | {tps['on']} | {tps['off']} | |",
+          f"| right decisions (eval checker) | {summary['correct']['on']} | {summary['correct']['off']} | |", "",
           f"Same decisions in both modes: {summary['same_decisions']} of {len(rows)}"
           + (f" (differ: {', '.join(differ)})." if differ else "."), ""]
     write_atomic(out.with_suffix(".md"), "\n".join(md))

@@ -287,3 +287,31 @@ def test_tool_turns_render_with_the_models_own_template(real_model):
     assert '{"name": "get_weather", "arguments": {"city": "巴黎"}}' in prompt
     assert "<tool_response>\n晴，25°C\n</tool_response>" in prompt
     assert "# Tools" in prompt and prompt.endswith("<|im_start|>assistant\n")
+
+
+@pytest.mark.model
+def test_a_calls_fixed_text_is_written_ahead_not_decoded(real_model, monkeypatch):
+    # Greedy with tools and no grammar: what the call must go on with (models/jump.py) is
+    # evaluated in one batch with the next token. The call is the one decoded token by
+    # token (a batch's logits may differ in the last bits, so the text is compared as calls).
+    messages = [SYSTEM, {"role": "user", "content": "What's the weather in Paris?"}]
+    real_model.llama.reset()
+    written = real_model.chat(messages, tools=[WEATHER], max_tokens=48)
+    monkeypatch.setattr(real_model, "jump_forward", False)
+    real_model.llama.reset()
+    decoded = real_model.chat(messages, tools=[WEATHER], max_tokens=48)
+    assert [(c.name, c.arguments) for c in written.tool_calls] == [(c.name, c.arguments) for c in decoded.tool_calls]
+    assert written.tool_calls and written.finish_reason == "tool_calls"
+    assert 0 < written.usage.forced_tokens < written.usage.completion_tokens
+    assert decoded.usage.forced_tokens == 0
+    assert written.usage.completion_tokens == decoded.usage.completion_tokens
+
+
+@pytest.mark.model
+def test_written_ahead_text_streams_and_respects_the_token_cap(real_model):
+    messages = [SYSTEM, {"role": "user", "content": "What's the weather in Paris?"}]
+    events = list(real_model.chat(messages, tools=[WEATHER], max_tokens=6, stream=True))
+    done = events[-1]
+    assert isinstance(done, Completion)
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == done.text
+    assert done.usage.completion_tokens <= 6

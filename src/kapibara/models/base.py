@@ -85,6 +85,9 @@ class Usage:
     prompt_tokens: int = 0
     cached_prompt_tokens: int = 0
     completion_tokens: int = 0
+    forced_tokens: int = 0
+    """Of ``completion_tokens``, those written for the model without a decoding step each
+    (jump-forward: ``kapibara.models.jump``)."""
     ttft_s: float = 0.0
     total_s: float = 0.0
     prefill_tps: float = 0.0

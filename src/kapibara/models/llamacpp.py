@@ -20,7 +20,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,8 @@ from kapibara.models.base import (
 )
 from kapibara.models.bundled import BUNDLED
 from kapibara.models.grammar_sampler import GreedyGrammarSampler
+from kapibara.models.jump import continuation
+from kapibara.models.jump import tool_table as jump_table
 from kapibara.models.quantize import runtime_path, split_quant
 from kapibara.models.schema_grammar import schema_gbnf
 from kapibara.models.toolcalls import parse_tool_calls
@@ -174,6 +176,10 @@ class LlamaCppModel(ChatModel):
     write_prefix = True
     """Under the greedy fast path, a constraint's ``prefix`` is prefilled with the prompt in
     one batch and the grammar advanced past it, instead of decoding it token by token."""
+    jump_forward = True
+    """Greedy decoding with tools offered and no grammar: the text a call must go on with
+    (``kapibara.models.jump``: the rest of a parameter's name, ``": "``, the closing
+    ``}}\n</tool_call>``) is evaluated in one batch with the next token, not decoded."""
     stop_at_close = True
     """Under a grammar, decoding stops once the output is a whole JSON object (only spaces
     and the end token could follow): one decoding step fewer per constrained call."""
@@ -403,6 +409,7 @@ class LlamaCppModel(ChatModel):
         hold = max((len(s) for s in stop), default=1) - 1
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text, emitted, out_tokens, finish, cut = "", 0, 0, "length", False
+        jumped = 0
         ttft = 0.0
         with self._shared.lock:
             self._maybe_load_prefix(tokens)
@@ -422,18 +429,30 @@ class LlamaCppModel(ChatModel):
                 if forced:
                     text = request.constraint.prefix if request.constraint is not None else ""
                 llama._init_sampler = lambda **_: fast
-            gen = llama.generate(
-                tokens + forced,
-                top_k=sampling.top_k,
-                top_p=sampling.top_p,
-                min_p=0.0,
-                temp=sampling.temperature,
-                repeat_penalty=sampling.repeat_penalty,
-                grammar=None if fast is not None else grammar,
-            )
+            jump = jump_table(tools) if tools and grammar is None and self.jump_forward \
+                and sampling.temperature == 0 and sampling.repeat_penalty == 1.0 else None
+            gen: Generator[int, list[int] | None, None]
+            if jump:
+                gen = self._greedy(tokens)
+            else:
+                gen = llama.generate(
+                    tokens + forced,
+                    top_k=sampling.top_k,
+                    top_p=sampling.top_p,
+                    min_p=0.0,
+                    temp=sampling.temperature,
+                    repeat_penalty=sampling.repeat_penalty,
+                    grammar=None if fast is not None else grammar,
+                )
             call_probability = None
+            written: list[int] | None = None
             try:
-                for tok in gen:
+                while True:
+                    try:
+                        tok = gen.send(written)
+                    except StopIteration:
+                        break
+                    written = None
                     if not ttft:
                         ttft = time.perf_counter() - t0
                         if grammar is None and tools and request.call_probability:
@@ -445,6 +464,14 @@ class LlamaCppModel(ChatModel):
                         break
                     out_tokens += 1
                     piece = decoder.decode(llama.detokenize([tok], special=False))
+                    if jump and not decoder.getstate()[0]:
+                        more = continuation(text + piece, jump)
+                        ids = self.tokenize_text(more) if more else []
+                        if ids and out_tokens + len(ids) <= limit:
+                            piece += more
+                            written = ids
+                            out_tokens += len(ids)
+                            jumped += len(ids)
                     text += piece
                     if grammar is not None and self.stop_at_close and piece.rstrip().endswith("}") \
                             and closed_json(text):
@@ -483,6 +510,7 @@ class LlamaCppModel(ChatModel):
             prompt_tokens=len(tokens) + len(forced),
             cached_prompt_tokens=cached,
             completion_tokens=out_tokens,
+            forced_tokens=jumped,
             ttft_s=ttft,
             total_s=total,
             prefill_tps=(len(tokens) - cached) / ttft if ttft else 0.0,
@@ -491,6 +519,30 @@ class LlamaCppModel(ChatModel):
         completion = self._completion(text, tools, finish, usage)
         completion.call_probability = call_probability
         yield completion
+
+    def _greedy(self, tokens: list[int]) -> Generator[int, list[int] | None, None]:
+        """Greedy tokens after the prompt ``tokens``, as ``Llama.generate`` gives them at
+        temperature 0, except that ``send(ids)`` writes ``ids`` after the token just
+        given: they are evaluated in one batch with it and the next token follows them
+        (``Llama.generate``'s own ``send`` treats such tokens as a draft to verify, which
+        needs the logits of every position)."""
+        llama = self.llama
+        llama_cpp = _llama_cpp()
+        keep = kvstate.reusable(llama.input_ids[: llama.n_tokens], tokens, not llama._requires_eval)
+        llama.n_tokens = keep
+        pending = tokens[keep:]
+        n_vocab = llama.n_vocab()
+        while len(pending) <= self.n_ctx - llama.n_tokens:
+            if pending:
+                llama.eval(pending)
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(n_vocab,))
+            token = int(np.argmax(logits))
+            extra = yield token
+            pending = [token, *(extra or [])]
+
+    def tokenize_text(self, text: str) -> list[int]:
+        """Tokens of output text written for the model (no BOS; ``</tool_call>`` is one token)."""
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def _call_probability(self, llama_cpp: Any, llama: Any) -> float:
         """The softmax mass of the tokens that open a call, at the last evaluated position."""
