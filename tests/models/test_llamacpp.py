@@ -315,3 +315,26 @@ def test_written_ahead_text_streams_and_respects_the_token_cap(real_model):
     assert isinstance(done, Completion)
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == done.text
     assert done.usage.completion_tokens <= 6
+
+
+@pytest.mark.model
+def test_a_system_turn_met_again_is_loaded_from_memory(real_model, monkeypatch):
+    # Two system turns taking turns in the KV cache (a Chinese and an English agent on
+    # one model): the second time a turn is prefilled its state is kept, the third time
+    # it is loaded instead of prefilled, and the output is the same.
+    from kapibara.models.llamacpp import LlamaCppModel
+
+    monkeypatch.setattr(real_model._shared, "system_seen", set())
+    monkeypatch.setattr(real_model._shared, "system_states", __import__("collections").OrderedDict())
+    a = [{"role": "system", "content": "You answer in one word. " * 6}, {"role": "user", "content": "Sky colour?"}]
+    b = [{"role": "system", "content": "你只用一个词回答。" * 6}, {"role": "user", "content": "天空的颜色？"}]
+    runs = [real_model.chat(m, max_tokens=4) for m in (a, b, a, b)]
+    assert len(real_model._shared.system_states) == 2
+    again = real_model.chat(a, max_tokens=4)
+    system_end = real_model._system_end(real_model.tokenize(real_model.render(a)))
+    assert again.usage.cached_prompt_tokens >= system_end > 32
+    assert runs[0].usage.cached_prompt_tokens < system_end
+    assert again.text == runs[2].text
+    monkeypatch.setattr(LlamaCppModel, "remember_system", 0)
+    real_model.chat(b, max_tokens=4)
+    assert real_model.chat(a, max_tokens=4).usage.cached_prompt_tokens < system_end

@@ -20,6 +20,7 @@ import json
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,10 @@ class _Shared:
     grammars: dict[tuple[str, str], Any] = field(default_factory=dict)
     call_starts: Any = None
     """Which token ids open a call (``call_start_mask``), built on first use."""
+    system_seen: set[str] = field(default_factory=set)
+    """Keys of system turns this process has prefilled (``remember_system``)."""
+    system_states: OrderedDict[str, tuple[int, bytes]] = field(default_factory=OrderedDict)
+    """Prefilled states of system turns met more than once, newest last."""
 
 
 _SHARED: dict[tuple[str, int, int, str], _Shared] = {}
@@ -180,6 +185,13 @@ class LlamaCppModel(ChatModel):
     """Greedy decoding with tools offered and no grammar: the text a call must go on with
     (``kapibara.models.jump``: the rest of a parameter's name, ``": "``, the closing
     ``}}\n</tool_call>``) is evaluated in one batch with the next token, not decoded."""
+    remember_system = 4
+    """How many system turns' prefilled states a loaded model keeps in memory (least
+    recently used dropped first). A system turn prefilled a second time in a process (the
+    KV cache held another one in between: an English question after Chinese ones, two
+    agents on one model) is kept and loaded from memory the next time instead of prefilled
+    again: the demo's English system turn is ~1,300 tokens, 7 s of prefill on 2 cores.
+    0 turns it off. ``save_prefix`` is the same on disk, for later processes."""
     stop_at_close = True
     """Under a grammar, decoding stops once the output is a whole JSON object (only spaces
     and the end token could follow): one decoding step fewer per constrained call."""
@@ -310,16 +322,9 @@ class LlamaCppModel(ChatModel):
         tokens = self.tokenize(text)
         if len(tokens) >= self.n_ctx:
             raise BackendError(f"prefix of {len(tokens)} tokens does not fit n_ctx={self.n_ctx}")
-        llama_cpp = _llama_cpp()
         with self._shared.lock:
             self._prefill(tokens)
-            ctx = self.llama.ctx
-            size = llama_cpp.llama_state_seq_get_size(ctx, 0)
-            buf = (ctypes.c_uint8 * size)()
-            n = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
-            if n == 0:
-                raise BackendError("llama.cpp returned an empty KV state")
-            data = bytes(buf)[:n]
+            data = self._get_state()
         return kvstate.write_state(self.prefix_state_dir, self._shared.identity, self.n_ctx, tokens,
                                    data, self.path.name)
 
@@ -344,8 +349,62 @@ class LlamaCppModel(ChatModel):
 
     def _load_state_file(self, path: Path, tokens: list[int]) -> bool:
         data = kvstate.read_state(path, tokens)
-        if data is None:
-            return False
+        return data is not None and self._set_state(data, tokens)
+
+    def _system_end(self, tokens: list[int]) -> int:
+        """Where the prompt's first turn (the system turn: prompt, examples, tools) ends:
+        just after its end-of-turn token; 0 when there is none before the last token."""
+        llama_cpp = _llama_cpp()
+        vocab = self.llama._model.vocab
+        for i in range(1, len(tokens) - 1):
+            if llama_cpp.llama_vocab_is_eog(vocab, tokens[i]):
+                return i + 1
+        return 0
+
+    def _remember_system(self, tokens: list[int], cached: int) -> None:
+        """Prefill the system turn on its own and keep its state when this process has
+        prefilled the same turn before (``remember_system``)."""
+        if self.remember_system <= 0:
+            return
+        end = self._system_end(tokens)
+        if end < 32 or cached >= end:
+            return
+        shared = self._shared
+        key = kvstate.tokens_key(shared.identity, self.n_ctx, tokens[:end])
+        if key not in shared.system_seen:
+            shared.system_seen.add(key)  # the first time: no state kept (one-off tool sets)
+            return
+        self._prefill(tokens[:end])
+        shared.system_states[key] = (end, self._get_state())
+        while len(shared.system_states) > self.remember_system:
+            shared.system_states.popitem(last=False)
+
+    def _maybe_restore_system(self, tokens: list[int]) -> None:
+        """Load a remembered system turn this prompt starts with, when the KV cache holds less."""
+        shared = self._shared
+        if not shared.system_states or self.remember_system <= 0:
+            return
+        llama = self.llama
+        have = kvstate.common_prefix(llama.input_ids[: llama.n_tokens], tokens)
+        for key, (n, data) in list(shared.system_states.items()):
+            if have < n < len(tokens) and kvstate.tokens_key(shared.identity, self.n_ctx, tokens[:n]) == key \
+                    and self._set_state(data, tokens[:n]):
+                shared.system_states.move_to_end(key)
+                return
+
+    def _get_state(self) -> bytes:
+        """The KV state of sequence 0 as it is now."""
+        llama_cpp = _llama_cpp()
+        ctx = self.llama.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buf = (ctypes.c_uint8 * size)()
+        n = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
+        if n == 0:
+            raise BackendError("llama.cpp returned an empty KV state")
+        return bytes(buf)[:n]
+
+    def _set_state(self, data: bytes, tokens: list[int]) -> bool:
+        """Load a state of exactly ``tokens`` into the KV cache."""
         llama_cpp = _llama_cpp()
         llama = self.llama
         buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
@@ -413,8 +472,10 @@ class LlamaCppModel(ChatModel):
         ttft = 0.0
         with self._shared.lock:
             self._maybe_load_prefix(tokens)
+            self._maybe_restore_system(tokens)
             # What llama.generate below keeps of the KV cache (the same rule as _prefill).
             cached = kvstate.reusable(llama.input_ids[: llama.n_tokens], tokens, not llama._requires_eval)
+            self._remember_system(tokens, cached)
             if sampling.seed is not None:
                 llama.set_seed(sampling.seed)
             fast: GreedyGrammarSampler | None = None
