@@ -338,3 +338,11 @@ def test_a_system_turn_met_again_is_loaded_from_memory(real_model, monkeypatch):
     monkeypatch.setattr(LlamaCppModel, "remember_system", 0)
     real_model.chat(b, max_tokens=4)
     assert real_model.chat(a, max_tokens=4).usage.cached_prompt_tokens < system_end
+
+
+@pytest.mark.model
+def test_text_written_ahead_keeps_only_the_call_tags_special(real_model):
+    tag = real_model.tokenize_text("</tool_call>")
+    assert len(tag) == 1
+    assert real_model.tokenize_text('x"}}\n</tool_call>')[-1] == tag[0]
+    assert len(real_model.tokenize_text("<|im_end|>")) > 1  # an enum value, not the end of the turn

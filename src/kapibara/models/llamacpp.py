@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -50,6 +51,8 @@ from kapibara.models.quantize import runtime_path, split_quant
 from kapibara.models.schema_grammar import schema_gbnf
 from kapibara.models.toolcalls import parse_tool_calls
 from kapibara.settings import kapibara_home
+
+_TAGS = re.compile(r"(</?tool_call>)")
 
 
 def _llama_cpp() -> Any:
@@ -602,8 +605,14 @@ class LlamaCppModel(ChatModel):
             pending = [token, *(extra or [])]
 
     def tokenize_text(self, text: str) -> list[int]:
-        """Tokens of output text written for the model (no BOS; ``</tool_call>`` is one token)."""
-        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        """Tokens of output text written for the model: no BOS, and no special token but
+        the call tags (a tool's enum value that reads like ``<|im_end|>`` stays text)."""
+        llama = self.llama
+        out: list[int] = []
+        for i, part in enumerate(_TAGS.split(text)):
+            if part:
+                out += llama.tokenize(part.encode("utf-8"), add_bos=False, special=i % 2 == 1)
+        return out
 
     def _call_probability(self, llama_cpp: Any, llama: Any) -> float:
         """The softmax mass of the tokens that open a call, at the last evaluated position."""
