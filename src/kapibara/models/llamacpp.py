@@ -186,7 +186,7 @@ class LlamaCppModel(ChatModel):
     one batch and the grammar advanced past it, instead of decoding it token by token."""
     jump_forward = True
     """Greedy decoding with tools offered and no grammar: the text a call must go on with
-    (``kapibara.models.jump``: the rest of a parameter's name, ``": "``, the closing
+    (``kapibara.models.jump``: the rest of a parameter's name and ``":``, the closing
     ``}}\n</tool_call>``) is evaluated in one batch with the next token, not decoded."""
     remember_system = 4
     """How many system turns' prefilled states a loaded model keeps in memory (least
