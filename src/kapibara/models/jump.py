@@ -115,8 +115,6 @@ def _scan(s: str) -> _State:
                     if inner.kind == "obj":
                         inner.strings[inner.key] = st.buf
                     _value_done(st)
-                    if st.closed_at >= 0:
-                        return st
             else:
                 st.buf += c
             continue
