@@ -1,7 +1,7 @@
 """Constrained decoding, measured: one speed-up of the llama.cpp backend switched on and
 off, on the demo agent's own decisions.
 
-    .venv/bin/python bench/constrained.py [--switch fast_grammar|write_prefix|stop_at_close|jump_forward] \
+    .venv/bin/python bench/constrained.py [--switch fast_grammar|write_prefix|stop_at_close|jump_forward|jump_grammar] \
         [--model llamacpp:qwen2.5-coder-0.5b] [--dataset domain:dev] [--limit 24]
 
 ``fast_grammar``: the greedy grammar fast path against llama.cpp's check of the whole
@@ -13,6 +13,8 @@ token. ``jump_forward``: in the agent's free (unconstrained) calls, the text a t
 must go on with (``kapibara.models.jump``) evaluated in one batch with the next token
 against decoded token by token; for it the free calls are timed, not the constrained
 ones, and each mode's decisions are also scored by the eval checker (BFCL sets too).
+``jump_grammar``: the same under the grammar of a call schema (routed calls, the ladder's
+constrained rungs), the constrained calls timed.
 
 The default demo agent decides each case of the domain dev split (spread over every
 category) twice in one process, once per mode, alternating which goes first. The decision
@@ -22,7 +24,7 @@ decoding under the same grammar; a difference is a bug); a written prefix is tok
 as text rather than chosen token by token, so a difference is possible and is reported.
 
 Writes bench/results/constrained.json and .md (``write_prefix``: constrained_prefix.*,
-``stop_at_close``: constrained_close.*, ``jump_forward``: jump_forward_<dataset>.*).
+``stop_at_close``: constrained_close.*, ``jump_forward``/``jump_grammar``: <switch>_<dataset>.*).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ SWITCHES = {
                       ("stopped at }", "end token")),
     "jump_forward": ("jump_forward", "Free decoding: a tool call's fixed text written ahead vs decoded",
                      ("written ahead", "decoded")),
+    "jump_grammar": ("jump_grammar", "Constrained decoding: a call's fixed text written ahead under its grammar "
+                     "vs decoded", ("written ahead", "decoded")),
 }
 
 
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["decision_p50_ratio"] = round(dp["on"] / dp["off"], 3) if dp["off"] else None
     summary["constrained_p50_ratio"] = round(cp["on"] / cp["off"], 3) if cp["off"] else None
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    if args.switch == "jump_forward":
+    if args.switch in ("jump_forward", "jump_grammar"):
         stem += "_" + args.dataset.replace(":", "_")
     out = Path(args.out) if args.out else RESULTS / stem
     write_atomic(out.with_suffix(".json"), json.dumps({"created": created, "machine": machine_info(), "model": args.model,

@@ -92,3 +92,22 @@ def test_forced_text_completes_a_call_the_parser_reads():
 
 def test_tools_without_a_table_force_nothing():
     assert continuation("<tool_call>", []) == ""
+
+
+def test_a_call_schemas_tools_are_what_its_grammar_admits():
+    from kapibara.models.jump import schema_tools
+
+    args = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    schema = {"anyOf": [
+        {"type": "object", "properties": {"name": {"const": "get_weather"}, "arguments": args}},
+        {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]},
+    ]}
+    tools = schema_tools(schema)
+    assert tools == [{"function": {"name": "get_weather", "parameters": args}}]
+    assert schema_tools({"type": "object", "properties": {"name": {"const": "x"}, "arguments": args}})[0][
+        "function"]["name"] == "x"
+    assert schema_tools(None) == [] and schema_tools({"type": "object"}) == []
+    # under the grammar a tool name only one tool starts is completed; bare JSON leaves the
+    # arguments' brace to the model
+    assert continuation('{"name": "get_w', tools, names=True) == 'eather", "arguments":'
+    assert continuation('{"name": "get_weather", "arguments": {"ci', tools, names=True) == 'ty": "'

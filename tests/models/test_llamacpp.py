@@ -139,6 +139,7 @@ def test_greedy_grammar_fast_path_gives_the_same_tokens(real_model, monkeypatch)
         used.append(self)
 
     monkeypatch.setattr(grammar_sampler.GreedyGrammarSampler, "__init__", spy)
+    monkeypatch.setattr(real_model, "jump_grammar", False)  # every token sampled (its own test below)
     # Both start from an empty KV cache: a prompt token evaluated alone (the cached prompt's
     # last one) and the same token in a batch may differ in the last bits of its logits on
     # a repacked Q4_0 file, which flips near-ties (a space after ':') for either sampler.
@@ -151,6 +152,32 @@ def test_greedy_grammar_fast_path_gives_the_same_tokens(real_model, monkeypatch)
     assert json.loads(fast.text)["name"] == "get_weather"
     assert len(used) == 1 and used[0].steps == fast.usage.completion_tokens  # no end token: stopped at "}"
     assert used[0].fallbacks < used[0].steps
+
+
+@pytest.mark.model
+def test_a_schema_calls_fixed_text_is_written_ahead_under_its_grammar(real_model, monkeypatch):
+    # Under a call schema's grammar the schema's tools say what is fixed (a key's rest,
+    # '": "', a tool name only one tool starts so): written ahead, accepted by the
+    # grammar, the same call as decoding every token.
+    from kapibara.agent.repair import tool_json_schema
+
+    schema = tool_json_schema(_weather_tools(), allow_answer=False)
+    messages = [SYSTEM, {"role": "user", "content": "What's the weather in Paris for the next 3 days?"}]
+    real_model.llama.reset()
+    written = real_model.chat(messages, constraint=Constraint(json_schema=schema), max_tokens=60)
+    monkeypatch.setattr(real_model, "jump_grammar", False)
+    real_model.llama.reset()
+    decoded = real_model.chat(messages, constraint=Constraint(json_schema=schema), max_tokens=60)
+    assert json.loads(written.text) == json.loads(decoded.text)
+    assert json.loads(written.text)["name"] == "get_weather"
+    assert 0 < written.usage.forced_tokens < written.usage.completion_tokens
+    assert decoded.usage.forced_tokens == 0
+    # with the constraint's prefix written first, the rest goes on the same way
+    prefix = '{"name": "get_weather", "arguments": {"city": "'
+    monkeypatch.setattr(real_model, "jump_grammar", True)
+    real_model.llama.reset()
+    prefixed = real_model.chat(messages, constraint=Constraint(json_schema=schema, prefix=prefix), max_tokens=60)
+    assert json.loads(prefixed.text) == json.loads(decoded.text)
 
 
 @pytest.mark.model

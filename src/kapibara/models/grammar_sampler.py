@@ -79,11 +79,15 @@ class GreedyGrammarSampler:
         """Advance the grammar past ``tokens`` (text written for the model, not sampled).
         Each is checked before it is accepted (llama.cpp aborts on a refused token); False
         at the first refused one, with the grammar advanced past the ones before it."""
-        for token in tokens:
+        return self.accept_prefix(tokens) == len(tokens)
+
+    def accept_prefix(self, tokens: list[int]) -> int:
+        """Advance the grammar past as many of ``tokens`` as it admits, in order; how many."""
+        for n, token in enumerate(tokens):
             if not self.allows(token):
-                return False
+                return n
             self._lib.llama_sampler_accept(self._grammar, token)
-        return True
+        return len(tokens)
 
     def _apply(self, array: Any, data: Any, ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
         """The grammar's verdict on ``ids``: their logits, -inf where refused."""

@@ -5,10 +5,10 @@ after ``<tool_call>`` comes ``\\n{"name": "``; after ``"name": "get_w`` with one
 named so, ``eather", "arguments": {``; after a key's first letters, the rest of the only
 parameter they start, ``": "`` and, for a string, the opening quote. Decoding that text
 costs one model step per token; written for the model, it is evaluated in one batch with
-the next token (``LlamaCppModel`` does this under greedy decoding with tools offered and
-no grammar). SGLang's jump-forward decoding does the same under a grammar; here the call
-is free text, so the forced text comes from the tool schemas and JSON's own rules, never
-from a guess at what the model meant:
+the next token (``LlamaCppModel`` does this under greedy decoding, with tools offered and
+no grammar, and under the grammar of one of the agent's call schemas, ``schema_tools``).
+SGLang's jump-forward decoding reads the forced text off the grammar; here it comes from
+the tool schemas and JSON's own rules, never from a guess at what the model meant:
 
 - only the call formats the parser reads first: Qwen's ``<tool_call>`` block (the
   template's compact JSON) and a call object the output opens with (bare or fenced
@@ -61,6 +61,26 @@ def tool_table(tools: Sequence[dict[str, Any]]) -> dict[str, _Tool]:
         out[name] = _Tool(params=[str(p) for p in props],
                           required={str(r) for r in required if isinstance(r, str)},
                           schemas={str(k): v if isinstance(v, dict) else {} for k, v in props.items()})
+    return out
+
+
+def schema_tools(schema: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The calls a JSON schema of the agent's (``{"anyOf": [{"properties": {"name":
+    {"const": ...}, "arguments": {...}}}, ...]}``) admits, as OpenAI-style specs: what
+    ``continuation`` reads under that schema's grammar. Branches that are no call (the
+    ``{"answer": ...}`` one) are left out."""
+    if not isinstance(schema, dict):
+        return []
+    options = schema.get("anyOf", [schema])
+    out: list[dict[str, Any]] = []
+    for option in options if isinstance(options, list) else []:
+        props = option.get("properties") if isinstance(option, dict) else None
+        if not isinstance(props, dict):
+            continue
+        name = props.get(NAME_KEY, {}).get("const") if isinstance(props.get(NAME_KEY), dict) else None
+        args = next((props[k] for k in ARG_KEYS if isinstance(props.get(k), dict)), None)
+        if isinstance(name, str) and args is not None:
+            out.append({"function": {"name": name, "parameters": args}})
     return out
 
 

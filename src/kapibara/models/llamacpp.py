@@ -45,7 +45,7 @@ from kapibara.models.base import (
 )
 from kapibara.models.bundled import BUNDLED
 from kapibara.models.grammar_sampler import GreedyGrammarSampler
-from kapibara.models.jump import continuation
+from kapibara.models.jump import continuation, schema_tools
 from kapibara.models.jump import tool_table as jump_table
 from kapibara.models.quantize import runtime_path, split_quant
 from kapibara.models.schema_grammar import schema_gbnf
@@ -188,6 +188,10 @@ class LlamaCppModel(ChatModel):
     """Greedy decoding with tools offered and no grammar: the text a call must go on with
     (``kapibara.models.jump``: the rest of a parameter's name and ``":``, the closing
     ``}}\n</tool_call>``) is evaluated in one batch with the next token, not decoded."""
+    jump_grammar = True
+    """The same under a call schema's grammar on the greedy fast path (routed calls, the
+    ladder's constrained rungs), with the schema's own tools; there a tool name only one of
+    them starts so is completed too (the grammar admits no other)."""
     remember_system = 4
     """How many system turns' prefilled states a loaded model keeps in memory (least
     recently used dropped first). A system turn prefilled a second time in a process (the
@@ -495,9 +499,13 @@ class LlamaCppModel(ChatModel):
                 llama._init_sampler = lambda **_: fast
             jump = jump_table(tools) if tools and grammar is None and self.jump_forward \
                 and sampling.temperature == 0 and sampling.repeat_penalty == 1.0 else None
+            if fast is not None and self.jump_grammar and request.constraint is not None:
+                # Under a call schema's grammar the schema's own tools say what is fixed,
+                # and a tool name can be completed: the grammar admits no other.
+                jump = jump_table(schema_tools(request.constraint.json_schema)) or None
             gen: Generator[int, list[int] | None, None]
             if jump:
-                gen = self._greedy(tokens)
+                gen = self._greedy(tokens + forced, fast)
             else:
                 gen = llama.generate(
                     tokens + forced,
@@ -529,13 +537,19 @@ class LlamaCppModel(ChatModel):
                     out_tokens += 1
                     piece = decoder.decode(llama.detokenize([tok], special=False))
                     if jump and not decoder.getstate()[0]:
-                        more = continuation(text + piece, jump)
+                        more = continuation(text + piece, jump, names=fast is not None)
                         ids = self.tokenize_text(more) if more else []
                         if ids and out_tokens + len(ids) <= limit:
-                            piece += more
-                            written = ids
-                            out_tokens += len(ids)
-                            jumped += len(ids)
+                            if fast is not None and (n := fast.accept_prefix(ids)) < len(ids):
+                                # Never expected (the grammar is the schema's): what it
+                                # admits of the text is written, the rest decoded.
+                                ids = ids[:n]
+                                more = llama.detokenize(ids, special=False).decode("utf-8", errors="replace")
+                            if ids:
+                                piece += more
+                                written = ids
+                                out_tokens += len(ids)
+                                jumped += len(ids)
                     text += piece
                     if grammar is not None and self.stop_at_close and piece.rstrip().endswith("}") \
                             and closed_json(text):
@@ -584,12 +598,14 @@ class LlamaCppModel(ChatModel):
         completion.call_probability = call_probability
         yield completion
 
-    def _greedy(self, tokens: list[int]) -> Generator[int, list[int] | None, None]:
+    def _greedy(self, tokens: list[int], sampler: GreedyGrammarSampler | None = None
+                ) -> Generator[int, list[int] | None, None]:
         """Greedy tokens after the prompt ``tokens``, as ``Llama.generate`` gives them at
         temperature 0, except that ``send(ids)`` writes ``ids`` after the token just
         given: they are evaluated in one batch with it and the next token follows them
         (``Llama.generate``'s own ``send`` treats such tokens as a draft to verify, which
-        needs the logits of every position)."""
+        needs the logits of every position). With a ``sampler`` each token is its greedy
+        pick under its grammar (the caller advances the grammar past written ``ids``)."""
         llama = self.llama
         llama_cpp = _llama_cpp()
         keep = kvstate.reusable(llama.input_ids[: llama.n_tokens], tokens, not llama._requires_eval)
@@ -599,8 +615,11 @@ class LlamaCppModel(ChatModel):
         while len(pending) <= self.n_ctx - llama.n_tokens:
             if pending:
                 llama.eval(pending)
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(n_vocab,))
-            token = int(np.argmax(logits))
+            if sampler is not None:
+                token = sampler.sample(llama._ctx, -1)
+            else:
+                logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(n_vocab,))
+                token = int(np.argmax(logits))
             extra = yield token
             pending = [token, *(extra or [])]
 
