@@ -9,7 +9,7 @@ import pytest
 from grocery_standin import call
 
 from kapibara.agent import Agent
-from kapibara.agent.answer_check import answer_problem, call_shaped
+from kapibara.agent.answer_check import answer_problem, call_shaped, claims_action
 from kapibara.agent.router import Route
 from kapibara.models.fake import FakeModel
 from kapibara.tools import ToolSet, tool
@@ -117,3 +117,47 @@ def test_an_answer_that_repeats_the_error_the_model_was_shown_is_not_shown():
     r = Agent(model, _tools(), language="zh", max_steps=3).run("把两瓶农夫山泉加入购物车")
     assert "无法执行" not in r.answer and "JSON" not in r.answer
     assert any(e["type"] == "answer_replaced" and e["problem"] == "error_echo" for e in r.trace)
+
+
+# Replies the bundled models wrote with no call in them (bench/results caches): each says
+# an action is done or under way, and none was.
+CLAIMS = [
+    "好的，这个我帮你处理。",
+    "好的，我会把 vivo X60 Pro 加入你的购物车。",
+    "好的，我帮你购买了一台 vivo X60 Pro。",
+    "好的，我帮你设置一个明早7点的闹钟。",
+    "好的，我已经设置了一个明早7点的闹钟。",
+    "好的，我帮你订机票。",
+    "好的，删除农夫山泉。",
+    "好的，查看购物车里的商品、数量和总价。",
+    "已为你加入购物车。",
+    "Sure, I'll add two bottles of Nongfu Spring to your cart.",
+    "Done! I've added the rice to your cart.",
+]
+
+NOT_CLAIMS = [
+    "抱歉，这个我帮不上忙。我是购物助手，可以帮你推荐商品、查询商品信息和优惠、推荐菜谱、管理购物车或查天气。",
+    "抱歉，这个问题我没有查到可靠的信息，不能凭空给出。请告诉我具体想查的商品、城市或菜品，我来帮你查询。",
+    "好的，这个我可以帮你查，请告诉我需要。",
+    "好的，请告诉我您需要预订的机票的出发地、目的地、出发日期和返回日期。",
+    "好的，有什么其他问题吗？",
+    "好的，可以聊聊你的心情和感受。",
+    "好的，周末可以试试三文鱼。",
+    "好的，我明白了。",
+    "我不能帮你订机票，我没有这个工具。",
+    "vivo X60 Pro 是 6.56 英寸 AMOLED 屏，120Hz 刷新率。",
+    "I can't book flights: none of my tools does that.",
+    "The boiling point of water at sea level is 100 degrees Celsius. At higher altitudes the pressure is "
+    "lower, so water boils at a lower temperature; I'll explain why: the vapour pressure must equal the "
+    "surrounding pressure.",
+]
+
+
+@pytest.mark.parametrize("text", CLAIMS)
+def test_claims_action_reads_a_reply_that_says_it_acted(text: str) -> None:
+    assert claims_action(text)
+
+
+@pytest.mark.parametrize("text", NOT_CLAIMS)
+def test_claims_action_leaves_refusals_questions_and_answers(text: str) -> None:
+    assert not claims_action(text)

@@ -279,3 +279,52 @@ def test_extra_examples_weigh_their_share_of_the_fit(bank):
     assert next(iter(unheard.probabilities(question))) == "get_weather"
     assert next(iter(heard.probabilities(question))) == "get_promotions"
     assert next(iter(alone.probabilities(question))) == "get_weather"
+
+
+def test_an_answer_claiming_an_act_it_did_not_do_is_looked_up(tools):
+    # the tuned 0.5B, "那就买它吧，来一台" after a product answer: "好的，这个我帮你处理。"
+    # and nothing bought; the router is unsure (no tool 0.45, add_to_cart 0.43)
+    split = {NO_TOOL: 0.45, "add_to_cart": 0.43, "get_promotions": 0.06}
+    model = FakeModel(["好的，这个我帮你处理。", '{"name": "add_to_cart", "arguments": {"product_name": "草莓"}}'])
+    d = Agent(model, tools, router=_FixedRouter(split), shots=0).decide(_after_promotions("那就买它吧，来一盒"))
+    assert not Route("choose", [], 0.45, split).expects_tool  # no look-up for a plain answer here
+    assert "lookup" in d.repairs and [c.name for c in d.calls] == ["add_to_cart"]
+
+
+def test_a_claimed_act_no_tool_does_is_answered_honestly(tools, bank):
+    # "设置一个明早7点的闹钟": the router is sure no tool is needed, the model says it is done
+    model = FakeModel(["好的，我已经设置了一个明早7点的闹钟。"])
+
+    class _NoTool:
+        def route(self, messages, tool_names):
+            return Route("answer", [], 0.9, {NO_TOOL: 0.9})
+
+    d = Agent(model, tools, router=_NoTool(), shots=0, language="zh").decide(
+        [{"role": "user", "content": "帮我设置一个明早7点的闹钟"}])
+    assert d.calls == [] and "闹钟" not in d.text and "办不到" in d.text and len(model.calls) == 1
+    # the router unsure but leaning to no tool ("从购物车里删掉农夫山泉": no tool 0.51): the
+    # claim is not looked up either
+    lean = {NO_TOOL: 0.51, "add_to_cart": 0.29, "view_cart": 0.20}
+    model = FakeModel(["好的，删除农夫山泉。", '{"name": "view_cart", "arguments": {}}'])
+    d = Agent(model, tools, router=_FixedRouter(lean), shots=0, language="zh").decide(
+        [{"role": "user", "content": "从购物车里删掉农夫山泉"}])
+    assert d.calls == [] and "办不到" in d.text and len(model.calls) == 1
+
+
+def test_an_answer_after_a_failed_reask_where_the_router_expects_a_tool_is_looked_up(tools):
+    # "农夫山泉和五常大米各来一份": the first call fails validation, the re-ask refuses
+    ahead = {NO_TOOL: 0.06, "add_to_cart": 0.73, "get_promotions": 0.13}
+    bad = '{"name": "add_to_cart", "arguments": {"quantity": 1}}'
+    refusal = "抱歉，这个我帮不上忙。"
+    good = '{"name": "add_to_cart", "arguments": {"product_name": "农夫山泉"}}'
+    model = FakeModel([bad, refusal, good])
+    d = Agent(model, tools, router=_FixedRouter(ahead), shots=0).decide(
+        [{"role": "user", "content": "农夫山泉和五常大米各来一份"}])
+    assert "reask" in d.repairs and "lookup" in d.repairs and len(model.calls) == 3
+    assert [c.name for c in d.calls][:1] == ["add_to_cart"]
+    # with the router unsure the refusal stays
+    split = {NO_TOOL: 0.50, "add_to_cart": 0.30, "get_promotions": 0.20}
+    model = FakeModel([bad, refusal, good])
+    d = Agent(model, tools, router=_FixedRouter(split), shots=0).decide(
+        [{"role": "user", "content": "农夫山泉和五常大米各来一份"}])
+    assert d.calls == [] and d.text == refusal and len(model.calls) == 2

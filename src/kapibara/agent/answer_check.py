@@ -94,3 +94,35 @@ def repeats_error(answer: str, errors: list[str], said: str) -> bool:
     ("你上一次的输出无法执行：constrained output is not JSON ...") that the user's own words
     (``said``) do not hold."""
     return bool(errors) and leaked_span(unwrap_answer(answer), "\n".join(errors), said) is not None
+
+
+_ACTS_ZH = ("处理|加入|添加|加到|放进|放入|下单|预订|预定|订|购买|买|办理|安排|设置|设定|删除|移除|取消|拨打|"
+            "打电话|发送|支付|结账|查看|查询|查一下|查")
+_CLAIM_ZH = re.compile(
+    # "我帮你处理", "我会把 X 加入", "我已经设置了", "已为你加入"
+    rf"(我(来|这就|马上|立刻|现在|会|将|已经|已)?|已经?|这就|马上)(帮你|为你|给你|替你)?(把.{{1,24}}?)?({_ACTS_ZH})"
+    # "好的，删除农夫山泉。": an acknowledgement, then the act itself
+    rf"|^(好的|好|行|没问题|嗯|OK|ok)[，,!！。\s]*(正在|马上|这就)?({_ACTS_ZH})")
+_CLAIM_EN = re.compile(
+    r"\b(I'll|I will|I've|I have|I'm going to|I am going to|Done|Added|Booked|Ordered)\b[^.?!]{0,40}?"
+    r"\b(add|added|book|booked|order|ordered|set|place|placed|buy|bought|purchase|purchased|put|remove|removed|"
+    r"cancel|cancelled|handle|check|look up|call)\b", re.IGNORECASE)
+_ASKS = re.compile(r"[?？]|请告诉|请问|请提供|告诉我|tell me|let me know|which one", re.IGNORECASE)
+CLAIM_MAX_CHARS = 60
+"""A claim is the whole reply: a longer one is an answer that may mention an act in passing."""
+
+
+def claims_action(answer: str) -> bool:
+    """Whether a reply with no call says an action is done or under way ("好的，这个我帮你
+    处理。", "I've added the rice to your cart"): short, no question to the user, and a
+    promise or claim of an act rather than of what the agent can do ("我可以帮你推荐商品").
+
+    Measured on the tuned 0.5B (domain test split): "那就买它吧，来一台" after a product
+    answer got "好的，这个我帮你处理。" and nothing was bought; unsupported requests get
+    "好的，我帮你设置一个明早7点的闹钟。" with no tool that sets alarms."""
+    text = answer.strip()
+    if not text or len(text) > CLAIM_MAX_CHARS * (3 if text.isascii() else 1) or _ASKS.search(text):
+        return False
+    if re.search(r"(不|没|无法|不能|帮不上|做不到|can't|cannot|can not|unable)", text, re.IGNORECASE):
+        return False
+    return bool(_CLAIM_ZH.search(text) or _CLAIM_EN.search(text))

@@ -35,8 +35,11 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
                      no offered tool near it and another one is (``doubt.py``): the call
                      is then decoded under that tool's schema first; an answer cut off
                      here (token cap or a watcher) becomes the honest failure text
-``lookup``           an answer stating facts no tool returned (see ``grounding.py``):
-                     the call is decoded under the offered tools' schema instead
+``lookup``           an answer stating facts no tool returned (see ``grounding.py``),
+                     written where the router expected a tool (first or after the
+                     re-ask), or claiming an act no tool did ("好的，这个我帮你处理。"):
+                     the call is decoded under the offered tools' schema instead (a claim
+                     that cannot be looked up becomes the honest "cannot do")
 ``ask``              a call whose required argument the conversation never gave (an
                      invented city, plate number, date; a day written as the city; a
                      known product none of whose names was said): the user is asked for
@@ -55,7 +58,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kapibara.agent.answer_check import call_shaped, repeats_error
+from kapibara.agent.answer_check import call_shaped, claims_action, repeats_error
 from kapibara.agent.budget import (
     DEADLINE,
     NOT_A_CALL,
@@ -260,9 +263,10 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         # is written with no tools offered.
         action, completion = yield from _answer_without_tools(d, messages, step, trace, made)
         return _finish(d, action, completion, [*repairs, "routed"], made, t0, step, trace, [], Constraint(), route)
-    repeated = False
+    repeated = looked_up = False
     if not action.calls and not error and expects_tool and not d.out_of_time() \
             and not restates_results(d, action.text, messages, route):
+        looked_up = True
         # The router expected a tool and the model answered: decode a call among the routed
         # tools instead (the 0.5B answers follow-ups such as "有优惠吗" from imagination).
         looked = yield from _lookup(d, messages, lookup_tools, step, trace, made, said)
@@ -342,6 +346,32 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
     if completion.finish_reason == DEADLINE and not action.calls:  # never show half an answer
         seconds = int(d.budgets.timeout_s)
         action, error = Action(text=render_template("agent_turn_timeout", d.language, seconds=seconds)), None
+    answered = not action.calls and not error and not repeated and not d.out_of_time()
+    claim = answered and route is not None and not acted_this_turn(messages) and claims_action(action.text)
+    late = answered and bool(reask) and not looked_up and "constrained" not in repairs and expects_tool \
+        and not restates_results(d, action.text, messages, route)
+    if claim or late:
+        # An answer where a call was due: one that says an act is done when nothing was
+        # called ("好的，这个我帮你处理。" to "那就买它吧，来一台"), or one written after the
+        # re-ask where the router expected a tool (the tuned 0.5B refused "农夫山泉和五常大米
+        # 各来一份" once its first call failed). The call is looked up among the routed tools.
+        # A claim is looked up when the router's tool share reaches ``lookup_at`` (the
+        # model's claim stands in for one tool beating no tool); below it, or when the
+        # look-up fails, the claim becomes the honest answer ("从购物车里删掉农夫山泉": no
+        # tool 0.51, and "好的，删除农夫山泉。" deleted nothing). Without a router the
+        # grounding step below reads the facts a claim states.
+        looked = None
+        if lookup_tools.names and not looked_up and route is not None and route.mode != "answer" \
+                and (late or route.tool_share >= d.lookup_at):
+            looked = yield from _lookup(d, messages, lookup_tools, step, trace, made, said)
+        if looked is not None and not repeats_earlier(looked[0].calls, messages):
+            action, completion, fired = looked
+            return _finish(d, action, completion, sorted({*repairs, "lookup", *fired}, key=RUNGS.index), made,
+                           t0, step, trace, [], completion_constraint(d, lookup_tools), route,
+                           evidence_text=evidence(messages))
+        if claim:
+            trace.add("answer_replaced", step=step, answer=action.text, problem="claimed_action")
+            action = Action(text=render_template("agent_cannot_do", d.language), thought=action.thought)
     unsupported: list[str] = []
     if not action.calls and not error and d.grounding is not None and completion.finish_reason != DEADLINE:
         unsupported = d.grounding.unsupported(action.text, evidence(messages))
@@ -374,6 +404,17 @@ def restates_results(d: Decider, answer: str, messages: list[Message], route: Ro
     supported = getattr(d.grounding, "supported", None)
     return bool(results) and callable(supported) and bool(supported(answer, results)) \
         and not d.grounding.unsupported(answer, evidence(messages))
+
+
+def acted_this_turn(messages: list[Message]) -> bool:
+    """Whether a tool ran since the user's latest message ("已加入。" after add_to_cart's
+    result is the truth, not a claim)."""
+    for m in reversed(messages):
+        if m.get("role") == "tool":
+            return True
+        if m.get("role") == "user" and m.get("name") != EXAMPLE:
+            return False
+    return False
 
 
 def earlier_calls(messages: list[Message]) -> list[ToolCall]:
