@@ -547,7 +547,7 @@ class LlamaCppModel(ChatModel):
                                 more = llama.detokenize(ids, special=False).decode("utf-8", errors="replace")
                             if ids:
                                 piece += more
-                                written = ids
+                                written = self._retokenized(tok, more) or [tok, *ids]
                                 out_tokens += len(ids)
                                 jumped += len(ids)
                     text += piece
@@ -604,8 +604,10 @@ class LlamaCppModel(ChatModel):
         temperature 0, except that ``send(ids)`` writes ``ids`` after the token just
         given: they are evaluated in one batch with it and the next token follows them
         (``Llama.generate``'s own ``send`` treats such tokens as a draft to verify, which
-        needs the logits of every position). With a ``sampler`` each token is its greedy
-        pick under its grammar (the caller advances the grammar past written ``ids``)."""
+        needs the logits of every position). ``send(ids)`` gives the tokens to evaluate
+        in place of the one just given (it and the written text, tokenized as one text, as
+        the prompt would be: ``_retokenized``). With a ``sampler`` each token is its greedy
+        pick under its grammar (the caller advances the grammar past written text)."""
         llama = self.llama
         llama_cpp = _llama_cpp()
         keep = kvstate.reusable(llama.input_ids[: llama.n_tokens], tokens, not llama._requires_eval)
@@ -620,8 +622,21 @@ class LlamaCppModel(ChatModel):
             else:
                 logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(n_vocab,))
                 token = int(np.argmax(logits))
-            extra = yield token
-            pending = [token, *(extra or [])]
+            replaced = yield token
+            pending = replaced if replaced else [token]
+
+    def _retokenized(self, token: int, more: str) -> list[int] | None:
+        """The tokens of ``token``'s text followed by ``more``, tokenized as one text (what
+        the tokenizer makes of a call written whole: ``"city": "`` is not ``"ci`` + ``ty":
+        "``). A model reading text split where its tokenizer never splits it drifted: under
+        the grammar the 0.5B then looped in a list of properties. None when the token is
+        no whole text of its own (part of a character's bytes)."""
+        try:
+            own = self.llama.detokenize([token], special=True).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        ids = self.tokenize_text(own + more)
+        return ids or None
 
     def tokenize_text(self, text: str) -> list[int]:
         """Tokens of output text written for the model: no BOS, and no special token but
