@@ -281,13 +281,19 @@ def test_extra_examples_weigh_their_share_of_the_fit(bank):
     assert next(iter(alone.probabilities(question))) == "get_weather"
 
 
-def test_an_answer_claiming_an_act_it_did_not_do_is_looked_up(tools):
+def test_an_answer_claiming_an_act_it_did_not_do_is_not_shown(tools):
     # the tuned 0.5B, "那就买它吧，来一台" after a product answer: "好的，这个我帮你处理。"
-    # and nothing bought; the router is unsure (no tool 0.45, add_to_cart 0.43)
+    # and nothing bought; the router is unsure (no tool 0.45, add_to_cart 0.43), so no
+    # look-up: the user is told it was not done
     split = {NO_TOOL: 0.45, "add_to_cart": 0.43, "get_promotions": 0.06}
     model = FakeModel(["好的，这个我帮你处理。", '{"name": "add_to_cart", "arguments": {"product_name": "草莓"}}'])
-    d = Agent(model, tools, router=_FixedRouter(split), shots=0).decide(_after_promotions("那就买它吧，来一盒"))
-    assert not Route("choose", [], 0.45, split).expects_tool  # no look-up for a plain answer here
+    d = Agent(model, tools, router=_FixedRouter(split), shots=0, language="zh").decide(
+        _after_promotions("那就买它吧，来一盒"))
+    assert d.calls == [] and "没能" in d.text and "lookup" not in d.repairs and len(model.calls) == 1
+    # where the router expects a tool the answer is looked up, claim or not
+    ahead = {NO_TOOL: 0.30, "add_to_cart": 0.60, "get_promotions": 0.10}
+    model = FakeModel(["好的，这个我帮你处理。", '{"name": "add_to_cart", "arguments": {"product_name": "草莓"}}'])
+    d = Agent(model, tools, router=_FixedRouter(ahead), shots=0).decide(_after_promotions("那就买它吧，来一盒"))
     assert "lookup" in d.repairs and [c.name for c in d.calls] == ["add_to_cart"]
 
 
@@ -302,13 +308,13 @@ def test_a_claimed_act_no_tool_does_is_answered_honestly(tools, bank):
     d = Agent(model, tools, router=_NoTool(), shots=0, language="zh").decide(
         [{"role": "user", "content": "帮我设置一个明早7点的闹钟"}])
     assert d.calls == [] and "闹钟" not in d.text and "办不到" in d.text and len(model.calls) == 1
-    # the router unsure but leaning to no tool ("从购物车里删掉农夫山泉": no tool 0.51): the
-    # claim is not looked up either
-    lean = {NO_TOOL: 0.51, "add_to_cart": 0.29, "view_cart": 0.20}
-    model = FakeModel(["好的，删除农夫山泉。", '{"name": "view_cart", "arguments": {}}'])
+    # the router leaning to no tool ("从购物车里删掉农夫山泉": no tool 0.50, add_to_cart 0.28 on
+    # the dev split): "好的，删除农夫山泉。" deleted nothing, and add_to_cart is no look-up for it
+    lean = {NO_TOOL: 0.497, "add_to_cart": 0.283, "view_cart": 0.22}
+    model = FakeModel(["好的，删除农夫山泉。", '{"name": "add_to_cart", "arguments": {"product_name": "农夫山泉"}}'])
     d = Agent(model, tools, router=_FixedRouter(lean), shots=0, language="zh").decide(
         [{"role": "user", "content": "从购物车里删掉农夫山泉"}])
-    assert d.calls == [] and "办不到" in d.text and len(model.calls) == 1
+    assert d.calls == [] and "没能" in d.text and len(model.calls) == 1
 
 
 def test_an_answer_after_a_failed_reask_where_the_router_expects_a_tool_is_looked_up(tools):

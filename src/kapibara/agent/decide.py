@@ -37,9 +37,9 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
                      here (token cap or a watcher) becomes the honest failure text
 ``lookup``           an answer stating facts no tool returned (see ``grounding.py``),
                      written where the router expected a tool (first or after the
-                     re-ask), or claiming an act no tool did ("好的，这个我帮你处理。"):
-                     the call is decoded under the offered tools' schema instead (a claim
-                     that cannot be looked up becomes the honest "cannot do")
+                     re-ask): the call is decoded under the offered tools' schema
+                     instead; a reply claiming an act no tool did ("好的，这个我帮你
+                     处理。") is looked up so too, or replaced by an honest "not done"
 ``ask``              a call whose required argument the conversation never gave (an
                      invented city, plate number, date; a day written as the city; a
                      known product none of whose names was said): the user is asked for
@@ -348,21 +348,19 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         action, error = Action(text=render_template("agent_turn_timeout", d.language, seconds=seconds)), None
     answered = not action.calls and not error and not repeated and not d.out_of_time()
     claim = answered and route is not None and not acted_this_turn(messages) and claims_action(action.text)
-    late = answered and bool(reask) and not looked_up and "constrained" not in repairs and expects_tool \
+    late = answered and bool(reask) and "constrained" not in repairs and expects_tool \
         and not restates_results(d, action.text, messages, route)
     if claim or late:
-        # An answer where a call was due: one that says an act is done when nothing was
-        # called ("好的，这个我帮你处理。" to "那就买它吧，来一台"), or one written after the
-        # re-ask where the router expected a tool (the tuned 0.5B refused "农夫山泉和五常大米
-        # 各来一份" once its first call failed). The call is looked up among the routed tools.
-        # A claim is looked up when the router's tool share reaches ``lookup_at`` (the
-        # model's claim stands in for one tool beating no tool); below it, or when the
-        # look-up fails, the claim becomes the honest answer ("从购物车里删掉农夫山泉": no
-        # tool 0.51, and "好的，删除农夫山泉。" deleted nothing). Without a router the
-        # grounding step below reads the facts a claim states.
+        # An answer where a call was due: one written after the re-ask where the router
+        # expected a tool (the tuned 0.5B refused "Where does the Wuchang rice come from?"
+        # once its first call failed), or one that says an act is done when no tool ran
+        # ("好的，这个我帮你处理。" to "那就买它吧，来一台"). The call is looked up among the
+        # routed tools when the router expects one, as for a first answer. A claim that is
+        # not looked up, or whose look-up fails, is not shown: the user is told it was not
+        # done. Tried on the dev split: a claim looked up at a tool share of 0.5 without one
+        # tool beating no tool turned "好的，删除农夫山泉。" (no tool deletes) into add_to_cart.
         looked = None
-        if lookup_tools.names and not looked_up and route is not None and route.mode != "answer" \
-                and (late or route.tool_share >= d.lookup_at):
+        if lookup_tools.names and not looked_up and expects_tool:
             looked = yield from _lookup(d, messages, lookup_tools, step, trace, made, said)
         if looked is not None and not repeats_earlier(looked[0].calls, messages):
             action, completion, fired = looked
@@ -371,7 +369,8 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
                            evidence_text=evidence(messages))
         if claim:
             trace.add("answer_replaced", step=step, answer=action.text, problem="claimed_action")
-            action = Action(text=render_template("agent_cannot_do", d.language), thought=action.thought)
+            template = "agent_cannot_do" if route is not None and route.mode == "answer" else "agent_call_failed"
+            action = Action(text=render_template(template, d.language), thought=action.thought)
     unsupported: list[str] = []
     if not action.calls and not error and d.grounding is not None and completion.finish_reason != DEADLINE:
         unsupported = d.grounding.unsupported(action.text, evidence(messages))
