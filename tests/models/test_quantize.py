@@ -152,3 +152,17 @@ def test_tensor_types_give_matching_tensors_their_own_type(tmp_path):
     after = {t.name: t.tensor_type.name for t in gguf.GGUFReader(out).tensors}
     assert after["blk.0.attn_q.weight"] == "Q8_0" != before["blk.0.attn_q.weight"]
     assert after["blk.1.attn_q.weight"] == before["blk.1.attn_q.weight"] != "Q8_0"
+
+
+def test_a_type_a_tensor_cannot_take_is_reported(tmp_path):
+    """The 0.5B's feed-forward rows are 896 long: Q6_K (blocks of 256) cannot hold them,
+    llama.cpp falls back to another type, and the export says so instead of silently
+    writing a file the size of the one without the override."""
+    try:
+        shipped = bundled_mod.model_path("qwen2.5-coder-0.5b")
+    except (ModelNotFoundError, bundled_mod.ModelCacheError):
+        pytest.skip("the bundled 0.5B is not pulled")
+    lines: list[str] = []
+    q.quantize_gguf(shipped, tmp_path / "m.gguf", "Q4_K_M", tensor_types={r"blk\.0\.ffn_up\.": "Q6_K"},
+                    progress=lines.append)
+    assert any("fell back" in line and "1 tensors" in line for line in lines), lines

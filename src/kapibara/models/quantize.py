@@ -113,10 +113,22 @@ def quantize_gguf(in_path: str | Path, out_path: str | Path, quant: str = "Q4_K_
             table[i].type = getattr(llama_cpp, f"GGML_TYPE_{kind}")
         table[len(overrides)].pattern = None
         params.tt_overrides = ctypes.cast(table, ctypes.POINTER(llama_cpp.llama_model_tensor_override))
-    seen = {"last": 0}
+    seen: dict[str, Any] = {"last": 0, "tensor": ""}
+    fallbacks: dict[str, int] = {}
 
     @llama_cpp.llama_log_callback
     def on_log(level: int, text: bytes, user_data: Any) -> None:
+        # A tensor whose rows are no multiple of the type's block (the 0.5B's 896 columns
+        # for a K-quant's 256) gets another type: llama.cpp says so in a warning only
+        # ("warning: blk.0.ffn_up.weight - ncols 896 not divisible by 256 (required for type
+        # q6_K) ", then "-> falling back to q8_0"). Counted for the tensors an override
+        # named; the recipe's own fallbacks are its business.
+        if warned := re.match(rb"warning: (\S+)\s+- ncols", text or b""):
+            seen["tensor"] = warned.group(1).decode(errors="replace")
+        fb = re.search(rb"falling back to\s+(\w+)", text or b"")
+        if fb and any(re.search(p, seen["tensor"]) for p in overrides):
+            kind = fb.group(1).decode(errors="replace").upper()
+            fallbacks[kind] = fallbacks.get(kind, 0) + 1
         m = re.match(rb"\[\s*(\d+)/\s*(\d+)\]", text or b"")
         if m:
             done, total = int(m.group(1)), int(m.group(2))
@@ -135,6 +147,10 @@ def quantize_gguf(in_path: str | Path, out_path: str | Path, quant: str = "Q4_K_
             llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
         if rc != 0:
             raise BackendError(f"llama.cpp could not quantise {in_path} to {key} (code {rc})")
+    if fallbacks:
+        used = ", ".join(f"{n} to {kind}" for kind, n in sorted(fallbacks.items()))
+        report(f"quantize {key}: {sum(fallbacks.values())} tensors could not take the type asked for (their rows "
+               f"are no multiple of its block size; K-quants need 256) and fell back: {used}")
     return out
 
 
