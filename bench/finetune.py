@@ -238,6 +238,9 @@ def main() -> None:
         few = {"domain:test": domain["domain:test"][: args.merged_limit or None]}
         per.update(run_set({"tuned-merged": merged}, few, cache, demo_factory, args.name, only, Path(args.cache)))
         per["tuned-merged"]["domain:missing_test"] = []
+    # The tuned model the targets are read on: base + adapter when it ran, else the merged
+    # GGUF registered as --name (what `--model llamacpp:NAME` serves).
+    subject = "tuned" if "tuned" in per else f"merged:{args.name}"
     general: dict[str, Any] = {}
     if args.bfcl:
         try:
@@ -245,31 +248,35 @@ def main() -> None:
         except Exception as exc:  # the shared data is absent on this machine: say so in the report
             general = {"skipped": str(exc)}
         else:
-            gm = {c: models[c] for c in ("0.5b", "tuned") if c in models}
+            gm = {c: models[c] for c in ("0.5b", subject) if c in models}
             gper = run_set(gm, bfcl, cache, default_agent_factory, args.name, only, Path(args.cache))
             general = {c: {n: rates(rs) for n, rs in sets.items()} for c, sets in gper.items()}
-            if "0.5b" in gper and "tuned" in gper:
-                general["paired"] = {n: paired(gper["0.5b"][n], gper["tuned"][n]) for n in BFCL}
+            if "0.5b" in gper and subject in gper:
+                general["paired"] = {n: paired(gper["0.5b"][n], gper[subject][n]) for n in BFCL}
     out: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_info(),
                            "train": train, "export": export, "cached_only": sorted(only),
                            "domain": {c: {n: rates(rs) for n, rs in sets.items()} for c, sets in per.items()},
                            "general": general}
     test = {c: sets["domain:test"] for c, sets in per.items()}
+    out["subject"] = subject
     out["paired"] = {f"{a} vs {b}": paired(test[a], test[b])
-                     for a, b in (("0.5b", "tuned"), ("1.5b", "tuned"), ("tuned-norouter", "tuned"), ("tuned", "tuned-merged"),
-                                  *(("tuned", c) for c in test if c.startswith("merged:") or c == "tuned-copy"))
+                     for a, b in (("0.5b", subject), ("1.5b", subject), ("tuned-norouter", "tuned"),
+                                  ("tuned", "tuned-merged"),
+                                  *((subject, c) for c in test if (c.startswith("merged:") or c == "tuned-copy")
+                                    and c != subject))
                      if a in test and b in test}
-    if "tuned" in test:
-        t = out["domain"]["tuned"]["domain:test"]
+    if subject in test:
+        t = out["domain"][subject]["domain:test"]
         out["targets"] = {k: {"target": v, "got": t[k]["pct"], "verdict": verdict(v, t[k]["k"], t[k]["n"])}
                           for k, v in TARGETS.items() if t[k]["n"]}
         p50 = {c: statistics.median(r.decision_s for r in rs) for c, rs in test.items() if rs}
-        out["latency_ratio"] = {f"tuned / {c}": round(p50["tuned"] / p50[c], 2) for c in p50 if c != "tuned" and p50[c]}
+        out["latency_ratio"] = {f"{subject} / {c}": round(p50[subject] / p50[c], 2)
+                                for c in p50 if c != subject and p50[c]}
         if p50.get("tuned-merged") and len(test["tuned-merged"]) == len(test["tuned"]):
             # the merged GGUF is what `--model llamacpp:NAME` serves: its ratios on the whole split
             out["latency_ratio"].update({f"tuned-merged / {c}": round(p50["tuned-merged"] / p50[c], 2)
                                          for c in ("0.5b", "1.5b") if p50.get(c)})
-        for m in (c for c in p50 if c.startswith("merged:") or c == "tuned-copy"):
+        for m in (c for c in p50 if (c.startswith("merged:") or c == "tuned-copy") and c != subject):
             out["latency_ratio"].update({f"{m} / {c}": round(p50[m] / p50[c], 2) for c in ("0.5b", "1.5b", "tuned-merged")
                                          if p50.get(c) and len(test[c]) == len(test[m])})
     if args.peft_cases and "tuned" in per:
@@ -315,7 +322,7 @@ def markdown(out: dict[str, Any]) -> str:
             lines.append(f"| {c} | {n} | {cell(r['tool'])} | {cell(r['call'])} | {cell(r['no_call'])} | "
                          f"{cell(r['all'])} | {r['p50_s']} |")
     if out.get("targets"):
-        lines += ["", "| target (tuned, test) | got | verdict |", "|---|---|---|"]
+        lines += ["", f"| target ({out.get('subject', 'tuned')}, test) | got | verdict |", "|---|---|---|"]
         lines += [f"| {k} >= {t['target']}% | {t['got']}% | {t['verdict']} |" for k, t in out["targets"].items()]
     if out.get("latency_ratio"):
         lines += ["", "Decision p50 ratios: " + ", ".join(f"{k} = {v}" for k, v in out["latency_ratio"].items()) + "."]
@@ -328,11 +335,11 @@ def markdown(out: dict[str, Any]) -> str:
         lines.append(f"Not run: {g['skipped']}")
     elif g:
         lines += ["| config | set | right call | no-call | p50 s |", "|---|---|---|---|---|"]
-        for c in ("0.5b", "tuned"):
-            for n, r in g.get(c, {}).items():
+        for c in (c for c in g if c != "paired"):
+            for n, r in g[c].items():
                 lines.append(f"| {c} | {n} | {cell(r['call'])} | {cell(r['no_call'])} | {r['p50_s']} |")
         if g.get("paired"):
-            lines += ["", "Paired (untuned vs tuned): " + "; ".join(
+            lines += ["", f"Paired (untuned vs {out.get('subject', 'tuned')}): " + "; ".join(
                 f"{k}: tuned-only {v['b_only']}, untuned-only {v['a_only']}, p = {v['p']}" for k, v in g["paired"].items()) + "."]
     if out.get("peft"):
         p = out["peft"]
