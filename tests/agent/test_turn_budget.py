@@ -271,3 +271,30 @@ def test_a_call_stopped_in_a_growing_list_keeps_its_first_item(tools):
     assert [(c.name, c.arguments) for c in d.calls] == [
         ("get_product_info", {"product_name": "OPPO Ace2", "properties": ["价格", "摄像头质量等级"]})]
     assert d.stops == {REPETITION: 1} and not d.malformed
+
+
+CYCLING = ('{"name": "get_product_info", "arguments": {"product_name": "车厘子", "properties": ["产地", "保质期", '
+           '"价格", "摄像头", "电池", "产地", "保质期", "价格",')
+
+
+def test_a_list_that_repeats_its_own_item_is_a_loop_and_is_cut_before_it():
+    """The 0.5B, asked where 车厘子 come from, cycled through the properties under a
+    look-up's grammar until the rung's token cap: the call never closed."""
+    from kapibara.agent.budget import repeats_item
+
+    assert repeats_item(CYCLING) and watch()(CYCLING) == REPETITION
+    assert trim_growing(CYCLING) == ('{"name": "get_product_info", "arguments": {"product_name": "车厘子", '
+                                     '"properties": ["产地", "保质期", "价格", "摄像头", "电池"]}}')
+    for fine in ('["产地", "价格"', '{"a": ["x", "y"], "b": "x"', '[{"k": "x"}, {"k": "x"}',
+                 '["x", "y"], ["x"', 'he said "x" and "x"'):
+        assert not repeats_item(fine), fine
+    assert trim_growing('{"a": ["x", "y"]}') == '{"a": ["x", "y"]}'
+
+
+def test_a_call_stopped_in_a_cycling_list_keeps_the_items_before_the_repeat(tools):
+    model = FakeModel(["```json\n" + call("get_product_info", product_name="车厘子", properties=["产地"]) + "\n```",
+                       CYCLING + ' "摄像头", "电池", "产地"' * 30])
+    d = Agent(model, tools, constrained=True).decide([{"role": "user", "content": "车厘子产地是哪里"}])
+    assert [(c.name, c.arguments["properties"]) for c in d.calls] == [
+        ("get_product_info", ["产地", "保质期", "价格", "摄像头", "电池"])]
+    assert d.stops == {REPETITION: 1} and not d.malformed

@@ -86,13 +86,57 @@ def grows(text: str, *, count: int = 4, tail: int = 600) -> bool:
     return _chain(text[-tail:], count) is not None
 
 
+def _open_list(text: str) -> list[tuple[str, int]] | None:
+    """The string items (value, end offset) of the innermost JSON array still open at the
+    end of ``text``, or None when the innermost open container is no array."""
+    stack: list[tuple[str, list[tuple[str, int]]]] = []
+    in_string = escaped = False
+    start = 0
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+                if stack and stack[-1][0] == "[":
+                    stack[-1][1].append((text[start:i], i + 1))
+        elif ch == '"':
+            in_string, start = True, i + 1
+        elif ch in "[{":
+            stack.append((ch, []))
+        elif ch in "]}" and stack:
+            stack.pop()
+    return stack[-1][1] if stack and stack[-1][0] == "[" else None
+
+
+def repeats_item(text: str) -> bool:
+    """True when the list being written has just repeated one of its own strings: the
+    0.5B cycling through a tool's terms ("产地", "保质期", "价格", "摄像头", "电池", "产地",
+    ...) until the token cap, which the repeated-unit check sees only after four cycles."""
+    items = _open_list(text)
+    return bool(items) and len(items) >= 2 and items[-1][0] in {v for v, _ in items[:-1]}
+
+
 def trim_growing(text: str, count: int = 4) -> str:
-    """JSON cut after the first item of a growing list (``grows``) and closed, so the call
-    it was writing can still be read; unchanged when nothing grows."""
+    """JSON cut after the first item of a growing list (``grows``), or before the first
+    item a list repeats (``repeats_item``), and closed, so the call it was writing can
+    still be read; unchanged when no list loops."""
     chain = _chain(text, count)
-    if chain is None:
-        return text
-    out = text[:chain[0].end()]
+    if chain is not None:
+        return _closed(text[:chain[0].end()])
+    items = _open_list(text) or []
+    seen: set[str] = set()
+    for j, (value, _) in enumerate(items):
+        if value in seen:
+            return _closed(text[:items[j - 1][1]])
+        seen.add(value)
+    return text
+
+
+def _closed(out: str) -> str:
+    """``out`` with the arrays and objects it leaves open closed."""
     stack: list[str] = []
     in_string = escaped = False
     for ch in out:
@@ -136,7 +180,7 @@ def watch(*, deadline: float | None = None, prose_chars: int | None = None,
             return NOT_A_CALL
         if len(text) - checked >= check_every:
             checked = len(text)
-            if is_looping(text) or grows(text):
+            if is_looping(text) or grows(text) or repeats_item(text):
                 return REPETITION
         return None
 
