@@ -115,8 +115,8 @@ def repeats_item(text: str) -> bool:
     """True when the list being written has just repeated one of its own strings: the
     0.5B cycling through a tool's terms ("产地", "保质期", "价格", "摄像头", "电池", "产地",
     ...) until the token cap, which the repeated-unit check sees only after four cycles."""
-    items = _open_list(text)
-    return bool(items) and len(items) >= 2 and items[-1][0] in {v for v, _ in items[:-1]}
+    items = _open_list(text) or []
+    return len(items) >= 2 and items[-1][0] in {v for v, _ in items[:-1]}
 
 
 def trim_growing(text: str, count: int = 4) -> str:
