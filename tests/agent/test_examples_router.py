@@ -334,3 +334,16 @@ def test_an_answer_after_a_failed_reask_where_the_router_expects_a_tool_is_looke
     d = Agent(model, tools, router=_FixedRouter(split), shots=0).decide(
         [{"role": "user", "content": "农夫山泉和五常大米各来一份"}])
     assert d.calls == [] and d.text == refusal and len(model.calls) == 2
+
+
+def test_a_claimed_cart_change_is_still_looked_up_by_the_grounding_step(tools):
+    # the 1.5B, "那就买它吧，来一台": "好的，我会把 vivo X60 Pro 加入你的购物车。" with the router
+    # unsure; the claim is a fact only add_to_cart's result holds, so the grounding step
+    # looks the call up before any claim is replaced
+    from kapibara.demo.grounding import demo_grounding
+
+    split = {NO_TOOL: 0.45, "add_to_cart": 0.43, "get_promotions": 0.06}
+    model = FakeModel(["好的，我会把草莓加入你的购物车。", '{"name": "add_to_cart", "arguments": {"product_name": "草莓"}}'])
+    d = Agent(model, tools, router=_FixedRouter(split), shots=0, grounding=demo_grounding()).decide(
+        _after_promotions("那就买它吧，来一盒"))
+    assert "lookup" in d.repairs and [c.name for c in d.calls] == ["add_to_cart"]

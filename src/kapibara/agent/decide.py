@@ -359,6 +359,8 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
         # not looked up, or whose look-up fails, is not shown: the user is told it was not
         # done. Tried on the dev split: a claim looked up at a tool share of 0.5 without one
         # tool beating no tool turned "好的，删除农夫山泉。" (no tool deletes) into add_to_cart.
+        # A claim not looked up here goes on to the grounding step (a claimed cart change
+        # is a fact only add_to_cart's result holds), and is replaced after it.
         looked = None
         if lookup_tools.names and not looked_up and expects_tool:
             looked = yield from _lookup(d, messages, lookup_tools, step, trace, made, said)
@@ -367,10 +369,6 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
             return _finish(d, action, completion, sorted({*repairs, "lookup", *fired}, key=RUNGS.index), made,
                            t0, step, trace, [], completion_constraint(d, lookup_tools), route,
                            evidence_text=evidence(messages))
-        if claim:
-            trace.add("answer_replaced", step=step, answer=action.text, problem="claimed_action")
-            template = "agent_cannot_do" if route is not None and route.mode == "answer" else "agent_call_failed"
-            action = Action(text=render_template(template, d.language), thought=action.thought)
     unsupported: list[str] = []
     if not action.calls and not error and d.grounding is not None and completion.finish_reason != DEADLINE:
         unsupported = d.grounding.unsupported(action.text, evidence(messages))
@@ -386,6 +384,12 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
                 repairs += fired
         if unsupported:
             action = Action(text=render_template("agent_ungrounded_answer", d.language), thought=action.thought)
+    if claim and not action.calls and not error and claims_action(action.text):
+        # Still claiming an act no tool did after the look-ups (the grounding step looks up
+        # a claimed cart change itself): told it was not done, never shown as done.
+        trace.add("answer_replaced", step=step, answer=action.text, problem="claimed_action")
+        template = "agent_cannot_do" if route is not None and route.mode == "answer" else "agent_call_failed"
+        action = Action(text=render_template(template, d.language), thought=action.thought)
     return _finish(d, action, completion, repairs, made, t0, step, trace, unsupported, last_constraint, route,
                    error, evidence_text=evidence(messages))
 
