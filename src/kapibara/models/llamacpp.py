@@ -601,12 +601,11 @@ class LlamaCppModel(ChatModel):
     def _greedy(self, tokens: list[int], sampler: GreedyGrammarSampler | None = None
                 ) -> Generator[int, list[int] | None, None]:
         """Greedy tokens after the prompt ``tokens``, as ``Llama.generate`` gives them at
-        temperature 0, except that ``send(ids)`` writes ``ids`` after the token just
-        given: they are evaluated in one batch with it and the next token follows them
+        temperature 0, except that ``send(ids)`` gives the tokens to evaluate in place of
+        the one just given: that token's text and the text written after it (tokenized as
+        one text, ``_retokenized``), evaluated in one batch, the next token following them
         (``Llama.generate``'s own ``send`` treats such tokens as a draft to verify, which
-        needs the logits of every position). ``send(ids)`` gives the tokens to evaluate
-        in place of the one just given (it and the written text, tokenized as one text, as
-        the prompt would be: ``_retokenized``). With a ``sampler`` each token is its greedy
+        needs the logits of every position). With a ``sampler`` each token is its greedy
         pick under its grammar (the caller advances the grammar past written text)."""
         llama = self.llama
         llama_cpp = _llama_cpp()
@@ -628,9 +627,9 @@ class LlamaCppModel(ChatModel):
     def _retokenized(self, token: int, more: str) -> list[int] | None:
         """The tokens of ``token``'s text followed by ``more``, tokenized as one text (what
         the tokenizer makes of a call written whole: ``"city": "`` is not ``"ci`` + ``ty":
-        "``). A model reading text split where its tokenizer never splits it drifted: under
-        the grammar the 0.5B then looped in a list of properties. None when the token is
-        no whole text of its own (part of a character's bytes)."""
+        "``), so the model reads its input split as its tokenizer splits text, as in the
+        prompt and in training. None when the token is no whole text of its own (part of a
+        character's bytes)."""
         try:
             own = self.llama.detokenize([token], special=True).decode("utf-8")
         except UnicodeDecodeError:
