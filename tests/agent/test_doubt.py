@@ -74,12 +74,21 @@ def test_a_rerouted_call_that_does_not_validate_leaves_the_answer(tools):
     assert d.calls == [] and d.text == "面积是 25 平方米。" and model.calls[2].tools is None
 
 
-def test_a_doubted_call_to_the_nearest_tool_itself_is_answered(tools):
+def test_a_call_to_the_tool_the_question_points_at_among_several_is_not_doubted(tools):
     far = Far()
-    far.nearest_tool = "recommend_products"  # the tool called: one tool offered is always this case
+    far.nearest_tool = "recommend_products"  # the tool called leads the others: the question's choice
     model = FakeModel([first(FENCED, 0.6), "面积是 25 平方米。"])
     d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far).decide(Q)
-    assert d.calls == [] and d.text == "面积是 25 平方米。"
+    assert [c.name for c in d.calls] == ["recommend_products"] and "doubt" not in d.repairs
+
+
+def test_with_one_tool_offered_a_doubted_call_to_it_is_answered(tools):
+    far = Far()
+    far.nearest_tool = "recommend_products"  # never asked: nearest of one tool is no choice
+    model = FakeModel([first(FENCED, 0.6), "面积是 25 平方米。"])
+    d = Agent(model, tools.filter(["recommend_products"]), doubt_at=0.8, ask_missing=False,
+              relevance=far).decide(Q)
+    assert d.calls == [] and d.text == "面积是 25 平方米。" and d.repairs == ["lenient_parse", "doubt"]
 
 
 def test_a_doubted_call_to_a_tool_near_the_question_is_kept(tools):
@@ -260,11 +269,31 @@ def test_nearest_names_the_closest_tool_when_it_is_near():
             table = {"a: x": [1.0, 0.0], "b: y": [0.0, 1.0], "q": [0.4, 0.9165], "q2": [0.1, 0.995], "q3": [0.995, 0.1]}
             return [table[t] for t in texts]
 
-    rel = Relevance(Vectors(), near_floor={"en": 0.95})
+    rel = Relevance(Vectors(), near_floor={"en": 0.95}, near_margin={})
     named = {"a": "a: x", "b": "b: y"}
     assert rel.nearest("q2", named) == "b" and rel.nearest("q3", named) == "a"
     assert rel.nearest("q", named) is None  # b is the closest, but under the floor
     assert rel.nearest("q2", named, "zh") is None and rel.nearest("q2", {}) is None
+
+
+def test_the_nearest_of_several_is_near_when_it_leads_the_next_by_the_margin():
+    class Vectors:
+        def embed_batch(self, texts):
+            table = {"a: x": [1.0, 0.0, 0.0], "b: y": [0.0, 1.0, 0.0], "c: z": [0.0, 0.0, 1.0],
+                     "q": [0.30, 0.25, 0.921], "tie": [0.30, 0.29, 0.909]}
+            return [table[t] for t in texts]
+
+    rel = Relevance(Vectors(), near_floor={"en": 0.35}, near_margin={"en": 0.03})
+    # a (0.30) is under the floor but leads b (0.25) by 0.05: near
+    assert rel.nearest("q", {"a": "a: x", "b": "b: y"}) == "a"
+    # a leads b by 0.01 only: no clear choice, and under the floor
+    assert rel.nearest("tie", {"a": "a: x", "b": "b: y"}) is None
+    # one tool offered: the margin has nothing to lead, the floor alone decides
+    assert rel.nearest("q", {"a": "a: x"}) is None
+    # a language without a floor is never near, margin or not
+    assert rel.nearest("q", {"a": "a: x", "b": "b: y"}, "zh") is None
+    # over the floor the lead does not matter
+    assert rel.nearest("q", {"a": "a: x", "b": "b: y", "c": "c: z"}) == "c"
 
 
 @pytest.mark.parametrize(("question", "doubted"), [

@@ -460,7 +460,8 @@ def doubtful(d: Decider, messages: list[Message], completion: Completion, action
              route: Route | None) -> bool:
     """Whether a first output's call is doubted (rung ``doubt``): read leniently, given a
     low probability by the model itself, to tools far from the question, and no router
-    able to say "no tool" decided."""
+    able to say "no tool" decided; never a call to the one of several offered tools the
+    question points at (``nearest_tool``)."""
     p = completion.call_probability
     if not (action.calls and action.lenient and p is not None and may_doubt(d, route)
             and d.relevance is not None and not d.out_of_time()):
@@ -469,9 +470,15 @@ def doubtful(d: Decider, messages: list[Message], completion: Completion, action
     if len(texts) != len(action.calls):
         return False
     question = routing_text(messages)
-    return (p < d.doubt_at and d.relevance.far(question, texts, d.language)) or \
+    doubted = (p < d.doubt_at and d.relevance.far(question, texts, d.language)) or \
         d.relevance.far(question, texts, d.language, sure=True) or \
         (d.language in getattr(d.relevance, "floor", {}) and unheld(action.calls, d.tools, evidence(messages)))
+    # A call to the one of several tools that is nearest the question (by a clear lead,
+    # ``nearest_tool``) is the choice the question points at, however far every tool is
+    # from it: "Translate Hello, how are you? from English to French." sits 0.15 from
+    # ``translate``, which leads the other tools by 0.11.
+    names = {c.name for c in action.calls}
+    return doubted and not (len(names) == 1 and nearest_tool(d, question) in names)
 
 
 def tool_text(tool: Tool) -> str:
