@@ -31,7 +31,11 @@ carries was said, no text shares two characters in a row with what was said) is 
 guess at a tool that does not fit: on the peers benchmark's BFCL sets the 0.5B made 8
 such calls among its 26 wrong ones on ``irrelevance`` ("What's the time right now?" ->
 ``calculate_time(distance=100, speed=50)``), and none among its 100 on ``multiple``.
-It is doubted in a language with a measured floor (``unheld``).
+It is doubted in a language with a measured floor (``unheld``), unless the tool called is
+the one of several the question points at (below): on BFCL ``multiple`` 100-199 three
+calls to such a tool, already near by the floor (0.45-0.77), had been doubted this way
+and answered; kept, one of the three is right (``poker_probability.full_house`` with a
+deck of 52 and a hand of 5 the user never said).
 
 Which offered tool is nearest the question is a signal of its own when there are several:
 on BFCL ``multiple``'s first 200 cases the nearest is the expected tool in 192. A doubted
