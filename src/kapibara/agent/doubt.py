@@ -48,7 +48,9 @@ similarity: on ``multiple`` 100-199 (questions the peers benchmark does not scor
 nearest tool was under the floor in 13 questions, and it was the expected tool in all 12
 where it led the next by 0.02 or more (the 13th: a lead of 0.006). The peers benchmark's
 0.5B had answered three ``multiple`` questions after two invalid calls when the tool it
-should have called sat at 0.30-0.34, under the floor, but led the rest. With one tool offered
+should have called sat at 0.30-0.34, under the floor, but led the rest; with the margin
+one is called right, one goes to the right tool with a value left out, and in the third
+the call decoded under the tool still did not validate. With one tool offered
 it never applies: BFCL ``irrelevance`` offers one tool per question, and made-up tool
 names there sat up to 0.53 similar to it.
 
