@@ -373,3 +373,28 @@ def test_text_written_ahead_keeps_only_the_call_tags_special(real_model):
     assert len(tag) == 1
     assert real_model.tokenize_text('x"}}\n</tool_call>')[-1] == tag[0]
     assert len(real_model.tokenize_text("<|im_end|>")) > 1  # an enum value, not the end of the turn
+
+
+@pytest.mark.model
+def test_a_reply_that_repeats_the_prompt_is_drafted_from_it(real_model, monkeypatch):
+    # Prompt lookup (models/lookup.py): a reply copying the system turn is verified in
+    # batches of drafted tokens, the same text as decoding token by token; a call is
+    # never drafted (its values are too short to pay).
+    motto = "Measure twice, cut once, and always keep the workshop floor clear of sawdust."
+    messages = [{"role": "system", "content": f"When asked for the motto, reply with exactly this text: {motto}"},
+                {"role": "user", "content": "What is the motto?"}]
+    monkeypatch.setattr(real_model, "prompt_lookup", True)
+    real_model.llama.reset()
+    drafted = real_model.chat(messages, max_tokens=40)
+    monkeypatch.setattr(real_model, "prompt_lookup", False)
+    real_model.llama.reset()
+    decoded = real_model.chat(messages, max_tokens=40)
+    assert drafted.text == decoded.text
+    assert "sawdust" in drafted.text
+    assert 0 < drafted.usage.accepted_tokens <= drafted.usage.drafted_tokens
+    assert decoded.usage.drafted_tokens == 0
+    assert drafted.usage.completion_tokens == decoded.usage.completion_tokens
+    monkeypatch.setattr(real_model, "prompt_lookup", True)
+    call = real_model.chat([SYSTEM, {"role": "user", "content": "What's the weather in Paris?"}],
+                           tools=[WEATHER], max_tokens=48)
+    assert call.tool_calls and call.usage.drafted_tokens == 0

@@ -772,6 +772,8 @@ def sum_usage(usages: list[Usage]) -> Usage:
         cached_prompt_tokens=sum(u.cached_prompt_tokens for u in usages),
         completion_tokens=sum(u.completion_tokens for u in usages),
         forced_tokens=sum(u.forced_tokens for u in usages),
+        drafted_tokens=sum(u.drafted_tokens for u in usages),
+        accepted_tokens=sum(u.accepted_tokens for u in usages),
         ttft_s=first.ttft_s,
         total_s=sum(u.total_s for u in usages),
         prefill_tps=first.prefill_tps,

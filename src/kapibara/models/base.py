@@ -88,6 +88,12 @@ class Usage:
     forced_tokens: int = 0
     """Of ``completion_tokens``, those written for the model without a decoding step each
     (jump-forward: ``kapibara.models.jump``)."""
+    drafted_tokens: int = 0
+    """Tokens drafted from the context to verify in a batch (prompt lookup:
+    ``kapibara.models.lookup``)."""
+    accepted_tokens: int = 0
+    """Of ``drafted_tokens``, those the greedy picks matched: each one output without a
+    decoding step of its own (counted in ``completion_tokens``)."""
     ttft_s: float = 0.0
     total_s: float = 0.0
     prefill_tps: float = 0.0

@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from kapibara.models.bundled import BUNDLED
 from kapibara.models.grammar_sampler import GreedyGrammarSampler
 from kapibara.models.jump import continuation, schema_tools
 from kapibara.models.jump import tool_table as jump_table
+from kapibara.models.lookup import lookup_draft
 from kapibara.models.quantize import runtime_path, split_quant
 from kapibara.models.schema_grammar import schema_gbnf
 from kapibara.models.toolcalls import parse_tool_calls
@@ -147,6 +148,14 @@ def _load_shared(path: Path, n_ctx: int, threads: int, verbose: bool, lora_path:
     return _Shared(llama=llama, identity=identity, template=_compile_template(source))
 
 
+@dataclass
+class _Drafts:
+    """Prompt-lookup tokens of one call: drafted, and kept (the greedy picks matched them)."""
+
+    tried: int = 0
+    accepted: int = 0
+
+
 def _normalise(messages: list[Message]) -> list[Message]:
     """Shape messages the way chat templates expect: string content, decoded arguments."""
     out = []
@@ -199,6 +208,19 @@ class LlamaCppModel(ChatModel):
     agents on one model) is kept and loaded from memory the next time instead of prefilled
     again: the demo's English system turn is ~1,300 tokens, 7 s of prefill on 2 cores.
     0 turns it off. ``save_prefix`` is the same on disk, for later processes."""
+    prompt_lookup = False
+    """Greedy decoding without a grammar, while the output is a reply and not a call: the
+    tokens that followed the last three tokens where they occurred before in the prompt or
+    output (``kapibara.models.lookup``) are evaluated in one batch with the next token as a
+    draft, and the run of them that matches the greedy picks is kept: several tokens for
+    one ``llama_decode`` where a reply repeats the system prompt or a tool's result. Output
+    as decoded token by token (up to the last bits of a batch's logits). Off by default:
+    on 2 CPU cores a batch costs too much against one step for it to pay (the tuned 0.5B's
+    whole turns 0.98x as long, the untuned 0.5B's 1.00x, the 1.5B's 1.09x:
+    ``bench/prompt_lookup.py``, docs/models.md); where a batch of k tokens costs about one
+    step (``bench/decode_costs.py`` measures it), turn it on."""
+    draft_tokens = 6
+    """The most tokens one prompt-lookup draft holds."""
     stop_at_close = True
     """Under a grammar, decoding stops once the output is a whole JSON object (only spaces
     and the end token could follow): one decoding step fewer per constrained call."""
@@ -503,9 +525,22 @@ class LlamaCppModel(ChatModel):
                 # Under a call schema's grammar the schema's own tools say what is fixed,
                 # and a tool name can be completed: the grammar admits no other.
                 jump = jump_table(schema_tools(request.constraint.json_schema)) or None
+            greedy = sampling.temperature == 0 and sampling.repeat_penalty == 1.0 \
+                and (grammar is None or fast is not None)
             gen: Generator[int, list[int] | None, None]
-            if jump:
-                gen = self._greedy(tokens + forced, fast)
+            drafts = _Drafts()
+            lookup = greedy and fast is None and self.prompt_lookup and self.draft_tokens > 0
+
+            tags = set(self.tokenize_text("<tool_call>")) if lookup else set()
+            called = False
+
+            def may_draft() -> bool:
+                # a reply's text, not a call: calls copy short values that a draft misses
+                # (bench/results/prompt_lookup_*.md)
+                return not called and not opens_call(text)
+
+            if jump or lookup:
+                gen = self._greedy(tokens + forced, fast, drafts, may_draft if lookup else None)
             else:
                 gen = llama.generate(
                     tokens + forced,
@@ -525,6 +560,7 @@ class LlamaCppModel(ChatModel):
                     except StopIteration:
                         break
                     written = None
+                    called = called or tok in tags
                     if not ttft:
                         ttft = time.perf_counter() - t0
                         if grammar is None and tools and request.call_probability:
@@ -589,6 +625,8 @@ class LlamaCppModel(ChatModel):
             cached_prompt_tokens=cached,
             completion_tokens=out_tokens,
             forced_tokens=jumped,
+            drafted_tokens=drafts.tried,
+            accepted_tokens=drafts.accepted,
             ttft_s=ttft,
             total_s=total,
             prefill_tps=(len(tokens) - cached) / ttft if ttft else 0.0,
@@ -598,7 +636,8 @@ class LlamaCppModel(ChatModel):
         completion.call_probability = call_probability
         yield completion
 
-    def _greedy(self, tokens: list[int], sampler: GreedyGrammarSampler | None = None
+    def _greedy(self, tokens: list[int], sampler: GreedyGrammarSampler | None = None,
+                drafts: _Drafts | None = None, may_draft: Callable[[], bool] | None = None
                 ) -> Generator[int, list[int] | None, None]:
         """Greedy tokens after the prompt ``tokens``, as ``Llama.generate`` gives them at
         temperature 0, except that ``send(ids)`` gives the tokens to evaluate in place of
@@ -606,23 +645,92 @@ class LlamaCppModel(ChatModel):
         one text, ``_retokenized``), evaluated in one batch, the next token following them
         (``Llama.generate``'s own ``send`` treats such tokens as a draft to verify, which
         needs the logits of every position). With a ``sampler`` each token is its greedy
-        pick under its grammar (the caller advances the grammar past written text)."""
+        pick under its grammar (the caller advances the grammar past written text).
+
+        Where ``may_draft()`` says so (never with a ``sampler``: a draft would advance the
+        grammar past tokens then dropped), a step after the prompt's evaluates a draft
+        copied from the context (``kapibara.models.lookup``) in the same batch, keeping the
+        logits of each drafted position: the drafted tokens that match the greedy picks
+        are given one after the other without a decode each, the first pick that differs
+        follows them, and the rest of the draft leaves the KV cache. A ``send`` on a
+        drafted token drops what was evaluated after it. ``drafts`` counts the tokens
+        drafted and kept."""
         llama = self.llama
         llama_cpp = _llama_cpp()
         keep = kvstate.reusable(llama.input_ids[: llama.n_tokens], tokens, not llama._requires_eval)
         llama.n_tokens = keep
-        pending = tokens[keep:]
+        seq = list(tokens)  # what the model has read or will read next: the lookup's context
+        pending = seq[keep:]
         n_vocab = llama.n_vocab()
-        while len(pending) <= self.n_ctx - llama.n_tokens:
-            if pending:
-                llama.eval(pending)
+        first = True
+
+        def pick(idx: int) -> int:
             if sampler is not None:
-                token = sampler.sample(llama._ctx, -1)
+                return sampler.sample(llama._ctx, idx)
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, idx), shape=(n_vocab,))
+            return int(np.argmax(logits))
+
+        while len(pending) <= self.n_ctx - llama.n_tokens:
+            room = min(self.n_ctx - llama.n_tokens, llama.n_batch) - len(pending)
+            draft: list[int] = []
+            if not first and room > 0 and may_draft is not None and may_draft():
+                # Not with the prompt: its first token's logits must be the last evaluated
+                # (call_probability reads them), and a turn's prefill is long already.
+                draft = lookup_draft(seq, min(self.draft_tokens, room))
+            first = False
+            if draft:
+                self._decode_keeping(pending + draft, len(pending) - 1)
+                out: list[int] = []
+                for i in range(len(draft) + 1):
+                    out.append(pick(len(pending) - 1 + i))
+                    if i == len(draft) or out[-1] != draft[i]:
+                        break
+                if drafts is not None:
+                    drafts.tried += len(draft)
+                    drafts.accepted += len(out) - 1
+                self._drop_after(len(seq) + len(out) - 1)
             else:
-                logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(n_vocab,))
-                token = int(np.argmax(logits))
-            replaced = yield token
-            pending = replaced if replaced else [token]
+                if pending:
+                    llama.eval(pending)
+                out = [pick(-1)]
+            start = len(seq)
+            for j, token in enumerate(out):
+                seq.append(token)
+                replaced = yield token
+                if replaced:
+                    # ``token`` (at start + j) is replaced: what was evaluated from there goes
+                    self._drop_after(start + j)
+                    del seq[start + j:]
+                    seq += replaced
+                    pending = list(replaced)
+                    break
+            else:
+                pending = [out[-1]]
+
+    def _decode_keeping(self, batch: list[int], first_logits: int) -> None:
+        """Evaluate ``batch`` after the cache in one ``llama_decode``, keeping the logits of
+        its positions from ``first_logits`` on (``llama_get_logits_ith(ctx, i)``, i the
+        position in the batch); ``Llama.eval`` keeps the last position's only."""
+        llama = self.llama
+        n_past = llama.n_tokens
+        llama._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llama._batch.set_batch(batch=batch, n_past=n_past, logits_all=False)
+        for i in range(first_logits, len(batch)):
+            llama._batch.batch.logits[i] = True
+        llama._ctx.decode(llama._batch)
+        llama.input_ids[n_past:n_past + len(batch)] = batch
+        llama.n_tokens = n_past + len(batch)
+        llama._requires_eval = False
+
+    def _drop_after(self, n: int) -> None:
+        """Keep the first ``n`` evaluated tokens in the KV cache and drop the rest; the
+        last logits then belong to no kept position, so a prompt that ends there is
+        evaluated again (``_requires_eval``)."""
+        llama = self.llama
+        if llama.n_tokens > n:
+            llama._ctx.kv_cache_seq_rm(-1, n, -1)
+            llama.n_tokens = n
+            llama._requires_eval = True
 
     def _retokenized(self, token: int, more: str) -> list[int] | None:
         """The tokens of ``token``'s text followed by ``more``, tokenized as one text (what
