@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from kapibara.agent import Agent
@@ -90,6 +91,40 @@ def test_description_router_ranks_tools(hash_embedder):
     assert r.mode == "narrow" and r.tools == ["get_weather"] and r.source == "descriptions"
     # no more tools than it would offer: nothing to narrow
     assert router.route([{"role": "user", "content": "北京天气"}], ["view_cart"]).mode == "choose"
+
+
+class _Table:
+    """An embedder with the vectors given: similarities the test chooses."""
+
+    def __init__(self, vectors):
+        self.vectors = {k: np.asarray(v, dtype=np.float32) / np.linalg.norm(v) for k, v in vectors.items()}
+
+    def embed_batch(self, texts):
+        return [self.vectors[t] for t in texts]
+
+
+def test_description_router_offers_a_clear_leader_alone(tools):
+    table = _Table({"a: weather": (1, 0, 0), "b: cart": (0, 1, 0), "c: recipes": (0, 0, 1),
+                    "rain in Paris": (0.9, 0.3, 0.1), "dinner tonight": (0.1, 0.62, 0.6)})
+    router = DescriptionRouter(table, lead=0.05)
+    router.describe({"a": "a: weather", "b": "b: cart", "c": "c: recipes"})
+
+    def ask(text, names=("a", "b", "c")):
+        return router.route([{"role": "user", "content": text}], list(names))
+
+    clear = ask("rain in Paris")
+    assert clear.mode == "narrow" and clear.tools == ["a"] and clear.source == "descriptions"
+    close = ask("dinner tonight")  # b leads c by less than 0.05: every tool is offered
+    assert close.mode == "narrow" and close.tools == ["a", "b", "c"]
+    assert close.scores["b"] > close.scores["c"] > close.scores["a"]
+    assert ask("rain in Paris", ["b"]).tools == ["b"]  # one tool: offered, still a narrow route
+    # in an agent, the model sees the leader alone
+    model = FakeModel(["ok"])
+    router = DescriptionRouter(_Table({**{f"{t.name}: {t.description}": (1, 0, 0) if t.name == "get_weather"
+                                         else (0, 1, 0) for t in tools},
+                                       "北京天气": (1, 0.1, 0)}), lead=0.05)
+    Agent(model, tools, router=router).decide([{"role": "user", "content": "北京天气"}])
+    assert [t["function"]["name"] for t in model.calls[0].tools] == ["get_weather"]
 
 
 def test_a_narrow_route_offers_only_the_routed_tools_and_the_model_may_answer(tools, hash_embedder):
