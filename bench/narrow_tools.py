@@ -12,7 +12,7 @@ USE similarity of ``name: description`` to the question is the only one offered 
 leads the next by ``--lead``; otherwise every tool is. Each decision starts from an empty
 KV cache (the two modes share most of their prompt, and the second would find it cached).
 
-Writes bench/results/narrow_tools_<dataset>.json and .md.
+Writes bench/results/narrow_tools_<model>_<dataset>.json and .md.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "alone": len(alone),
     }
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    stem = RESULTS / f"narrow_tools_{args.dataset.replace(':', '_')}"
+    stem = RESULTS / f"narrow_tools_{args.model.split(':')[-1]}_{args.dataset.replace(':', '_')}"
     write_atomic(stem.parent / f"{stem.name}.json", json.dumps(
         {"created": created, "machine": machine_info(), "model": args.model, "dataset": args.dataset,
          "summary": summary, "rows": rows}, ensure_ascii=False, indent=1))
