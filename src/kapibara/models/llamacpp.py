@@ -216,7 +216,7 @@ class LlamaCppModel(ChatModel):
     one ``llama_decode`` where a reply repeats the system prompt or a tool's result. Output
     as decoded token by token (up to the last bits of a batch's logits). Off by default:
     on 2 CPU cores a batch costs too much against one step for it to pay (the tuned 0.5B's
-    whole turns 0.98x as long, the untuned 0.5B's 1.00x, the 1.5B's 1.09x:
+    whole turns 0.98-1.02x as long in two runs, the untuned 0.5B's 1.00x, the 1.5B's 1.09x:
     ``bench/prompt_lookup.py``, docs/models.md); where a batch of k tokens costs about one
     step (``bench/decode_costs.py`` measures it), turn it on."""
     draft_tokens = 6
