@@ -525,12 +525,10 @@ class LlamaCppModel(ChatModel):
                 # Under a call schema's grammar the schema's own tools say what is fixed,
                 # and a tool name can be completed: the grammar admits no other.
                 jump = jump_table(schema_tools(request.constraint.json_schema)) or None
-            greedy = sampling.temperature == 0 and sampling.repeat_penalty == 1.0 \
-                and (grammar is None or fast is not None)
             gen: Generator[int, list[int] | None, None]
             drafts = _Drafts()
-            lookup = greedy and fast is None and self.prompt_lookup and self.draft_tokens > 0
-
+            lookup = grammar is None and sampling.temperature == 0 and sampling.repeat_penalty == 1.0 \
+                and self.prompt_lookup and self.draft_tokens > 0
             tags = set(self.tokenize_text("<tool_call>")) if lookup else set()
             called = False
 
