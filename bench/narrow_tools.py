@@ -4,6 +4,8 @@ ways in one process.
 
     KAPIBARA_DATA_DIR=../shared/data .venv/bin/python bench/narrow_tools.py \
         [--model llamacpp:qwen2.5-coder-0.5b] [--dataset bfcl:multiple] [--limit 100] [--lead 0.05]
+    KAPIBARA_DATA_DIR=../shared/data .venv/bin/python bench/narrow_tools.py --coverage \
+        [--dataset bfcl:multiple,bfcl:parallel_multiple]
 
 BFCL brings its own functions with each question, so no saved prefix state holds them:
 the whole prompt (system text, tool schemas, question) is prefilled every decision, and
@@ -12,7 +14,12 @@ USE similarity of ``name: description`` to the question is the only one offered 
 leads the next by ``--lead``; otherwise every tool is. Each decision starts from an empty
 KV cache (the two modes share most of their prompt, and the second would find it cached).
 
-Writes bench/results/narrow_tools_<model>_<dataset>.json and .md.
+``--coverage`` decides nothing: for every case of each dataset with two or more tools it
+says whether the router would offer one tool alone, and whether that leaves out a tool
+the expected calls need (on ``parallel_multiple`` a question needs several).
+
+Writes bench/results/narrow_tools_<model>_<dataset>.json and .md
+(``--coverage``: narrow_tools_coverage.json and .md).
 """
 
 from __future__ import annotations
@@ -54,13 +61,67 @@ def decide(agent: Any, case: Any, model: Any) -> dict[str, Any]:
             "offered": offered, "prefilled": prefilled, "model_calls": len(calls)}
 
 
+def needed_sets(expected: Any) -> list[set[str]]:
+    """The function names each alternative of a case's expected calls needs."""
+    if not isinstance(expected, list) or not expected:
+        return []
+    alternatives = expected if isinstance(expected[0], list) else [expected]
+    return [{name for call in alt if isinstance(call, dict) for name in call} for alt in alternatives]
+
+
+def coverage(datasets: list[str], lead: float, limit: int | None) -> int:
+    """How often the router offers one tool alone, and how often that one is not enough."""
+    router = DescriptionRouter(load_embedder("use"), lead=lead)
+    out: dict[str, dict[str, Any]] = {}
+    for name in datasets:
+        cases = load_dataset(name)[:limit]
+        several = alone = short = 0
+        left_out: list[str] = []
+        for case in cases:
+            specs = resolve_tools(case.tools)
+            names = [t["function"]["name"] for t in specs]
+            if len(names) < 2:
+                continue
+            router.describe({t["function"]["name"]: f"{t['function']['name']}: {t['function'].get('description', '')}"
+                             for t in specs})
+            several += 1
+            offered = set(router.route(case.messages, names).tools)
+            if len(offered) == 1:
+                alone += 1
+                needs = needed_sets(case.expected)
+                if needs and not any(n <= offered for n in needs):
+                    short += 1
+                    left_out.append(case.id)
+        out[name] = {"cases": len(cases), "with_two_or_more_tools": several, "one_offered": alone,
+                     "needed_tool_left_out": short, "left_out": left_out}
+        print(f"{name}: {several} cases with 2+ tools, one offered in {alone}, a needed tool left out in {short}",
+              file=sys.stderr, flush=True)
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    write_atomic(RESULTS / "narrow_tools_coverage.json", json.dumps(
+        {"created": created, "lead": lead, "datasets": out}, ensure_ascii=False, indent=1))
+    md = ["# Which tools the nearest-tool narrowing leaves out (`bench/narrow_tools.py --coverage`)", "",
+          f"Measured {created}; `DescriptionRouter(lead={lead})` with the bundled USE embedder, no model. "
+          "A case counts when it offers two or more tools; *left out*: one tool offered, and no "
+          "alternative of the expected calls is made of it alone.", "",
+          "| dataset | cases with 2+ tools | one tool offered | a needed tool left out |", "|---|---|---|---|"]
+    md += [f"| {k} | {v['with_two_or_more_tools']} | {v['one_offered']} | {v['needed_tool_left_out']} |"
+           for k, v in out.items()]
+    write_atomic(RESULTS / "narrow_tools_coverage.md", "\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="llamacpp:qwen2.5-coder-0.5b")
     ap.add_argument("--dataset", default="bfcl:multiple")
     ap.add_argument("--limit", type=int, default=100)
     ap.add_argument("--lead", type=float, default=0.05)
+    ap.add_argument("--coverage", action="store_true", help="no model: which tools narrowing leaves out")
     args = ap.parse_args(argv)
+    if args.coverage:
+        names = args.dataset.split(",") if "," in args.dataset else [args.dataset, "bfcl:parallel_multiple"]
+        return coverage(names, args.lead, None)
     model = load_model(args.model)
     embedder = load_embedder("use")
 
