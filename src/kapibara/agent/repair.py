@@ -41,6 +41,7 @@ from typing import Any, TypeGuard, TypeVar
 
 from rapidfuzz import fuzz, process
 
+from kapibara.agent.codes import abbreviates
 from kapibara.agent.parsing import loads_lenient, parse_tool_calls
 from kapibara.models.base import Constraint, ToolCall
 from kapibara.tools.schema import standard_schema
@@ -822,9 +823,11 @@ def text_grounded(value: str, evidence: str) -> bool:
     """Whether a string value could come from the evidence: it appears there, or shares at
     least two characters in a row with it ("三斤车厘子" / "来个三斤车厘子"). A value in a script
     the evidence does not use (a Chinese city for an English question) cannot be judged
-    and counts as grounded: the tool itself resolves names across languages."""
+    and counts as grounded: the tool itself resolves names across languages. A short form
+    of a name said counts too (``codes.abbreviates``: "Dollar" -> ``USD``, "New York City"
+    -> ``NYC``)."""
     v, e = _norm(value), _norm(evidence)
-    if not v or v in e:
+    if not v or v in e or abbreviates(value, evidence):
         return True
     if (_CJK.search(v) and not _CJK.search(e)) or (_LATIN.search(v) and not _CJK.search(v) and not _LATIN.search(e)):
         return True
@@ -895,10 +898,14 @@ def _claimed_elsewhere(value: str, key: str, tool: Any) -> bool:
 
 
 def parameter_label(tools: Any, tool_name: str, param: str) -> str:
-    """What to call a parameter when asking for it: its description's first clause."""
+    """What to call a parameter when asking for it: its description's first clause, in
+    the middle of a sentence ("The currency to convert to." -> "the currency to convert
+    to"; an acronym such as "ISO code" keeps its capitals)."""
     tool = tools.get(tool_name)
     desc = str(((tool.parameters or {}).get("properties", {}).get(param, {}) if tool else {}).get("description") or "")
-    first = re.split(r"[，,。(（;；]|例如|e\.g\.", desc, maxsplit=1)[0].strip()
+    first = re.split(r"[，,。(（;；]|例如|e\.g\.|\.(?:\s|$)", desc, maxsplit=1)[0].strip()
+    if len(first) > 1 and first[0].isupper() and first[1].islower():
+        first = first[0].lower() + first[1:]
     return first or param
 
 
