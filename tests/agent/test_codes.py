@@ -36,6 +36,8 @@ def test_a_code_for_a_currency_not_named_is_not_grounded(code, said):
     ("NYC", "Search for famous contemporary sculptures in New York City.", True),
     ("US", "How many veterans were there in the United States in 1954?", True),
     ("LA", "flights to los angeles", True),
+    ("USA", "the population of the United States of America", True),
+    ("IT", "what's in the box?", False),  # small words make no initials
     ("NY", "Find restaurants near me", False),
     ("NYC", "new york", False),  # two words cannot make three letters
     ("Nyc", "New York City", False),  # not an initialism: capital letters only

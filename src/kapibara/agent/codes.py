@@ -45,6 +45,7 @@ CURRENCIES: dict[str, tuple[str, ...]] = {
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 _INITIALISM = re.compile(r"[A-Z]{2,6}")
+_GLUE = {"a", "an", "the", "of", "and", "in", "on", "at", "to", "for", "is", "it", "by", "my", "me", "i"}
 
 
 def _names_said(names: tuple[str, ...], evidence: str) -> bool:
@@ -66,11 +67,12 @@ def currency_said(value: str, evidence: str) -> bool:
 
 def initialism_said(value: str, evidence: str) -> bool:
     """Whether ``value`` (2-6 capital letters) is the initials of words said in a row
-    ("New York City" -> NYC, "United States" -> US)."""
+    ("New York City" -> NYC, "United States of America" -> USA). Small words are
+    skipped: "of" is not in USA, and "in the" makes no ``IT``."""
     code = value.strip()
     if not _INITIALISM.fullmatch(code):
         return False
-    words = _WORD.findall(evidence)
+    words = [w for w in _WORD.findall(evidence) if w.lower() not in _GLUE]
     return any("".join(w[0] for w in words[i:i + len(code)]).upper() == code
                for i in range(len(words) - len(code) + 1))
 
