@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.coverage:
         names = args.dataset.split(",") if "," in args.dataset else [args.dataset, "bfcl:parallel_multiple"]
-        return coverage(names, args.lead, None)
+        return coverage(list(dict.fromkeys(names)), args.lead, None)  # parallel_multiple once
     model = load_model(args.model)
     embedder = load_embedder("use")
 
