@@ -76,7 +76,7 @@ class PrefixModel(FakeModel):
         super().__init__(*args, **kwargs)
         self.prefixes: list[list[dict]] = []
 
-    def ensure_prefix(self, prefix, tools=None):
+    def ensure_prefix(self, prefix, tools=None, tool_format=None):
         self.prefixes.append(list(prefix))
         return f"state-{len(self.prefixes)}"
 

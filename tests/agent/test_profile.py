@@ -99,3 +99,19 @@ def test_a_routed_call_whose_start_the_backend_writes_gets_no_format_instruction
         request = model.calls[0]
         assert request.constraint is not None and request.constraint.prefix.startswith('{"name": "get_weather"')
         assert (request.messages[-1]["content"] != "weather in Paris?") is instructed
+
+
+def test_tools_are_shown_as_signatures_except_to_a_model_tuned_on_them() -> None:
+    import pytest
+
+    from kapibara.errors import ConfigError
+
+    tools = ToolSet([get_weather])
+    plain, learned = FakeModel(default="ok"), tuned(tools=("get_weather",))
+    Agent(plain, tools).run("weather?")
+    Agent(learned, tools).run("weather?")
+    Agent(plain, tools, tool_format="json").run("weather?")
+    assert [c.tool_format for c in plain.calls] == ["signature", "json"]
+    assert [c.tool_format for c in learned.calls] == ["json"]
+    with pytest.raises(ConfigError, match="tool_format"):
+        Agent(plain, tools, tool_format="yaml")

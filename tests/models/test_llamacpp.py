@@ -317,6 +317,22 @@ def test_tool_turns_render_with_the_models_own_template(real_model):
 
 
 @pytest.mark.model
+def test_tools_shown_as_signatures_keep_the_templates_frame(real_model):
+    messages = [SYSTEM, {"role": "user", "content": "巴黎天气？"}]
+    as_json = real_model.render(messages, [WEATHER])
+    as_signature = real_model.render(messages, [WEATHER], tool_format="signature")
+    assert "<tools>\n// Get the current weather for a city\nget_weather(city: string)\n  city: city name\n</tools>" \
+        in as_signature
+
+    def frame(text):  # all but the tools block
+        return text[:text.rindex("<tools>\n")] + text[text.rindex("\n</tools>"):]
+
+    assert frame(as_signature) == frame(as_json)
+    assert len(real_model.tokenize(as_signature)) < len(real_model.tokenize(as_json))
+    assert real_model.render(messages, [WEATHER], tool_format="json") == as_json
+
+
+@pytest.mark.model
 def test_a_calls_fixed_text_is_written_ahead_not_decoded(real_model, monkeypatch):
     # Greedy with tools and no grammar: what the call must go on with (models/jump.py) is
     # evaluated in one batch with the next token. The call is the one decoded token by

@@ -35,6 +35,7 @@ def test_a_malformed_call_reaches_the_client_as_a_valid_tool_call(make_client):
     assert json.loads(call["function"]["arguments"]) == {"city": "Paris"}
     assert body["kapibara"]["repairs"] == ["lenient_parse", "fuzzy_name"]
     assert model.calls[0].tools == [WEATHER, TIME]
+    assert model.calls[0].tool_format is None  # the client's tools as the model's template shows them
 
 
 def test_an_invalid_call_is_asked_again_and_an_answer_is_content(make_client):

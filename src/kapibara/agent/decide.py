@@ -174,6 +174,9 @@ class Decider:
     this probability of opening a call, to tools the question is far from (``relevance``),
     is not trusted (rung ``doubt``); 0 turns it off."""
     relevance: Relevance | None = None
+    tool_format: str | None = None
+    """How the model is shown the tools (``ChatRequest.tool_format``); None: as its chat
+    template shows them, as ``kapibara serve``'s pass-through must (the client's prompt)."""
     latest: str = ""
     """The user's latest message in the decision being made (``decide`` sets it): what a
     follow-up such as "那明天呢" changes."""
@@ -706,7 +709,8 @@ def call_model(d: Decider, messages: list[Message], constraint: Constraint | Non
     ``doubt`` asks the model for its ``call_probability`` (rung ``doubt``)."""
     req = d.protocol.prepare(messages, d.tools, d.language)
     request = ChatRequest(messages=req.messages, tools=req.tools, stop=req.stop, sampling=d.sampling,
-                          max_tokens=max_tokens, constraint=constraint, call_probability=doubt)
+                          max_tokens=max_tokens, constraint=constraint, call_probability=doubt,
+                          tool_format=d.tool_format)
     if constraint is not None and not (constraint.prefix and getattr(d.model, "write_prefix", False)):
         # The output's shape, said in words. Not when the backend writes the call's start
         # (``{"name": "recommend_products", "arguments":``) into the prompt: the tool and

@@ -36,7 +36,7 @@ from kapibara.agent.policy import (
     user_words,
     verdicts_for,
 )
-from kapibara.agent.profile import CompactToolSet, compact_prompt, model_profile
+from kapibara.agent.profile import CompactToolSet, compact_prompt, model_profile, model_tool_format
 from kapibara.agent.protocols import OBSERVATION, get_protocol
 from kapibara.agent.router import DescriptionRouter, Route, Router
 from kapibara.agent.trace import Trace
@@ -51,6 +51,7 @@ from kapibara.models.base import (
     Sampling,
     ToolCall,
 )
+from kapibara.models.tool_text import TOOL_FORMATS
 from kapibara.models.toolcalls import parse_tool_calls
 from kapibara.prompts import Prompt
 from kapibara.prompts.loader import detect_language, render_template
@@ -126,6 +127,10 @@ class Agent:
     0 turns it off. ``ask_missing`` (on by default): a call whose required string value
     the conversation never gave (the model invented it) becomes the agent's question for
     it (rung ``ask``, ``kapibara.agent.repair.missing_required``); off, the call is sent.
+    ``tool_format`` is how a backend that renders the prompt itself shows the tools:
+    ``signature`` (``kapibara.models.tool_text``: a third fewer tokens on BFCL) or
+    ``json`` (the chat template's own form); by default signatures, except to a model
+    tuned on its tools, which is shown them as it was trained (``model_tool_format``).
     """
 
     def __init__(
@@ -157,6 +162,7 @@ class Agent:
         guard: bool = True,
         answer_prompt: AnswerLayout = "plain",
         direct_answers: bool = True,
+        tool_format: str | None = None,
     ) -> None:
         if max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {max_steps}")
@@ -199,6 +205,9 @@ class Agent:
         self.guard = guard
         self.answer_prompt = answer_prompt
         self.direct_answers = direct_answers
+        if tool_format is not None and tool_format not in TOOL_FORMATS:
+            raise ConfigError(f"unknown tool_format {tool_format!r}", hint="use one of: " + ", ".join(TOOL_FORMATS))
+        self.tool_format = tool_format or model_tool_format(model, tools)
         if model_profile(model, tools) == "compact":
             # A model tuned on the domain learned its tools and examples in the weights:
             # the role line and bare tool signatures, no examples in the prompt. A router
@@ -491,7 +500,7 @@ class Agent:
             role = self._answer_role(self.prompt_for(lang), lang)
             self.model.ensure_prefix(answer_messages("cached", role, lang, "", [], marked=self.guard)[:1])
         req = self.protocol.prepare(self._system_messages(self.prompt_for(lang), lang), self.tools, lang)
-        return self.model.ensure_prefix(req.messages, req.tools)
+        return self.model.ensure_prefix(req.messages, req.tools, tool_format=self.tool_format)
 
     # -- prompt, context and session -----------------------------------------------------
 
@@ -516,7 +525,7 @@ class Agent:
                        sampling=self.sampling, budgets=self.budgets, deadline=deadline,
                        constrained=self.constrained, repair=self.repair, grounding=self.grounding,
                        ask_missing=self.ask_missing, doubt_at=self.doubt_at,
-                       relevance=self.relevance)
+                       relevance=self.relevance, tool_format=self.tool_format)
 
     def _system_messages(self, prompt: Prompt | None, language: str) -> list[Message]:
         """The prompt's messages before the question (system part and few-shot examples)."""

@@ -39,6 +39,17 @@ def model_profile(model: Any, tools: Any = None) -> str:
     return str(profile)
 
 
+def model_tool_format(model: Any, tools: Any = None) -> str:
+    """How the agent shows ``tools`` to ``model`` by default (``ChatRequest.tool_format``).
+
+    Signatures (``kapibara.models.tool_text``), a third fewer prompt tokens, for any model
+    that learned tools from their JSON in pretraining; JSON to a model tuned with a prompt
+    profile of its own (``compact``): its training samples showed the tools in the chat
+    template's JSON (``kapibara.finetune.frame``), and a tuned model sees what it learned.
+    """
+    return "json" if model_profile(model, tools) != "default" else "signature"
+
+
 def compact_prompt(prompt: Prompt) -> Prompt:
     """The role line alone, in the prompt's language."""
     return prompt.model_copy(update={"context": "", "constraints": [], "examples": [], "thinking": "none"})

@@ -181,6 +181,10 @@ class ChatRequest:
     max_tokens: int | None = None
     stream: bool = False
     watch: Watch | None = None
+    tool_format: str | None = None
+    """How a backend that renders the prompt itself shows ``tools`` to the model:
+    ``signature`` (``kapibara.models.tool_text``) or ``json``/None, the chat template's own
+    form. HTTP backends send ``tools`` as they are and ignore it."""
     call_probability: bool = False
     """Ask for ``Completion.call_probability`` (a backend that sees the logits sets it; the
     first time costs llama.cpp ~2 s to classify its vocabulary, so only asked when used)."""
@@ -224,7 +228,8 @@ class CachesPrefix(Protocol):
     """A model that can save the prefilled state of a fixed prompt prefix for later
     processes (the system prompt and tools), so they skip that prefill."""
 
-    def ensure_prefix(self, prefix: list[Message], tools: list[ToolSpec] | None = None) -> Any: ...
+    def ensure_prefix(self, prefix: list[Message], tools: list[ToolSpec] | None = None,
+                      tool_format: str | None = None) -> Any: ...
 
 
 class ChatModel:

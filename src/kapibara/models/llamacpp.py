@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from kapibara.errors import BackendError, ModelNotFoundError, require
-from kapibara.models import kvstate, tuned
+from kapibara.models import kvstate, tool_text, tuned
 from kapibara.models.base import (
     ChatModel,
     ChatRequest,
@@ -306,19 +306,29 @@ class LlamaCppModel(ChatModel):
     # -- prompts ---------------------------------------------------------------------
 
     def render(
-        self, messages: list[Message], tools: list[ToolSpec] | None = None, *, add_generation_prompt: bool = True
+        self, messages: list[Message], tools: list[ToolSpec] | None = None, *, add_generation_prompt: bool = True,
+        tool_format: str | None = None,
     ) -> str:
-        """The prompt text the model sees, from the GGUF's own chat template."""
+        """The prompt text the model sees, from the GGUF's own chat template; with
+        ``tool_format="signature"`` the tools as signatures where the template puts their
+        JSON (``kapibara.models.tool_text``; a template it cannot splice keeps its JSON)."""
         llama = self.llama
-        return str(
-            self._shared.template.render(
-                messages=_normalise(messages),
-                tools=tools or None,
+        normalised = _normalise(messages)
+
+        def with_tools(shown: list[ToolSpec] | None) -> str:
+            return str(self._shared.template.render(
+                messages=normalised,
+                tools=shown or None,
                 add_generation_prompt=add_generation_prompt,
                 bos_token=llama._model.token_get_text(llama.token_bos()) if llama.token_bos() >= 0 else "",
                 eos_token=llama._model.token_get_text(llama.token_eos()),
-            )
-        )
+            ))
+
+        if tools and tool_format == "signature":
+            spliced = tool_text.splice(with_tools, [dict(t) for t in tools])
+            if spliced is not None:
+                return spliced
+        return with_tools(tools)
 
     def tokenize(self, text: str) -> list[int]:
         """Tokens of rendered prompt text (special tokens such as ``<|im_start|>`` parsed)."""
@@ -339,7 +349,8 @@ class LlamaCppModel(ChatModel):
             llama.eval(tokens[keep:])
         return keep
 
-    def save_prefix(self, prefix: str | list[Message], tools: list[ToolSpec] | None = None) -> Path:
+    def save_prefix(self, prefix: str | list[Message], tools: list[ToolSpec] | None = None,
+                    tool_format: str | None = None) -> Path:
         """Prefill a fixed prompt prefix and save its KV state for later processes.
 
         ``prefix`` is rendered text or messages (typically the system message; rendered
@@ -347,7 +358,8 @@ class LlamaCppModel(ChatModel):
         any process on the same model file and ``n_ctx`` whose prompt starts with these
         tokens loads the state instead of prefilling them.
         """
-        text = prefix if isinstance(prefix, str) else self.render(prefix, tools, add_generation_prompt=False)
+        text = prefix if isinstance(prefix, str) else self.render(prefix, tools, add_generation_prompt=False,
+                                                                  tool_format=tool_format)
         tokens = self.tokenize(text)
         if len(tokens) >= self.n_ctx:
             raise BackendError(f"prefix of {len(tokens)} tokens does not fit n_ctx={self.n_ctx}")
@@ -357,9 +369,11 @@ class LlamaCppModel(ChatModel):
         return kvstate.write_state(self.prefix_state_dir, self._shared.identity, self.n_ctx, tokens,
                                    data, self.path.name)
 
-    def ensure_prefix(self, prefix: str | list[Message], tools: list[ToolSpec] | None = None) -> Path:
+    def ensure_prefix(self, prefix: str | list[Message], tools: list[ToolSpec] | None = None,
+                      tool_format: str | None = None) -> Path:
         """``save_prefix`` unless a state for exactly this prefix is already saved."""
-        text = prefix if isinstance(prefix, str) else self.render(prefix, tools, add_generation_prompt=False)
+        text = prefix if isinstance(prefix, str) else self.render(prefix, tools, add_generation_prompt=False,
+                                                                  tool_format=tool_format)
         found = kvstate.find_state(self.prefix_state_dir, self._shared.identity, self.n_ctx, self.tokenize(text))
         return found or self.save_prefix(text)
 
@@ -482,7 +496,7 @@ class LlamaCppModel(ChatModel):
         messages, tools, sampling = request.messages, request.tools, request.sampling
         stop, max_tokens, watch = request.stop or [], request.max_tokens, request.watch
         t0 = time.perf_counter()
-        tokens = self.tokenize(self.render(messages, tools))
+        tokens = self.tokenize(self.render(messages, tools, tool_format=request.tool_format))
         room = self.n_ctx - len(tokens)
         if room <= 0:
             raise BackendError(
