@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kapibara.agent import Agent
 from kapibara.agent.profile import compact_prompt, compact_spec, model_profile
+from kapibara.errors import ConfigError
 from kapibara.models.fake import FakeModel
 from kapibara.prompts import Prompt
 from kapibara.tools import ToolSet, tool
@@ -102,10 +105,6 @@ def test_a_routed_call_whose_start_the_backend_writes_gets_no_format_instruction
 
 
 def test_tools_are_shown_as_signatures_except_to_a_model_tuned_on_them() -> None:
-    import pytest
-
-    from kapibara.errors import ConfigError
-
     tools = ToolSet([get_weather])
     plain, learned = FakeModel(default="ok"), tuned(tools=("get_weather",))
     Agent(plain, tools).run("weather?")

@@ -325,7 +325,7 @@ class LlamaCppModel(ChatModel):
             ))
 
         if tools and tool_format == "signature":
-            spliced = tool_text.splice(with_tools, [dict(t) for t in tools])
+            spliced = tool_text.splice(with_tools, tools)
             if spliced is not None:
                 return spliced
         return with_tools(tools)

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
-ToolFormat = Literal["json", "signature"]
 TOOL_FORMATS: tuple[str, ...] = ("json", "signature")
 
 _PLACEHOLDER = "kapibara_tools_placeholder_7f3a"
