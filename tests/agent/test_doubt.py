@@ -360,3 +360,34 @@ def test_unheld_checks_numbers_and_text_and_skips_what_it_cannot_check(tools):
     assert not unheld([ToolCall("recommend_products", {"category": True})], tools, said)  # nothing to check
     assert not unheld([ToolCall("recommend_products", {})], tools, said)
     assert not unheld([], tools, said)
+
+
+@pytest.mark.parametrize(("question", "doubted"), [
+    ("What time is it now?", True),  # "electronics" never said: a guess
+    ("Recommend some electronics please", False),
+])
+def test_a_call_the_reask_got_none_of_whose_required_values_was_said_is_doubted(tools, question, doubted):
+    far = Far(far=False, near=True)
+    far.floor = {"en": 0.3}
+    unclosed = '{"name": "fastest_route", "arguments": {"start": "New York", "end": "Boston"}'
+    fenced = '```json\n{"name": "recommend_products", "arguments": {"category": "electronics"}}\n```'
+    model = FakeModel([first(unclosed, 0.9), first(fenced, 0.9), "It takes about four hours by car."])
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far, language="en").decide(
+        [{"role": "user", "content": question}])
+    assert "reask" in d.repairs and ("doubt" in d.repairs) is doubted
+    if doubted:
+        assert d.calls == [] and d.text == "It takes about four hours by car." and model.calls[2].tools is None
+    else:
+        assert [c.name for c in d.calls] == ["recommend_products"] and len(model.calls) == 2
+
+
+def test_a_call_the_reask_got_to_the_tool_the_question_points_at_is_kept(tools):
+    far = Far(far=False, near=True)
+    far.floor = {"en": 0.3}
+    far.nearest_tool = "recommend_products"
+    unclosed = '{"name": "fastest_route", "arguments": {"start": "New York", "end": "Boston"}'
+    fenced = '```json\n{"name": "recommend_products", "arguments": {"category": "electronics"}}\n```'
+    model = FakeModel([first(unclosed, 0.9), first(fenced, 0.9)])
+    d = Agent(model, tools, doubt_at=0.8, ask_missing=False, relevance=far, language="en").decide(
+        [{"role": "user", "content": "Find the fastest route from New York to Boston."}])
+    assert [c.name for c in d.calls] == ["recommend_products"] and "doubt" not in d.repairs

@@ -8,8 +8,9 @@ a ``Decision`` (calls to make, or an answer). The rungs, in the order they are c
 ``doubt``            a call read leniently that the model itself doubted (its first token
                      gave a call less than ``doubt_at`` of the probability) to a tool far
                      from the question, or any such call to a tool very far from it, or
-                     one none of whose required values was said, or a call to a tool
-                     the set lacks when no offered tool is near (``doubt.py``), with no
+                     one none of whose required values was said (first or after the
+                     re-ask), or a call to a tool the set lacks when no offered tool is
+                     near (``doubt.py``), with no
                      router that knows when no tool is needed:
                      the answer is written instead, with no tools offered; or, when
                      another offered tool is near the question, the call is decoded
@@ -315,6 +316,14 @@ def decide(d: Decider, messages: list[Message], step: int, trace: Trace, route: 
                                            d.budgets.rung_tokens)
         action, error, fired = check(d, completion, constraint, said)
         repairs += fired
+        if not error and constraint is None and guessed(d, messages, action, route):
+            # The re-ask got a call none of whose required values was said, to a tool the
+            # question does not point at: after a first output that was no valid call,
+            # the re-ask's list of tools was taken as an order (BFCL irrelevance: "Find the
+            # fastest route from New York to Boston." -> prime_numbers_in_range(1, 100)).
+            action, completion = yield from _answer_without_tools(d, messages, step, trace, made)
+            return _finish(d, action, completion, [*repairs, "doubt"], made, t0, step, trace, [], Constraint(),
+                           route)
         # Two invalid calls: the tool does not fit what the user said (or said too
         # little), so the last rung answers. Regeneration under the tools' schema with an
         # answer branch made the 0.5B answer only because a sorted schema put "arguments"
@@ -487,12 +496,27 @@ def doubtful(d: Decider, messages: list[Message], completion: Completion, action
     doubted = (p < d.doubt_at and d.relevance.far(question, texts, d.language)) or \
         d.relevance.far(question, texts, d.language, sure=True) or \
         (d.language in getattr(d.relevance, "floor", {}) and unheld(action.calls, d.tools, evidence(messages)))
-    # A call to the one of several tools that is nearest the question (by a clear lead,
-    # ``nearest_tool``) is the choice the question points at, however far every tool is
-    # from it: "Translate Hello, how are you? from English to French." sits 0.15 from
-    # ``translate``, which leads the other tools by 0.11.
+    return doubted and not pointed_at(d, question, action)
+
+
+def pointed_at(d: Decider, question: str, action: Action) -> bool:
+    """Whether ``action`` calls one tool, the one of several offered that is nearest the
+    question (by a clear lead, ``nearest_tool``): the choice the question points at,
+    however far every tool is from it ("Translate Hello, how are you? from English to
+    French." sits 0.15 from ``translate``, which leads the other tools by 0.11)."""
     names = {c.name for c in action.calls}
-    return doubted and not (len(names) == 1 and nearest_tool(d, question) in names)
+    return len(names) == 1 and nearest_tool(d, question) in names
+
+
+def guessed(d: Decider, messages: list[Message], action: Action, route: Route | None) -> bool:
+    """Whether a free-text call the re-ask got is a guess (rung ``doubt``): none of its
+    required values was said (``unheld``, in a language with a measured floor), and the
+    question does not point at its tool (``pointed_at``)."""
+    if not (action.calls and action.lenient and may_doubt(d, route) and d.relevance is not None
+            and d.language in getattr(d.relevance, "floor", {}) and not d.out_of_time()):
+        return False
+    return unheld(action.calls, d.tools, evidence(messages)) and \
+        not pointed_at(d, routing_text(messages), action)
 
 
 def tool_text(tool: Tool) -> str:
