@@ -64,9 +64,10 @@ names there sat up to 0.53 similar to it.
 
 A free-text call to a tool the set does not have (no misspelling of an offered one, and
 no offered tool its arguments fit) is doubted when no offered tool is near the question
-(``NEAR_FLOOR``) or leads the others (``NEAR_MARGIN``): on BFCL ``irrelevance`` 100-239 the 0.5B named 26 tools the set lacked
-(often the thing asked about: "Ronaldo", "The Scream", "Sushi Palace"), 23 of them for
-questions under the floor to the one tool offered. The ladder (re-ask, then an answer
+(``NEAR_FLOOR``) or leads the others (``NEAR_MARGIN``): on BFCL ``irrelevance`` 100-239
+the 0.5B named 26 tools the set lacked (often the thing asked about: "Ronaldo", "The
+Scream", "Sushi Palace"), 23 of them for questions under the floor to the one tool
+offered. The ladder (re-ask, then an answer
 decoded under a schema) answered every one of them in the end, in 3.7 s at the median
 where a doubted call's plain answer took 2.4 s, and its schema-bound answers were the
 worse ones ("The presidential election in 2020 was won by Donald Trump.").
@@ -165,9 +166,16 @@ class Relevance:
         """Whether ``question`` is less similar than ``language``'s floor to every one of
         ``tool_texts`` (False without an embedder or a floor). ``sure``: the floor for a
         call the model was sure of (``FAR_FLOOR``)."""
-        floor = (self.far_floor if sure else self.floor).get(language)
+        return self._under(question, tool_texts, self.far_floor if sure else self.floor, language) is True
+
+    def _under(self, question: str, tool_texts: Sequence[str], floors: dict[str, float],
+               language: str) -> bool | None:
+        """Whether ``question``'s highest similarity to ``tool_texts`` is under
+        ``language``'s floor in ``floors``; None when it cannot be said (no embedder, no
+        floor for the language, no tools)."""
+        floor = floors.get(language)
         sim = self.similarity(question, tool_texts) if floor is not None else None
-        return sim is not None and floor is not None and sim < floor
+        return None if sim is None or floor is None else sim < floor
 
     def nearest(self, question: str, named: dict[str, str], language: str = "en") -> str | None:
         """The name whose text in ``named`` (name -> ``name: description``) is most similar
@@ -188,16 +196,12 @@ class Relevance:
         """Whether ``question`` is less than ``language``'s ``NEAR_FLOOR`` similar to every
         one of ``tool_texts``: False without an embedder, a floor or tools (unlike
         ``not near``, which cannot tell "far" from "not measured")."""
-        floor = self.near_floor.get(language)
-        sim = self.similarity(question, tool_texts) if floor is not None else None
-        return sim is not None and floor is not None and sim < floor
+        return self._under(question, tool_texts, self.near_floor, language) is True
 
     def near(self, question: str, tool_texts: Sequence[str], language: str = "en") -> bool:
         """Whether ``question`` is at least ``language``'s ``NEAR_FLOOR`` similar to one of
         ``tool_texts`` (False without an embedder or a floor)."""
-        floor = self.near_floor.get(language)
-        sim = self.similarity(question, tool_texts) if floor is not None else None
-        return sim is not None and floor is not None and sim >= floor
+        return self._under(question, tool_texts, self.near_floor, language) is False
 
 
 def unheld(calls: Sequence[ToolCall], tools: Any, evidence: str) -> bool:
