@@ -37,8 +37,11 @@ def export_cmd(
                                         "(no per-token adapter cost)")] = False,
     base: Annotated[str, typer.Option("--base", help="the base the adapter was trained on: a bundled "
                                       "model or a GGUF path")] = "qwen2.5-coder-0.5b",
-    quant: Annotated[str, typer.Option("--quant", help="quantisation of the merged model (Q4_K_M and Q4_0 "
-                                       "erase a small LoRA delta; see docs/finetune.md)")] = "Q8_0",
+    quant: Annotated[str, typer.Option("--quant", help="type of the merged model: GPTQ-Q4_0 (Q4_0 rounded on "
+                                       "the run's training samples; fastest) or a llama.cpp type (Q8_0 keeps the "
+                                       "delta; plain Q4_0 and Q4_K_M erase it; see docs/finetune.md)")] = "GPTQ-Q4_0",
+    calibration: Annotated[Path | None, typer.Option("--calibration", help="samples GPTQ-Q4_0 rounds on "
+                                                     "(default: the run's training data, from train.json)")] = None,
     tensor_type: Annotated[list[str] | None, typer.Option(
         "--tensor-type", help="PATTERN=TYPE: merged tensors whose names match get TYPE instead of --quant "
         "(as llama-quantize's option; e.g. attn_=Q8_0); repeatable")] = None,
@@ -59,7 +62,7 @@ def export_cmd(
     import kapibara.demo  # noqa: F401 - the tool set a run names
     from kapibara.finetune.lora import run_metadata
 
-    record = publish(run, name, base=base, merge=merge, quant=quant, tensor_types=tensor_types,
+    record = publish(run, name, base=base, merge=merge, quant=quant, tensor_types=tensor_types, calibration=calibration,
                      metadata={**run_metadata(run), **_metadata(meta or [])},
                      threads=threads, progress=lambda line: err.print(line, highlight=False, soft_wrap=True))
     served = record.merged_gguf or record.adapter_gguf

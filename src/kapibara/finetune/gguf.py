@@ -52,7 +52,9 @@ to the base's grid value, and the merged model decided like the untuned base (0/
 domain test split where the adapter got 16/24, bench/results/finetune.md). Q8_0's finer
 grid keeps the delta (675 MB for the 0.5B, against 491 MB). Q4_0, on a grid other than the
 base's, does not keep it either: a merge re-quantised to Q4_0 right 49 of 72 test cases
-where the adapter and the Q8_0 merge were right 68 and 67 (bench/results/finetune_session13.md)."""
+where the adapter and the Q8_0 merge were right 68 and 67 (bench/results/finetune_session13.md).
+Rounding to Q4_0 by GPTQ on the training samples keeps it (``kapibara.finetune.gptq``): that
+is what ``kapibara finetune export --merge`` writes unless ``--quant`` names a type here."""
 
 _PEFT_PREFIX = "base_model.model."
 
