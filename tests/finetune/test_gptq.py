@@ -99,14 +99,6 @@ def tokenizer():
     return load_hf_tokenizer("qwen2.5-coder-0.5b")
 
 
-def tiny_model(tokenizer):
-    config = transformers.Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                      max_position_embeddings=2048, tie_word_embeddings=True)
-    torch.manual_seed(0)
-    return transformers.Qwen2ForCausalLM(config)
-
-
 def tiny_gguf(model, path: Path) -> None:
     """The tiny model's weights as a qwen2 GGUF (F32; token_embd and output Q8_0)."""
     w = gguf.GGUFWriter(str(path), "qwen2")
@@ -139,16 +131,16 @@ def calibration_samples(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def merged(tokenizer, tmp_path_factory: pytest.TempPathFactory):
+def merged(tokenizer, tiny_qwen2, tmp_path_factory: pytest.TempPathFactory):
     """A tiny base GGUF, a random LoRA on it, and the GPTQ merge with its report."""
     from kapibara.finetune.frame import gguf_template
     from kapibara.finetune.gguf import read_peft_adapter
     from kapibara.models.bundled import model_path
 
     tmp = tmp_path_factory.mktemp("gptq")
-    model = tiny_model(tokenizer)
+    model = tiny_qwen2(tokenizer)
     tiny_gguf(model, tmp / "base.gguf")
-    lora = peft.get_peft_model(tiny_model(tokenizer), peft.LoraConfig(
+    lora = peft.get_peft_model(tiny_qwen2(tokenizer), peft.LoraConfig(
         r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], lora_dropout=0.0))
     with torch.no_grad():
         for name, p in lora.named_parameters():
@@ -239,7 +231,7 @@ def test_cli_merge_without_samples_says_how_to_give_them(merged, monkeypatch: py
     assert "--calibration" in err and "--quant Q8_0" in err and "Traceback" not in err
 
 
-def test_publish_merges_with_gptq_on_the_runs_samples_and_records_it(merged, tokenizer, tmp_path: Path,
+def test_publish_merges_with_gptq_on_the_runs_samples_and_records_it(merged, tokenizer, tiny_qwen2, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
@@ -258,7 +250,7 @@ def test_publish_merges_with_gptq_on_the_runs_samples_and_records_it(merged, tok
 
     def tiny_merge(*args, **kwargs):  # the tiny model stands in for the GGUF's dequantised weights
         seen.update(kwargs)
-        return real(*args, base=(tiny_model(tokenizer), tokenizer), template=template, **kwargs)
+        return real(*args, base=(tiny_qwen2(tokenizer), tokenizer), template=template, **kwargs)
 
     monkeypatch.setattr(gptq, "merge_gptq", tiny_merge)
     monkeypatch.setenv("KAPIBARA_HOME", str(tmp_path / "home"))

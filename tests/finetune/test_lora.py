@@ -51,17 +51,9 @@ def tokenizer():
 
 
 @pytest.fixture(scope="module")
-def tiny(tokenizer):
+def tiny(tokenizer, tiny_qwen2):
     """A fresh tiny model per call (training injects its LoRA layers into the one it gets)."""
-    return lambda: _tiny(tokenizer)
-
-
-def _tiny(tokenizer):
-    config = transformers.Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                      max_position_embeddings=2048, tie_word_embeddings=True)
-    torch.manual_seed(0)
-    return transformers.Qwen2ForCausalLM(config)
+    return lambda: tiny_qwen2(tokenizer)
 
 
 def test_render_gives_the_prompt_then_the_target_through_end_of_turn(frame) -> None:
