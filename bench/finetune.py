@@ -5,8 +5,9 @@
 Stages (each resumable: case results are cached in JSONL keyed by config / case):
 
 1. **Export** the run's adapter (``kapibara.finetune.publish``): the GGUF LoRA adapter, the
-   merged Q8_0 GGUF, the peft folder for vLLM; registered as ``--name`` with the compact
-   prompt profile and the tools it learned.
+   merged GGUF (GPTQ-Q4_0 on the run's training samples, the export's default), the peft
+   folder for vLLM; registered as ``--name`` with the compact prompt profile and the tools
+   it learned.
 2. **Domain test split + missing-argument cases**, configurations interleaved case by case
    so machine load affects them alike:
    ``0.5b`` (the untuned default agent, as `kapibara run` ships it), ``tuned`` (base +
