@@ -95,7 +95,8 @@ def gptq_q4_0(weight: Any, hessian: Any, *, damp: float = DAMP, block: int = 128
     w = weight.detach().to(torch.float32).clone()
     rows, cols = w.shape
     if cols % BLOCK or block % BLOCK:
-        raise ConfigError(f"a weight {rows}x{cols} has rows not a multiple of {BLOCK}", hint="Q4_0 needs them")
+        raise ConfigError(f"a {rows}x{cols} weight's {cols} inputs are not a multiple of {BLOCK}",
+                          hint="Q4_0 rounds blocks of 32 inputs; merge with --quant Q8_0")
     h = hessian.detach().to(torch.float32).clone()
     dead = torch.diag(h) == 0
     h[dead, dead] = 1.0
@@ -124,6 +125,7 @@ def gptq_q4_0(weight: Any, hessian: Any, *, damp: float = DAMP, block: int = 128
 
 
 def dequantize_q4_0(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """The values llama.cpp computes with: ``fp16(d) * (q - 8)``."""
     rows, cols = codes.shape
     d = scales.astype(np.float16).astype(np.float32)
     return ((codes.astype(np.float32) - 8).reshape(rows, cols // BLOCK, BLOCK) * d[:, :, None]).reshape(rows, cols)
