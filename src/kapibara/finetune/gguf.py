@@ -212,14 +212,33 @@ def _arch(reader: Any) -> str:
     return arch
 
 
-def gguf_names(adapter: PeftAdapter, reader: Any) -> dict[str, LoraWeight]:
-    """The adapter's weights keyed by llama.cpp tensor name (``blk.3.attn_q.weight``),
-    each checked against the base tensor's shape."""
+def tensor_names(reader: Any) -> Any:
+    """gguf's map from Hugging Face module names to the base's llama.cpp tensor names
+    (``get_name("model.layers.3.self_attn.q_proj.weight") == "blk.3.attn_q.weight"``)."""
     gguf = _gguf()
     arch = _arch(reader)
     n_blocks = int(reader.get_field(f"{arch}.block_count").contents())
-    arch_id = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch]
-    names = gguf.get_tensor_name_map(arch_id, n_blocks)
+    return gguf.get_tensor_name_map({v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch], n_blocks)
+
+
+def copy_metadata(reader: Any, writer: Any, skip: tuple[str, ...] = ()) -> None:
+    """Every key of the base (tokenizer, chat template, hyper-parameters) into ``writer``,
+    but for ``skip``. The writer writes the architecture itself; GGUF.* are the reader's
+    virtual fields."""
+    gguf = _gguf()
+    for field in reader.fields.values():
+        if field.name in (gguf.Keys.General.ARCHITECTURE, *skip) or field.name.startswith("GGUF."):
+            continue
+        kind = field.types[0]
+        sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), kind, sub_type=sub)
+
+
+def gguf_names(adapter: PeftAdapter, reader: Any) -> dict[str, LoraWeight]:
+    """The adapter's weights keyed by llama.cpp tensor name (``blk.3.attn_q.weight``),
+    each checked against the base tensor's shape."""
+    arch = _arch(reader)
+    names = tensor_names(reader)
     base = {t.name: t for t in reader.tensors}
     out: dict[str, LoraWeight] = {}
     for module, w in adapter.weights.items():
@@ -293,13 +312,7 @@ def merge_to_gguf(adapter_dir: str | Path, base_gguf: str | Path, out_path: str 
     out = Path(out_path).expanduser()
     with atomic_path(out, suffix=".gguf") as tmp:
         writer = gguf.GGUFWriter(str(tmp), _arch(reader), endianess=reader.endianess)
-        for field in reader.fields.values():
-            # GGUF.* are the reader's virtual fields; the writer writes the architecture itself.
-            if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
-                continue
-            kind = field.types[0]
-            sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
-            writer.add_key_value(field.name, field.contents(), kind, sub_type=sub)
+        copy_metadata(reader, writer)
         for t in reader.tensors:
             if t.name in weights:
                 rows, cols = int(t.shape[1]), int(t.shape[0])

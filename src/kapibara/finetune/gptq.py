@@ -279,7 +279,7 @@ def merge_gptq(adapter_dir: str | Path, base_gguf: str | Path, out_path: str | P
     gguf = require("gguf", "gguf", "train")
     from kapibara.finetune.base import load_hf_base
     from kapibara.finetune.frame import agent_frame, gguf_template
-    from kapibara.finetune.gguf import _arch, _reader, gguf_names, read_peft_adapter
+    from kapibara.finetune.gguf import _reader, gguf_names, read_peft_adapter, tensor_names
     from kapibara.finetune.samples import load_samples
 
     report = progress or (lambda line: None)
@@ -311,9 +311,7 @@ def merge_gptq(adapter_dir: str | Path, base_gguf: str | Path, out_path: str | P
     calibrate_s = time.perf_counter() - t0
 
     tensors = {t.name: t for t in reader.tensors}
-    arch = _arch(reader)
-    n_blocks = int(reader.get_field(f"{arch}.block_count").contents())
-    tmap = gguf.get_tensor_name_map({v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch], n_blocks)
+    tmap = tensor_names(reader)
     packed: dict[str, np.ndarray] = {}
     errors: list[tuple[float, float]] = []
     total = len(hessians)
@@ -364,7 +362,7 @@ def write_q4_0(reader: Any, out_path: str | Path, packed: dict[str, np.ndarray],
     """The base GGUF with the ``packed`` tensors (Q4_0 bytes by name) in place of its own,
     ``token_embd`` rounded to Q4_0 unless given, every other tensor and all metadata
     (tokenizer, chat template) copied; the file type says Q4_0."""
-    from kapibara.finetune.gguf import _arch
+    from kapibara.finetune.gguf import _arch, copy_metadata
 
     gguf = require("gguf", "gguf", "train")
     q4_0 = gguf.GGMLQuantizationType.Q4_0
@@ -372,14 +370,7 @@ def write_q4_0(reader: Any, out_path: str | Path, packed: dict[str, np.ndarray],
     with atomic_path(out, suffix=".gguf") as tmp:
         writer = gguf.GGUFWriter(str(tmp), _arch(reader), endianess=reader.endianess)
         writer.add_file_type(int(gguf.LlamaFileType.MOSTLY_Q4_0))
-        for field in reader.fields.values():
-            # GGUF.* are the reader's virtual fields; the writer writes the architecture itself.
-            if field.name in (gguf.Keys.General.ARCHITECTURE, gguf.Keys.General.FILE_TYPE) \
-                    or field.name.startswith("GGUF."):
-                continue
-            kind = field.types[0]
-            sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
-            writer.add_key_value(field.name, field.contents(), kind, sub_type=sub)
+        copy_metadata(reader, writer, skip=(gguf.Keys.General.FILE_TYPE,))
         data: dict[str, tuple[np.ndarray, Any]] = {}
         for t in reader.tensors:
             if t.name in packed:
